@@ -1,0 +1,218 @@
+/*
+ * seshfs: mount shells running in a Docker container as files.
+ *
+ *   seshfs [options] CONTAINER MOUNTPOINT
+ *
+ * Data path: kernel request -> ops.c -> session.c -> backend/ -> engine socket.
+ */
+#include <curl/curl.h>
+#include <errno.h>
+#include <limits.h>
+#include <fuse_lowlevel.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend/docker.h"
+#include "ctl.h"
+#include "log.h"
+#include "ops.h"
+#include "session.h"
+
+#define SESHFS_VERSION "0.1.0"
+#define SESHFS_DEFAULT_BUFSIZE (1024 * 1024)
+
+struct seshfs_options {
+	char *container;
+	char *docker_host;
+	char *shell;
+	char *timeout;
+	char *bufsize;
+};
+
+#define SESHFS_OPT(t, p) { t, offsetof(struct seshfs_options, p), 1 }
+
+static const struct fuse_opt seshfs_opts[] = {
+	SESHFS_OPT("docker_host=%s", docker_host),
+	SESHFS_OPT("shell=%s", shell),
+	SESHFS_OPT("timeout=%s", timeout),
+	SESHFS_OPT("bufsize=%s", bufsize),
+	FUSE_OPT_END
+};
+
+static void seshfs_usage(const char *progname)
+{
+	printf("usage: %s [options] CONTAINER MOUNTPOINT\n\n"
+	       "seshfs options:\n"
+	       "    -o docker_host=URL     unix:///path or tcp://host:port\n"
+	       "                           (default: $DOCKER_HOST, else unix:///var/run/docker.sock)\n"
+	       "    -o timeout=SECONDS     read timeout of new sessions (default: 1)\n"
+	       "    -o shell=PATH          shell started by mkdir (default: /bin/sh)\n"
+	       "    -o bufsize=BYTES       output held per stream before the shell is paused,\n"
+	       "                           suffix K or M allowed (default: 1M)\n\n",
+	       progname);
+}
+
+/* The first non-option is the container; the second (the mountpoint) is FUSE's. */
+static int seshfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
+{
+	struct seshfs_options *opts = data;
+	(void)outargs;
+
+	if (key == FUSE_OPT_KEY_NONOPT && !opts->container) {
+		opts->container = strdup(arg);
+		return opts->container ? 0 : -1;
+	}
+	return 1;
+}
+
+static int seshfs_parse_size(const char *text, size_t *out)
+{
+	char *end;
+	unsigned long long value;
+
+	errno = 0;
+	value = strtoull(text, &end, 10);
+	if (errno || end == text)
+		return -EINVAL;
+	if (*end == 'K' || *end == 'k') {
+		value <<= 10;
+		end++;
+	} else if (*end == 'M' || *end == 'm') {
+		value <<= 20;
+		end++;
+	}
+	if (*end != '\0' || value < 4096 || value > (1ULL << 30))
+		return -EINVAL;
+	*out = (size_t)value;
+	return 0;
+}
+
+int main(int argc, char *argv[])
+{
+	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
+	struct seshfs_options opts = { 0 };
+	struct fuse_cmdline_opts cmdline = { 0 };
+	struct fuse_loop_config *loop_config = NULL;
+	struct fuse_session *se = NULL;
+	struct docker *docker = NULL;
+	struct sessions_config cfg = {
+		.shell = "/bin/sh",
+		.timeout_ms = 1000,
+		.bufsize = SESHFS_DEFAULT_BUFSIZE,
+	};
+	char err[DOCKER_ERR_MAX];
+	int ret = 1;
+
+	if (fuse_opt_parse(&args, &opts, seshfs_opts, seshfs_opt_proc) == -1)
+		goto out_args;
+	if (fuse_parse_cmdline(&args, &cmdline) != 0)
+		goto out_args;
+	if (cmdline.show_help) {
+		seshfs_usage(argv[0]);
+		fuse_cmdline_help();
+		fuse_lowlevel_help();
+		ret = 0;
+		goto out_args;
+	}
+	if (cmdline.show_version) {
+		printf("seshfs version %s\n", SESHFS_VERSION);
+		fuse_lowlevel_version();
+		ret = 0;
+		goto out_args;
+	}
+	if (!opts.container || !cmdline.mountpoint) {
+		fprintf(stderr, "usage: %s [options] CONTAINER MOUNTPOINT (see --help)\n", argv[0]);
+		goto out_args;
+	}
+	if (opts.timeout && ctl_parse_seconds(opts.timeout, strlen(opts.timeout), &cfg.timeout_ms) < 0) {
+		fprintf(stderr, "seshfs: timeout '%s' is not a number of seconds >= 0\n", opts.timeout);
+		goto out_args;
+	}
+	if (opts.bufsize && seshfs_parse_size(opts.bufsize, &cfg.bufsize) < 0) {
+		fprintf(stderr, "seshfs: bufsize '%s' must be 4096 to 1G bytes (K/M suffix allowed)\n",
+			opts.bufsize);
+		goto out_args;
+	}
+	if (opts.shell) {
+		if (!*opts.shell) {
+			fprintf(stderr, "seshfs: shell must not be empty\n");
+			goto out_args;
+		}
+		cfg.shell = opts.shell;
+	}
+	cfg.container = opts.container;
+
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		fprintf(stderr, "seshfs: cannot initialise libcurl\n");
+		goto out_args;
+	}
+	docker = docker_new(opts.docker_host, err);
+	if (!docker) {
+		fprintf(stderr, "seshfs: %s\n", err);
+		goto out_curl;
+	}
+	/* Check before mounting, so that a typo mounts nothing. */
+	if (docker_container_check(docker, opts.container, err) < 0) {
+		fprintf(stderr, "seshfs: %s\n", err);
+		goto out_docker;
+	}
+	cfg.docker = docker;
+
+	/* The kernel checks the 0200/0400/0600 modes; session_open checks them for root too. */
+	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
+	    fuse_opt_add_arg(&args, "-osubtype=seshfs") != 0)
+		goto out_docker;
+	se = fuse_session_new(&args, &seshfs_ops, sizeof(seshfs_ops), NULL);
+	if (!se)
+		goto out_docker;
+	if (fuse_set_signal_handlers(se) != 0)
+		goto out_session;
+	if (fuse_session_mount(se, cmdline.mountpoint) != 0)
+		goto out_signals;
+	fuse_daemonize(cmdline.foreground);
+	log_init(cmdline.foreground, cmdline.debug);
+
+	/* Threads start after fuse_daemonize: they would not survive its fork. */
+	int init_ret = sessions_init(&cfg);
+	if (init_ret < 0) {
+		log_error("cannot start: %s", strerror(-init_ret));
+	} else {
+		log_info("mounted %s on %s (engine %s)", opts.container, cmdline.mountpoint,
+			 docker_host_url(docker));
+		if (cmdline.singlethread) {
+			ret = fuse_session_loop(se);
+		} else {
+			loop_config = fuse_loop_cfg_create();
+			fuse_loop_cfg_set_clone_fd(loop_config, cmdline.clone_fd);
+			/* UINT_MAX means "not given": keep libfuse's defaults then. */
+			if (cmdline.max_idle_threads != UINT_MAX)
+				fuse_loop_cfg_set_idle_threads(loop_config, cmdline.max_idle_threads);
+			if (cmdline.max_threads != UINT_MAX)
+				fuse_loop_cfg_set_max_threads(loop_config, cmdline.max_threads);
+			ret = fuse_session_loop_mt(se, loop_config);
+		}
+		ret = ret != 0;
+	}
+	sessions_shutdown();
+	fuse_session_unmount(se);
+out_signals:
+	fuse_remove_signal_handlers(se);
+out_session:
+	fuse_session_destroy(se);
+out_docker:
+	docker_free(docker);
+out_curl:
+	curl_global_cleanup();
+out_args:
+	fuse_loop_cfg_destroy(loop_config);
+	free(cmdline.mountpoint);
+	free(opts.container);
+	free(opts.docker_host);
+	free(opts.shell);
+	free(opts.timeout);
+	free(opts.bufsize);
+	fuse_opt_free_args(&args);
+	return ret;
+}

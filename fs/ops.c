@@ -1,0 +1,463 @@
+/*
+ * seshfs: the FUSE low-level operations.
+ *
+ * Maps inodes to the tree (/, sessions/, sessions/NAME/{stdin,stdout,stderr,ctl})
+ * and hands everything that touches a session to session.c. Entry and
+ * attribute timeouts are zero, so the kernel never caches a name that an
+ * rmdir or a mkdir could change, and nothing needs invalidating.
+ */
+#include "ops.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "session.h"
+
+static const char *const ops_file_names[SESSION_FILE_COUNT] = {
+	[SESSION_STDIN] = "stdin",
+	[SESSION_STDOUT] = "stdout",
+	[SESSION_STDERR] = "stderr",
+	[SESSION_CTL] = "ctl",
+};
+
+struct ops_dirbuf {
+	char *data;
+	size_t size;
+};
+
+static void ops_reply_stat_entry(fuse_req_t req, fuse_ino_t ino, const struct stat *st)
+{
+	struct fuse_entry_param entry = { .ino = ino, .attr = *st };
+
+	fuse_reply_entry(req, &entry);
+}
+
+static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	struct stat st;
+	uint64_t id;
+	enum session_file file;
+
+	if (parent == INO_ROOT) {
+		if (strcmp(name, "sessions") != 0) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		session_root_stat(INO_SESSIONS, &st);
+		ops_reply_stat_entry(req, INO_SESSIONS, &st);
+		return;
+	}
+	if (parent == INO_SESSIONS) {
+		struct session *s = session_get_by_name(name);
+		if (!s) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		session_stat(s, SESSION_DIR, &st);
+		session_put(s);
+		ops_reply_stat_entry(req, st.st_ino, &st);
+		return;
+	}
+	if (!session_ino_split(parent, &id, &file) || file != SESSION_DIR) {
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	for (int f = SESSION_STDIN; f < SESSION_FILE_COUNT; f++) {
+		if (strcmp(name, ops_file_names[f]) != 0)
+			continue;
+		struct session *s = session_get_by_id(id);
+		if (!s) {
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		session_stat(s, (enum session_file)f, &st);
+		session_put(s);
+		ops_reply_stat_entry(req, st.st_ino, &st);
+		return;
+	}
+	fuse_reply_err(req, ENOENT);
+}
+
+static void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
+{
+	(void)ino;
+	(void)nlookup;
+	fuse_reply_none(req);	/* inode numbers are computed, nothing to drop */
+}
+
+/* stat of ino; an open handle (fstat) still answers after its session was removed. */
+static int ops_stat(fuse_ino_t ino, struct fuse_file_info *fi, struct stat *st)
+{
+	uint64_t id;
+	enum session_file file;
+
+	if (ino == INO_ROOT || ino == INO_SESSIONS) {
+		session_root_stat(ino, st);
+		return 0;
+	}
+	if (!session_ino_split(ino, &id, &file))
+		return -ENOENT;
+	if (fi && fi->fh && file != SESSION_DIR) {
+		session_stat(session_handle_session((struct session_handle *)fi->fh), file, st);
+		return 0;
+	}
+	struct session *s = session_get_by_id(id);
+	if (!s)
+		return -ENOENT;
+	session_stat(s, file, st);
+	session_put(s);
+	return 0;
+}
+
+static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct stat st;
+	int ret = ops_stat(ino, fi, &st);
+
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_attr(req, &st, 0);
+}
+
+static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
+			struct fuse_file_info *fi)
+{
+	const int allowed = FUSE_SET_ATTR_SIZE | FUSE_SET_ATTR_MTIME | FUSE_SET_ATTR_CTIME |
+			    FUSE_SET_ATTR_MTIME_NOW | FUSE_SET_ATTR_ATIME | FUSE_SET_ATTR_ATIME_NOW;
+	uint64_t id;
+	enum session_file file;
+	struct stat st;
+	(void)attr;
+
+	/* Only truncate (echo > stdin, open(..., "w")) on stdin and ctl: a no-op. */
+	if (!session_ino_split(ino, &id, &file) || !session_file_truncatable(file) ||
+	    !(to_set & FUSE_SET_ATTR_SIZE) || (to_set & ~allowed)) {
+		fuse_reply_err(req, EPERM);
+		return;
+	}
+	int ret = ops_stat(ino, fi, &st);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_attr(req, &st, 0);
+}
+
+static void ops_dirbuf_add(fuse_req_t req, struct ops_dirbuf *b, const char *name, fuse_ino_t ino)
+{
+	struct stat st = { .st_ino = ino };
+	size_t old = b->size;
+
+	if (!b->data && old > 0)
+		return;	/* an earlier allocation failed */
+	b->size += fuse_add_direntry(req, NULL, 0, name, NULL, 0);
+	char *grown = realloc(b->data, b->size);
+	if (!grown) {
+		free(b->data);
+		b->data = NULL;
+		return;
+	}
+	b->data = grown;
+	fuse_add_direntry(req, b->data + old, b->size - old, name, &st, b->size);
+}
+
+struct ops_listing {
+	fuse_req_t req;
+	struct ops_dirbuf *buf;
+};
+
+static void ops_list_session(void *ctx, const char *name, uint64_t id)
+{
+	struct ops_listing *listing = ctx;
+
+	ops_dirbuf_add(listing->req, listing->buf, name, session_ino(id, SESSION_DIR));
+}
+
+/* The listing is built at opendir so that readdir at any offset sees one snapshot. */
+static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ops_dirbuf *b = calloc(1, sizeof(*b));
+	uint64_t id;
+	enum session_file file;
+
+	if (!b) {
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	ops_dirbuf_add(req, b, ".", ino);
+	if (ino == INO_ROOT) {
+		ops_dirbuf_add(req, b, "..", INO_ROOT);
+		ops_dirbuf_add(req, b, "sessions", INO_SESSIONS);
+	} else if (ino == INO_SESSIONS) {
+		struct ops_listing listing = { .req = req, .buf = b };
+		ops_dirbuf_add(req, b, "..", INO_ROOT);
+		session_list(ops_list_session, &listing);
+	} else if (session_ino_split(ino, &id, &file) && file == SESSION_DIR) {
+		struct session *s = session_get_by_id(id);
+		if (!s) {
+			free(b->data);
+			free(b);
+			fuse_reply_err(req, ENOENT);
+			return;
+		}
+		session_put(s);
+		ops_dirbuf_add(req, b, "..", INO_SESSIONS);
+		for (int f = SESSION_STDIN; f < SESSION_FILE_COUNT; f++)
+			ops_dirbuf_add(req, b, ops_file_names[f], session_ino(id, (enum session_file)f));
+	} else {
+		free(b->data);
+		free(b);
+		fuse_reply_err(req, ENOTDIR);
+		return;
+	}
+	if (!b->data) {
+		free(b);
+		fuse_reply_err(req, ENOMEM);
+		return;
+	}
+	fi->fh = (uintptr_t)b;
+	fuse_reply_open(req, fi);
+}
+
+static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+			struct fuse_file_info *fi)
+{
+	struct ops_dirbuf *b = (struct ops_dirbuf *)fi->fh;
+	(void)ino;
+
+	if ((size_t)off >= b->size)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_buf(req, b->data + off, b->size - off < size ? b->size - off : size);
+}
+
+static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct ops_dirbuf *b = (struct ops_dirbuf *)fi->fh;
+	(void)ino;
+
+	free(b->data);
+	free(b);
+	fuse_reply_err(req, 0);
+}
+
+static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
+{
+	(void)mode;
+	if (parent == INO_SESSIONS)
+		session_mkdir(req, name);
+	else
+		fuse_reply_err(req, EPERM);
+}
+
+static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	if (parent == INO_SESSIONS)
+		session_rmdir(req, name);
+	else
+		fuse_reply_err(req, EPERM);
+}
+
+static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	struct session_handle *h = NULL;
+	uint64_t id;
+	enum session_file file;
+
+	if (ino == INO_ROOT || ino == INO_SESSIONS) {
+		fuse_reply_err(req, EISDIR);
+		return;
+	}
+	if (!session_ino_split(ino, &id, &file)) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	struct session *s = session_get_by_id(id);
+	if (!s) {
+		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	int ret = session_open(s, file, fi->flags, &h);
+	session_put(s);
+	if (ret < 0) {
+		fuse_reply_err(req, -ret);
+		return;
+	}
+	fi->fh = (uintptr_t)h;
+	/* Reads return exactly what the session hands out; stdin and the streams are pipes. */
+	fi->direct_io = 1;
+	fi->nonseekable = file != SESSION_CTL;
+	if (fuse_reply_open(req, fi) != 0)
+		session_release(h);	/* the opener is gone */
+}
+
+static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
+		     struct fuse_file_info *fi)
+{
+	(void)ino;
+	session_read(req, (struct session_handle *)fi->fh, size, off, fi->flags);
+}
+
+static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
+		      struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)off;
+	session_write(req, (struct session_handle *)fi->fh, buf, size);
+}
+
+static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	session_release((struct session_handle *)fi->fh);
+	fuse_reply_err(req, 0);
+}
+
+static void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)fi;
+	fuse_reply_err(req, 0);	/* written bytes are with the session already */
+}
+
+static void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)datasync;
+	(void)fi;
+	fuse_reply_err(req, 0);
+}
+
+static void ops_refuse(fuse_req_t req)
+{
+	fuse_reply_err(req, EPERM);
+}
+
+static void ops_create(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode,
+		       struct fuse_file_info *fi)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)fi;
+	ops_refuse(req);
+}
+
+static void ops_mknod(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode, dev_t rdev)
+{
+	(void)parent;
+	(void)name;
+	(void)mode;
+	(void)rdev;
+	ops_refuse(req);
+}
+
+static void ops_unlink(fuse_req_t req, fuse_ino_t parent, const char *name)
+{
+	(void)parent;
+	(void)name;
+	ops_refuse(req);
+}
+
+static void ops_symlink(fuse_req_t req, const char *link, fuse_ino_t parent, const char *name)
+{
+	(void)link;
+	(void)parent;
+	(void)name;
+	ops_refuse(req);
+}
+
+static void ops_link(fuse_req_t req, fuse_ino_t ino, fuse_ino_t newparent, const char *newname)
+{
+	(void)ino;
+	(void)newparent;
+	(void)newname;
+	ops_refuse(req);
+}
+
+static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse_ino_t newparent,
+		       const char *newname, unsigned int flags)
+{
+	(void)parent;
+	(void)name;
+	(void)newparent;
+	(void)newname;
+	(void)flags;
+	ops_refuse(req);
+}
+
+static void ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
+{
+	(void)ino;
+	(void)name;
+	(void)size;
+	fuse_reply_err(req, ENODATA);
+}
+
+static void ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
+{
+	(void)ino;
+	if (size == 0)
+		fuse_reply_xattr(req, 0);
+	else
+		fuse_reply_buf(req, NULL, 0);
+}
+
+static void ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
+			 size_t size, int flags)
+{
+	(void)ino;
+	(void)name;
+	(void)value;
+	(void)size;
+	(void)flags;
+	fuse_reply_err(req, ENOTSUP);
+}
+
+static void ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
+{
+	(void)ino;
+	(void)name;
+	fuse_reply_err(req, ENODATA);
+}
+
+static void ops_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
+			  struct fuse_file_info *fi)
+{
+	(void)ino;
+	(void)mode;
+	(void)offset;
+	(void)length;
+	(void)fi;
+	fuse_reply_err(req, EOPNOTSUPP);
+}
+
+const struct fuse_lowlevel_ops seshfs_ops = {
+	.lookup = ops_lookup,
+	.forget = ops_forget,
+	.getattr = ops_getattr,
+	.setattr = ops_setattr,
+	.mknod = ops_mknod,
+	.mkdir = ops_mkdir,
+	.unlink = ops_unlink,
+	.rmdir = ops_rmdir,
+	.symlink = ops_symlink,
+	.rename = ops_rename,
+	.link = ops_link,
+	.open = ops_open,
+	.read = ops_read,
+	.write = ops_write,
+	.flush = ops_flush,
+	.release = ops_release,
+	.fsync = ops_fsync,
+	.opendir = ops_opendir,
+	.readdir = ops_readdir,
+	.releasedir = ops_releasedir,
+	.setxattr = ops_setxattr,
+	.getxattr = ops_getxattr,
+	.listxattr = ops_listxattr,
+	.removexattr = ops_removexattr,
+	.create = ops_create,
+	.fallocate = ops_fallocate,
+};

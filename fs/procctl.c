@@ -1,0 +1,115 @@
+/*
+ * seshfs: shell start-up and in-container signals (see procctl.h).
+ */
+#include "procctl.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../backend/exec_run.h"
+
+#define PROCCTL_TIMEOUT_MS 15000
+
+/* $0 is the shell. It must exist before the pid line says "running". */
+static const char procctl_shell_wrapper[] =
+	"command -v \"$0\" >/dev/null 2>&1 || { echo \"shell $0 not found\"; exit 127; }\n"
+	"echo $$\n"
+	"exec \"$0\"\n";
+
+/* $1 signal, $2 foreground|all, $3 marker, then the shell pids. */
+static const char procctl_signal_script[] =
+	"sig=$1 target=$2 marker=$3\n"
+	"shift 3\n"
+	"roots=\" $* \"\n"
+	"table=\n"
+	"for dir in /proc/[0-9]*; do\n"
+	"  pid=${dir#/proc/}\n"
+	"  [ \"$pid\" = \"$$\" ] && continue\n"
+	"  ppid= ign=\n"
+	"  { while read -r key value rest; do\n"
+	"      case $key in PPid:) ppid=$value ;; SigIgn:) ign=$value; break ;; esac\n"
+	"    done < \"$dir/status\"; } 2>/dev/null\n"
+	"  [ -n \"$ppid\" ] && [ -n \"$ign\" ] && table=\"$table $pid:$ppid:$ign\"\n"
+	"done\n"
+	"picked=' '\n"
+	"if [ \"$target\" = all ]; then\n"
+	"  picked=$roots\n"
+	"  for entry in $table; do\n"
+	"    pid=${entry%%:*}\n"
+	"    grep -q -F -e \"$marker\" \"/proc/$pid/environ\" 2>/dev/null && picked=\"$picked$pid \"\n"
+	"  done\n"
+	"fi\n"
+	"changed=1\n"
+	"while [ $changed = 1 ]; do\n"
+	"  changed=0\n"
+	"  for entry in $table; do\n"
+	"    pid=${entry%%:*} rest=${entry#*:}\n"
+	"    ppid=${rest%%:*} ign=${rest#*:}\n"
+	"    case $picked in *\" $pid \"*) continue ;; esac\n"
+	"    case $picked in\n"
+	"      *\" $ppid \"*) ;;\n"
+	"      *) [ \"$target\" = foreground ] || continue\n"
+	"         case $roots in *\" $ppid \"*) ;; *) continue ;; esac\n"
+	"         [ $((0x$ign & 2)) -eq 0 ] || continue ;;\n"
+	"    esac\n"
+	"    picked=\"$picked$pid \" changed=1\n"
+	"  done\n"
+	"done\n"
+	"set -- $picked\n"
+	"[ $# -eq 0 ] || kill -s \"$sig\" \"$@\" 2>/dev/null\n"
+	"exit 0\n";
+
+void procctl_shell_argv(const char *shell, const char *argv[5])
+{
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = procctl_shell_wrapper;
+	argv[3] = shell;
+	argv[4] = NULL;
+}
+
+int procctl_signal(struct docker *d, const char *container, const char *signal,
+		   enum procctl_target target, const char *marker,
+		   const int *shell_pids, size_t npids, char err[DOCKER_ERR_MAX])
+{
+	const char **argv = calloc(npids + 8, sizeof(*argv));
+	char (*pid_text)[16] = calloc(npids + 1, sizeof(*pid_text));
+	char output[256];
+	int exit_code = 0;
+	int ret = -ENOMEM;
+	size_t argc = 0;
+
+	if (!argv || !pid_text) {
+		snprintf(err, DOCKER_ERR_MAX, "out of memory");
+		goto out;
+	}
+	argv[argc++] = "/bin/sh";
+	argv[argc++] = "-c";
+	argv[argc++] = procctl_signal_script;
+	argv[argc++] = "seshfs-signal";
+	argv[argc++] = signal;
+	argv[argc++] = target == PROCCTL_ALL ? "all" : "foreground";
+	argv[argc++] = marker;
+	for (size_t i = 0; i < npids; i++) {
+		snprintf(pid_text[i], sizeof(pid_text[i]), "%d", shell_pids[i]);
+		argv[argc++] = pid_text[i];
+	}
+	argv[argc] = NULL;
+
+	struct docker_exec_spec spec = {
+		.container = container,
+		.argv = argv,
+		.user = "0",
+	};
+	ret = exec_run(d, &spec, PROCCTL_TIMEOUT_MS, &exit_code, output, sizeof(output), err);
+	if (ret == 0 && exit_code != 0) {
+		snprintf(err, DOCKER_ERR_MAX, "signal helper exited %d: %.160s", exit_code, output);
+		ret = -EIO;
+	}
+out:
+	free(pid_text);
+	free(argv);
+	return ret;
+}

@@ -1,0 +1,36 @@
+/*
+ * seshfs: processes of a session inside the container.
+ *
+ * The engine has no call to signal an exec, and a host pid is useless on a
+ * remote engine. So each shell is started through /bin/sh, which prints its
+ * in-container pid on the first stdout line and then execs the shell; every
+ * process a session starts inherits the environment entry SESHFS_SESSION=
+ * <mount token>.<session id>. Signals are sent by a short helper exec that
+ * walks /proc inside the container.
+ */
+#ifndef SESHFS_PROCCTL_H
+#define SESHFS_PROCCTL_H
+
+#include <stddef.h>
+
+#include "../backend/docker.h"
+
+#define PROCCTL_ENV_NAME "SESHFS_SESSION"
+
+enum procctl_target {
+	/* Children of the shells that do not ignore SIGINT (background jobs of a
+	 * shell without job control do), and their descendants. */
+	PROCCTL_FOREGROUND,
+	/* The shells, every process carrying the marker, and their descendants. */
+	PROCCTL_ALL,
+};
+
+/* argv for the exec that runs shell (a path or a name on PATH); NULL-terminated. */
+void procctl_shell_argv(const char *shell, const char *argv[5]);
+
+/* Sends signal (a name such as "INT") to the target processes; marker may be a prefix. */
+int procctl_signal(struct docker *d, const char *container, const char *signal,
+		   enum procctl_target target, const char *marker,
+		   const int *shell_pids, size_t npids, char err[DOCKER_ERR_MAX]);
+
+#endif
