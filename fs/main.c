@@ -8,6 +8,7 @@
 #include <curl/curl.h>
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <fuse_lowlevel.h>
 #include <stddef.h>
 #include <stdio.h>
@@ -118,6 +119,7 @@ int main(int argc, char *argv[])
 	}
 	if (cmdline.show_version) {
 		printf("seshfs version %s\n", SESHFS_VERSION);
+		fflush(stdout);	/* fuse_lowlevel_version runs fusermount3, which writes directly */
 		fuse_lowlevel_version();
 		ret = 0;
 		goto out_args;
@@ -193,7 +195,8 @@ int main(int argc, char *argv[])
 				fuse_loop_cfg_set_max_threads(loop_config, cmdline.max_threads);
 			ret = fuse_session_loop_mt(se, loop_config);
 		}
-		ret = ret != 0;
+		/* The loop returns the signal number after SIGINT/SIGTERM/SIGHUP: a clean stop. */
+		ret = ret != 0 && ret != SIGINT && ret != SIGTERM && ret != SIGHUP;
 	}
 	sessions_shutdown();
 	fuse_session_unmount(se);

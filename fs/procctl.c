@@ -18,9 +18,13 @@ static const char procctl_shell_wrapper[] =
 	"echo $$\n"
 	"exec \"$0\"\n";
 
-/* $1 signal, $2 foreground|all, $3 marker, then the shell pids. */
+/*
+ * $1 signal, $2 foreground|all, $3 marker (a prefix of an environment entry),
+ * then the shell pids. environ is NUL-separated, which busybox grep cannot
+ * search past, so it is split into lines with tr and matched with case.
+ */
 static const char procctl_signal_script[] =
-	"sig=$1 target=$2 marker=$3\n"
+	"sig=$1 target=$2 marker=$3 nl='\n'\n"
 	"shift 3\n"
 	"roots=\" $* \"\n"
 	"table=\n"
@@ -38,7 +42,8 @@ static const char procctl_signal_script[] =
 	"  picked=$roots\n"
 	"  for entry in $table; do\n"
 	"    pid=${entry%%:*}\n"
-	"    grep -q -F -e \"$marker\" \"/proc/$pid/environ\" 2>/dev/null && picked=\"$picked$pid \"\n"
+	"    env=$(tr '\\0' '\\n' < \"/proc/$pid/environ\" 2>/dev/null)\n"
+	"    case \"$nl$env\" in *\"$nl$marker\"*) picked=\"$picked$pid \" ;; esac\n"
 	"  done\n"
 	"fi\n"
 	"changed=1\n"

@@ -1,0 +1,82 @@
+#!/bin/sh
+# seshfs set-up for a fresh Debian 12 machine, as root. Idempotent:
+#   - installs the packages seshfs builds, runs and is tested with;
+#   - starts dockerd when no engine answers;
+#   - builds the local sandbox image (no registry is needed);
+#   - builds seshfs into $SESHFS_BUILD (default: build/).
+# Sourced by demo.sh and test.sh; can be run alone.
+set -eu
+
+SESHFS_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SESHFS_BUILD=${SESHFS_BUILD:-$SESHFS_ROOT/build}
+SESHFS_IMAGE=${SESHFS_IMAGE:-seshfs-sandbox:latest}
+SESHFS_PACKAGES="build-essential pkg-config meson ninja-build libfuse3-dev fuse3 \
+libcurl4-openssl-dev libjansson-dev docker.io busybox-static python3 python3-pytest \
+socat procps psmisc"
+
+log() { echo "seshfs-setup: $*" >&2; }
+
+install_packages() {
+	missing=
+	for p in $SESHFS_PACKAGES; do
+		dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing="$missing $p"
+	done
+	[ -z "$missing" ] && return 0
+	log "installing$missing"
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	# shellcheck disable=SC2086
+	apt-get install -y -qq --no-install-recommends $missing >/dev/null
+}
+
+start_engine() {
+	docker info >/dev/null 2>&1 && return 0
+	log "starting dockerd"
+	setsid dockerd >/var/log/seshfs-dockerd.log 2>&1 < /dev/null &
+	i=0
+	until docker info >/dev/null 2>&1; do
+		i=$((i + 1))
+		if [ $i -gt 60 ]; then
+			log "dockerd did not answer within 30 s; its log:"
+			tail -n 20 /var/log/seshfs-dockerd.log >&2
+			return 1
+		fi
+		sleep 0.5
+	done
+}
+
+# A busybox root file system, imported: every applet linked, nothing pulled.
+build_image() {
+	docker image inspect "$SESHFS_IMAGE" >/dev/null 2>&1 && return 0
+	log "building image $SESHFS_IMAGE"
+	root=$(mktemp -d)
+	mkdir -p "$root/bin" "$root/tmp" "$root/proc" "$root/sys" "$root/dev" "$root/etc" "$root/root"
+	chmod 1777 "$root/tmp"
+	cp /bin/busybox "$root/bin/busybox"
+	for applet in $("$root/bin/busybox" --list); do
+		[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+	done
+	echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
+	echo 'root:x:0:' > "$root/etc/group"
+	tar -C "$root" -c . | docker import -c 'ENV PATH=/bin' - "$SESHFS_IMAGE" >/dev/null
+	rm -rf "$root"
+}
+
+build_seshfs() {
+	if [ ! -f "$SESHFS_BUILD/build.ninja" ]; then
+		# shellcheck disable=SC2086
+		meson setup "$SESHFS_BUILD" "$SESHFS_ROOT" ${SESHFS_MESON_OPTIONS:-} >/dev/null
+	fi
+	ninja -C "$SESHFS_BUILD" >/dev/null
+}
+
+seshfs_setup() {
+	install_packages
+	start_engine
+	build_image
+	build_seshfs
+}
+
+case "$0" in
+*setup.sh) seshfs_setup ;;
+esac

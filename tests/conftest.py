@@ -1,0 +1,219 @@
+"""Black-box fixtures: a real Docker engine, a real container, a real mount.
+
+Every test talks to seshfs only through files (and the seshfs command line).
+SESHFS_BIN names the binary under test, SESHFS_IMAGE the sandbox image
+(both set by scripts/test.sh).
+"""
+import errno
+import os
+import signal
+import subprocess
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+SESHFS_BIN = os.environ.get("SESHFS_BIN", os.path.join(ROOT, "build", "seshfs"))
+IMAGE = os.environ.get("SESHFS_IMAGE", "seshfs-sandbox:latest")
+
+
+def docker(*args, check=True, timeout=60):
+    return subprocess.run(["docker", *args], check=check, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(interval)
+
+
+class Container:
+    def __init__(self, name):
+        self.name = name
+
+    def start(self):
+        docker("run", "-d", "--init", "--name", self.name, IMAGE, "sleep", "2147483647")
+        return self
+
+    def remove(self):
+        docker("rm", "-f", self.name, check=False)
+
+    def running(self):
+        return docker("inspect", "-f", "{{.State.Running}}", self.name,
+                      check=False).stdout.strip() == "true"
+
+    def sh(self, script):
+        return docker("exec", self.name, "sh", "-c", script).stdout
+
+    def processes(self):
+        """(pid, args) of every process but the container's own two and this probe."""
+        lines = self.sh("echo $$; ps -o pid,ppid,args").splitlines()
+        probe = lines[0].strip()
+        procs = []
+        for line in lines[2:]:
+            pid, ppid, args = line.split(None, 2)
+            if pid in ("1", probe) or ppid == probe or args == "sleep 2147483647":
+                continue
+            procs.append((int(pid), args))
+        return procs
+
+
+@pytest.fixture(scope="session")
+def container():
+    c = Container(f"seshfs-test-{uuid.uuid4().hex[:8]}").start()
+    yield c
+    c.remove()
+
+
+@pytest.fixture
+def fresh_container():
+    """A container of the test's own, for tests that stop or break it."""
+    c = Container(f"seshfs-test-{uuid.uuid4().hex[:8]}").start()
+    yield c
+    c.remove()
+
+
+class Session:
+    def __init__(self, mount, name):
+        self.mount = mount
+        self.name = name
+        self.dir = os.path.join(mount.sessions, name)
+
+    def path(self, f):
+        return os.path.join(self.dir, f)
+
+    def send(self, text):
+        data = text.encode() if isinstance(text, str) else text
+        with open(self.path("stdin"), "wb") as f:
+            f.write(data)
+
+    def read(self, stream="stdout", timeout=None):
+        """One open: read until EOF (the open's deadline, or the shell is done)."""
+        if timeout is not None:
+            self.ctl(f"timeout {timeout}")
+        with open(self.path(stream), "rb") as f:
+            return f.read()
+
+    def read_until(self, expected, stream="stdout", limit=20.0):
+        """Reads (several opens) until exactly len(expected) bytes came or limit passes."""
+        data = b""
+        deadline = time.monotonic() + limit
+        while len(data) < len(expected) and time.monotonic() < deadline:
+            with open(self.path(stream), "rb") as f:
+                data += f.read()
+        return data
+
+    def ctl(self, text):
+        with open(self.path("ctl"), "w") as f:
+            f.write(text + "\n")
+
+    def status(self):
+        with open(self.path("ctl")) as f:
+            lines = f.read().splitlines()
+        return dict(line.split(" ", 1) for line in lines)
+
+
+class Mount:
+    def __init__(self, path, container, options=(), env=None):
+        self.path = path
+        self.sessions = os.path.join(path, "sessions")
+        self.container = container
+        self.log_path = path + ".log"
+        self.proc = None
+        self.options = list(options)
+        self.env = env
+
+    def start(self):
+        os.makedirs(self.path, exist_ok=True)
+        args = [SESHFS_BIN, "-f"]
+        for opt in self.options:
+            args += ["-o", opt]
+        args += [self.container.name, self.path]
+        self.log = open(self.log_path, "w")
+        self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
+                                     env=self.env)
+        wait_until(lambda: os.path.ismount(self.path) or self.proc.poll() is not None,
+                   what="mount")
+        if self.proc.poll() is not None:
+            raise AssertionError(f"seshfs exited: {self.read_log()}")
+        return self
+
+    def read_log(self):
+        with open(self.log_path) as f:
+            return f.read()
+
+    def session(self, name=None):
+        name = name or f"s{uuid.uuid4().hex[:8]}"
+        os.mkdir(os.path.join(self.sessions, name))
+        return Session(self, name)
+
+    def unmount(self):
+        """Unmounts and returns seshfs's exit status (sanitizer reports make it non-zero)."""
+        if self.proc is None:
+            return 0
+        if os.path.ismount(self.path):
+            subprocess.run(["fusermount3", "-u", self.path], capture_output=True)
+        try:
+            status = self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            status = self.proc.wait()
+            subprocess.run(["fusermount3", "-uz", self.path], capture_output=True)
+        self.proc = None
+        self.log.close()
+        return status
+
+
+@pytest.fixture
+def make_mount(container, tmp_path):
+    mounts = []
+
+    def make(options=(), target=None, env=None):
+        m = Mount(str(tmp_path / f"mnt{len(mounts)}"), target or container, options, env)
+        mounts.append(m)
+        return m.start()
+
+    yield make
+    failures = []
+    for m in mounts:
+        status = m.unmount()
+        if status != 0:
+            failures.append(f"seshfs exited {status}:\n{m.read_log()}")
+    # Unmounting must leave nothing any session started.
+    for c in {id(m.container): m.container for m in mounts}.values():
+        if c.running():
+            left = c.processes()
+            if left:
+                failures.append(f"left running in {c.name}: {left}")
+    assert not failures, "\n".join(failures)
+
+
+@pytest.fixture
+def mount(make_mount):
+    return make_mount()
+
+
+def expect_errno(code, fn, *args):
+    with pytest.raises(OSError) as info:
+        fn(*args)
+    assert info.value.errno == code, f"expected {errno.errorcode[code]}, got {info.value!r}"
+
+
+def shell(script, timeout=60):
+    """Runs a host shell command, as a user of the mount would."""
+    return subprocess.run(["sh", "-c", script], capture_output=True, timeout=timeout)
+
+
+def no_session_processes(container):
+    return container.processes() == []
+
+
+__all__ = ["wait_until", "expect_errno", "shell", "Mount", "Session", "signal",
+           "no_session_processes", "SESHFS_BIN"]
