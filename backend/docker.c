@@ -382,3 +382,23 @@ out:
 	json_decref(info);
 	return ret;
 }
+
+int docker_exec_resize(struct docker *d, const char *exec_id, unsigned cols, unsigned rows,
+		       char err[DOCKER_ERR_MAX])
+{
+	char *path = NULL;
+	json_t *answer = NULL;
+	long status = 0;
+	int ret;
+
+	if (asprintf(&path, "/exec/%s/resize?h=%u&w=%u", exec_id, rows, cols) < 0) {
+		snprintf(err, DOCKER_ERR_MAX, "out of memory");
+		return -ENOMEM;
+	}
+	ret = docker_request(d, "POST", path, NULL, &status, &answer, err);
+	free(path);
+	json_decref(answer);
+	if (ret == 0 && (status < 200 || status >= 300))
+		ret = status == 404 ? -ENOENT : -EIO;
+	return ret;
+}

@@ -53,6 +53,9 @@ int docker_exec_create(struct docker *d, const struct docker_exec_spec *spec,
 		       char id[DOCKER_EXEC_ID_MAX], char err[DOCKER_ERR_MAX]);
 int docker_exec_inspect(struct docker *d, const char *exec_id,
 			struct docker_exec_status *st, char err[DOCKER_ERR_MAX]);
+/* Terminal size of a tty exec. */
+int docker_exec_resize(struct docker *d, const char *exec_id, unsigned cols, unsigned rows,
+		       char err[DOCKER_ERR_MAX]);
 
 /* Read-only access for exec_conn.c, which opens its own connection. */
 struct docker_endpoint {

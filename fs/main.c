@@ -20,6 +20,7 @@
 #include "log.h"
 #include "ops.h"
 #include "session.h"
+#include "settings.h"
 
 #define SESHFS_VERSION "0.1.0"
 #define SESHFS_DEFAULT_BUFSIZE (1024 * 1024)
@@ -28,17 +29,32 @@ struct seshfs_options {
 	char *container;
 	char *docker_host;
 	char *shell;
+	char *user;
+	char *workdir;
 	char *timeout;
+	char *idle_timeout;
 	char *bufsize;
+	int tty;
+	struct session_settings *defaults;	/* env= entries go straight here */
+	bool bad_env;
 };
 
-#define SESHFS_OPT(t, p) { t, offsetof(struct seshfs_options, p), 1 }
+enum {
+	SESHFS_KEY_ENV,
+};
+
+#define SESHFS_OPT(t, p, v) { t, offsetof(struct seshfs_options, p), v }
 
 static const struct fuse_opt seshfs_opts[] = {
-	SESHFS_OPT("docker_host=%s", docker_host),
-	SESHFS_OPT("shell=%s", shell),
-	SESHFS_OPT("timeout=%s", timeout),
-	SESHFS_OPT("bufsize=%s", bufsize),
+	SESHFS_OPT("docker_host=%s", docker_host, 0),
+	SESHFS_OPT("shell=%s", shell, 0),
+	SESHFS_OPT("user=%s", user, 0),
+	SESHFS_OPT("workdir=%s", workdir, 0),
+	SESHFS_OPT("timeout=%s", timeout, 0),
+	SESHFS_OPT("idle_timeout=%s", idle_timeout, 0),
+	SESHFS_OPT("bufsize=%s", bufsize, 0),
+	SESHFS_OPT("tty", tty, 1),
+	FUSE_OPT_KEY("env=", SESHFS_KEY_ENV),
 	FUSE_OPT_END
 };
 
@@ -49,7 +65,12 @@ static void seshfs_usage(const char *progname)
 	       "    -o docker_host=URL     unix:///path or tcp://host:port\n"
 	       "                           (default: $DOCKER_HOST, else unix:///var/run/docker.sock)\n"
 	       "    -o timeout=SECONDS     read timeout of new sessions (default: 1)\n"
+	       "    -o idle_timeout=SECONDS close sessions unused for this long (default: never)\n"
 	       "    -o shell=PATH          shell started by mkdir (default: /bin/sh)\n"
+	       "    -o user=USER           user the shell runs as (default: the container's)\n"
+	       "    -o workdir=PATH        working directory of the shell (default: the container's)\n"
+	       "    -o env=NAME=VALUE      environment variable of the shell (repeatable)\n"
+	       "    -o tty                 sessions get a pseudo-terminal (default: pipes)\n"
 	       "    -o bufsize=BYTES       output held per stream before the shell is paused,\n"
 	       "                           suffix K or M allowed (default: 1M)\n\n",
 	       progname);
@@ -64,6 +85,19 @@ static int seshfs_opt_proc(void *data, const char *arg, int key, struct fuse_arg
 	if (key == FUSE_OPT_KEY_NONOPT && !opts->container) {
 		opts->container = strdup(arg);
 		return opts->container ? 0 : -1;
+	}
+	if (key == SESHFS_KEY_ENV) {
+		/* The same check as ctl's "env NAME=VALUE". */
+		struct ctl_command cmd[CTL_MAX_COMMANDS];
+		char line[4096];
+		char err[CTL_ERR_MAX];
+		int len = snprintf(line, sizeof(line), "env %s", arg + strlen("env="));
+		if (len >= (int)sizeof(line) || ctl_parse(line, len, cmd, err) != 1) {
+			fprintf(stderr, "seshfs: -o %s: expected env=NAME=VALUE\n", arg);
+			opts->bad_env = true;
+			return 0;
+		}
+		return settings_setenv(opts->defaults, cmd[0].arg, cmd[0].arg_len) == 0 ? 0 : -1;
 	}
 	return 1;
 }
@@ -93,20 +127,23 @@ static int seshfs_parse_size(const char *text, size_t *out)
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
-	struct seshfs_options opts = { 0 };
 	struct fuse_cmdline_opts cmdline = { 0 };
 	struct fuse_loop_config *loop_config = NULL;
 	struct fuse_session *se = NULL;
 	struct docker *docker = NULL;
 	struct sessions_config cfg = {
-		.shell = "/bin/sh",
 		.timeout_ms = 1000,
 		.bufsize = SESHFS_DEFAULT_BUFSIZE,
+		.defaults = {
+			.cols = SETTINGS_DEFAULT_COLS,
+			.rows = SETTINGS_DEFAULT_ROWS,
+		},
 	};
+	struct seshfs_options opts = { .defaults = &cfg.defaults };
 	char err[DOCKER_ERR_MAX];
 	int ret = 1;
 
-	if (fuse_opt_parse(&args, &opts, seshfs_opts, seshfs_opt_proc) == -1)
+	if (fuse_opt_parse(&args, &opts, seshfs_opts, seshfs_opt_proc) == -1 || opts.bad_env)
 		goto out_args;
 	if (fuse_parse_cmdline(&args, &cmdline) != 0)
 		goto out_args;
@@ -137,13 +174,22 @@ int main(int argc, char *argv[])
 			opts.bufsize);
 		goto out_args;
 	}
-	if (opts.shell) {
-		if (!*opts.shell) {
-			fprintf(stderr, "seshfs: shell must not be empty\n");
-			goto out_args;
-		}
-		cfg.shell = opts.shell;
+	if (opts.idle_timeout &&
+	    ctl_parse_seconds(opts.idle_timeout, strlen(opts.idle_timeout), &cfg.idle_timeout_ms) < 0) {
+		fprintf(stderr, "seshfs: idle_timeout '%s' is not a number of seconds >= 0\n",
+			opts.idle_timeout);
+		goto out_args;
 	}
+	if (opts.shell && !*opts.shell) {
+		fprintf(stderr, "seshfs: shell must not be empty\n");
+		goto out_args;
+	}
+	cfg.defaults.tty = opts.tty;
+	cfg.defaults.shell = strdup(opts.shell ? opts.shell : "/bin/sh");
+	cfg.defaults.user = strdup(opts.user ? opts.user : "");
+	cfg.defaults.workdir = strdup(opts.workdir ? opts.workdir : "");
+	if (!cfg.defaults.shell || !cfg.defaults.user || !cfg.defaults.workdir)
+		goto out_args;
 	cfg.container = opts.container;
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -213,7 +259,11 @@ out_args:
 	free(cmdline.mountpoint);
 	free(opts.container);
 	free(opts.docker_host);
+	settings_free(&cfg.defaults);
 	free(opts.shell);
+	free(opts.user);
+	free(opts.workdir);
+	free(opts.idle_timeout);
 	free(opts.timeout);
 	free(opts.bufsize);
 	fuse_opt_free_args(&args);

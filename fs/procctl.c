@@ -11,22 +11,33 @@
 #include "../backend/exec_run.h"
 
 #define PROCCTL_TIMEOUT_MS 15000
+#define PROCCTL_BUSY 3
 
-/* $0 is the shell. It must exist before the pid line says "running". */
+/*
+ * $0 is the shell, $1 "pipe" or "tty". The shell must exist before the pid
+ * line says "running". Without a tty the shell runs interactively (so that
+ * it prompts, see prompt.h) with private copies of stdout and stderr on fds
+ * 8 and 9 for the prompt markers, and without start-up files.
+ */
 static const char procctl_shell_wrapper[] =
 	"command -v \"$0\" >/dev/null 2>&1 || { echo \"shell $0 not found\"; exit 127; }\n"
 	"echo $$\n"
-	"exec \"$0\"\n";
+	"[ \"$1\" = tty ] && exec \"$0\"\n"
+	"exec 8>&1 9>&2\n"
+	"unset ENV\n"
+	"case ${0##*/} in bash) exec \"$0\" --norc --noprofile --noediting -i ;; esac\n"
+	"exec \"$0\" -i\n";
 
 /*
- * $1 signal, $2 foreground|all, $3 marker (a prefix of an environment entry),
- * then the shell pids. environ is NUL-separated, which busybox grep cannot
+ * $1 signal, or "waiting" to ask whether the shell waits for input (exit 0)
+ * or runs something (exit 3); $2 foreground|all, $3 marker (a prefix of an
+ * environment entry), then the shell pids. environ is NUL-separated, which busybox grep cannot
  * search past, so it is split into lines with tr and matched with case.
  */
 static const char procctl_signal_script[] =
 	"sig=$1 target=$2 marker=$3 nl='\n'\n"
 	"shift 3\n"
-	"roots=\" $* \"\n"
+	"roots=\" $* \" first=$1\n"
 	"table=\n"
 	"for dir in /proc/[0-9]*; do\n"
 	"  pid=${dir#/proc/}\n"
@@ -63,21 +74,30 @@ static const char procctl_signal_script[] =
 	"  done\n"
 	"done\n"
 	"set -- $picked\n"
+	"if [ \"$sig\" = waiting ]; then\n"
+	"  [ $# -eq 0 ] || exit 3\n"
+	"  read -r pid comm st rest < /proc/$first/stat || exit 3\n"
+	"  read -r wchan < /proc/$first/wchan\n"
+	"  case $st:$wchan in S:*wait*) exit 3 ;; S:*) exit 0 ;; esac\n"
+	"  exit 3\n"
+	"fi\n"
 	"[ $# -eq 0 ] || kill -s \"$sig\" \"$@\" 2>/dev/null\n"
 	"exit 0\n";
 
-void procctl_shell_argv(const char *shell, const char *argv[5])
+void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SHELL_ARGC])
 {
 	argv[0] = "/bin/sh";
 	argv[1] = "-c";
 	argv[2] = procctl_shell_wrapper;
 	argv[3] = shell;
-	argv[4] = NULL;
+	argv[4] = tty ? "tty" : "pipe";
+	argv[5] = NULL;
 }
 
-int procctl_signal(struct docker *d, const char *container, const char *signal,
-		   enum procctl_target target, const char *marker,
-		   const int *shell_pids, size_t npids, char err[DOCKER_ERR_MAX])
+/* Runs the helper script; returns its exit code or -errno. */
+static int procctl_run(struct docker *d, const char *container, const char *signal,
+		       enum procctl_target target, const char *marker,
+		       const int *shell_pids, size_t npids, char err[DOCKER_ERR_MAX])
 {
 	const char **argv = calloc(npids + 8, sizeof(*argv));
 	char (*pid_text)[16] = calloc(npids + 1, sizeof(*pid_text));
@@ -109,12 +129,32 @@ int procctl_signal(struct docker *d, const char *container, const char *signal,
 		.user = "0",
 	};
 	ret = exec_run(d, &spec, PROCCTL_TIMEOUT_MS, &exit_code, output, sizeof(output), err);
-	if (ret == 0 && exit_code != 0) {
-		snprintf(err, DOCKER_ERR_MAX, "signal helper exited %d: %.160s", exit_code, output);
-		ret = -EIO;
+	if (ret == 0) {
+		ret = exit_code;
+		if (exit_code != 0 && exit_code != PROCCTL_BUSY)
+			snprintf(err, DOCKER_ERR_MAX, "signal helper exited %d: %.160s", exit_code, output);
 	}
 out:
 	free(pid_text);
 	free(argv);
 	return ret;
+}
+
+int procctl_signal(struct docker *d, const char *container, const char *signal,
+		   enum procctl_target target, const char *marker,
+		   const int *shell_pids, size_t npids, char err[DOCKER_ERR_MAX])
+{
+	int ret = procctl_run(d, container, signal, target, marker, shell_pids, npids, err);
+
+	return ret > 0 ? -EIO : ret;
+}
+
+int procctl_shell_waiting(struct docker *d, const char *container, int shell_pid,
+			  char err[DOCKER_ERR_MAX])
+{
+	int ret = procctl_run(d, container, "waiting", PROCCTL_FOREGROUND, "-", &shell_pid, 1, err);
+
+	if (ret == 0 || ret == PROCCTL_BUSY)
+		return ret == 0;
+	return ret > 0 ? -EIO : ret;
 }

@@ -11,6 +11,7 @@
 #ifndef SESHFS_PROCCTL_H
 #define SESHFS_PROCCTL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #include "../backend/docker.h"
@@ -25,12 +26,21 @@ enum procctl_target {
 	PROCCTL_ALL,
 };
 
+#define PROCCTL_SHELL_ARGC 6
+
 /* argv for the exec that runs shell (a path or a name on PATH); NULL-terminated. */
-void procctl_shell_argv(const char *shell, const char *argv[5]);
+void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SHELL_ARGC]);
 
 /* Sends signal (a name such as "INT") to the target processes; marker may be a prefix. */
 int procctl_signal(struct docker *d, const char *container, const char *signal,
 		   enum procctl_target target, const char *marker,
 		   const int *shell_pids, size_t npids, char err[DOCKER_ERR_MAX]);
+
+/*
+ * Does the shell wait for input: asleep outside wait(), with no foreground
+ * child? 1 yes, 0 no, -errno when the helper could not tell.
+ */
+int procctl_shell_waiting(struct docker *d, const char *container, int shell_pid,
+			  char err[DOCKER_ERR_MAX]);
 
 #endif

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,6 +30,7 @@
 #include "list.h"
 #include "log.h"
 #include "procctl.h"
+#include "prompt.h"
 
 #define SESSION_HASH_BUCKETS 1024
 #define SESSION_START_TIMEOUT_MS 10000
@@ -39,12 +41,16 @@
 #define SESSION_REPLY_IOV 64
 #define SESSION_STARTUP_MAX 64
 #define SESSION_MARKER_MAX 64
+#define SESSION_IDLE_CHECK_MS 1000
+/* Quiet time after a prompt, and after the last input, before asking the shell's state. */
+#define SESSION_PROBE_DELAY_MS 100
 #define NSEC_PER_MSEC INT64_C(1000000)
 #define NO_DEADLINE INT64_MAX
 
 enum session_state {
 	SESSION_CREATING,	/* name reserved, exec being started by an engine job */
 	SESSION_RUNNING,	/* shell runs; its connection is in the I/O loop */
+	SESSION_RESTARTING,	/* old shell being killed, new one started by an engine job */
 	SESSION_EXITING,	/* stream ended, exit code being fetched */
 	SESSION_EXITED,		/* exit code known */
 	SESSION_CLOSING,	/* rmdir'ed: processes being killed */
@@ -73,10 +79,35 @@ struct session_output {
 	struct list_node readers;
 };
 
+/* What belongs to one shell: reset when a restart starts another. */
+struct session_shell {
+	char exec_id[DOCKER_EXEC_ID_MAX];
+	int pid;			/* in the container; 0 until the pid line came */
+	char startup[SESSION_STARTUP_MAX];	/* the wrapper's first stdout line */
+	size_t startup_len;
+	bool tty;
+	struct exec_conn *conn;
+	struct demux demux;
+	uint32_t events;		/* epoll interest; 0 = not registered */
+	bool input_broken;		/* sending stdin failed: writes get EPIPE */
+	/* Completion (pipe sessions, see prompt.h). */
+	bool setup_sent;
+	struct prompt_scanner scanner[STREAM_COUNT];
+	uint64_t markers[STREAM_COUNT];	/* markers seen per stream, the set-up one included */
+	uint64_t prompts;		/* prompts complete on both streams, after the set-up one */
+	uint64_t lines_sent;		/* newlines written to stdin since the set-up line */
+	enum prompt_kind last_kind;
+	bool probing;			/* a waiting probe (see session_probe_run) is out */
+	bool has_last_exit;
+	int last_exit;
+	int exit_code;			/* EXITED */
+};
+
 struct session {
 	uint64_t id;
 	char name[SESSION_NAME_MAX + 1];
 	char marker[SESSION_MARKER_MAX];	/* PROCCTL_ENV_NAME=<mount>.<id> */
+	char token[PROMPT_TOKEN_LEN + 1];
 	enum session_state state;
 	unsigned refs;
 	bool listed;
@@ -84,21 +115,18 @@ struct session {
 	struct session *name_next;
 	struct list_node in_listing;
 
-	char exec_id[DOCKER_EXEC_ID_MAX];
-	int shell_pid;			/* in the container; 0 until the pid line came */
-	char startup[SESSION_STARTUP_MAX];	/* CREATING: the wrapper's first stdout line */
-	size_t startup_len;
-	struct exec_conn *conn;
-	struct demux demux;
-	uint32_t events;		/* epoll interest; 0 = not registered */
-
+	struct session_shell shell;
+	struct session_settings settings;
 	struct session_output out[STREAM_COUNT];
 	struct bytequeue input;
-	bool input_broken;		/* sending stdin failed: writes get EPIPE */
 	struct list_node writers;
 
 	int64_t timeout_ms;
-	int exit_code;
+	bool eof_when_idle;
+	int64_t last_activity_ns;	/* last stdin write or stream read, for idle_timeout */
+	int64_t last_input_ns;		/* last stdin write */
+	int64_t probe_at_ns;		/* in sessions.probes: when to ask the shell's state */
+	struct list_node in_probes;
 	char last_error[CTL_ERR_MAX];
 	struct timespec ctime;
 	struct list_node handles;
@@ -113,6 +141,7 @@ struct session_handle {
 	struct list_node in_session;
 };
 
+/* What a ctl write asks of the engine, done in this order, then answered. */
 struct session_job {
 	struct engine_job job;
 	struct session *s;
@@ -120,6 +149,10 @@ struct session_job {
 	size_t reply_size;
 	int signal_count;
 	const char *signals[CTL_MAX_COMMANDS];
+	bool resize;
+	bool restart;
+	uint64_t lines_sent;	/* probe: the counts when it started */
+	uint64_t prompts;
 };
 
 static struct {
@@ -131,6 +164,8 @@ static struct {
 	struct session *by_name[SESSION_HASH_BUCKETS];
 	struct list_node listing;	/* listed sessions, creation order */
 	struct list_node parked;	/* every parked request, by deadline */
+	struct list_node probes;	/* sessions with a waiting probe scheduled */
+	int64_t next_idle_check_ns;
 	int epoll_fd;
 	int wake_fd;
 	pthread_t io_thread;
@@ -148,6 +183,22 @@ static int64_t now_ns(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return ts.tv_sec * INT64_C(1000000000) + ts.tv_nsec;
+}
+
+static int random_hex(char *out, size_t bytes)
+{
+	unsigned char random[32];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || bytes > sizeof(random) || read(fd, random, bytes) != (ssize_t)bytes) {
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	close(fd);
+	for (size_t i = 0; i < bytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", random[i]);
+	return 0;
 }
 
 /* ---- registry ---- */
@@ -204,10 +255,12 @@ static bool session_visible(const struct session *s)
 static void session_free(struct session *s)
 {
 	registry_unlink(&sessions.by_id[s->id % SESSION_HASH_BUCKETS], s, offsetof(struct session, id_next));
-	exec_conn_close(s->conn);
+	list_del(&s->in_probes);
+	exec_conn_close(s->shell.conn);
 	for (int i = 0; i < STREAM_COUNT; i++)
 		bytequeue_clear(&s->out[i].queue);
 	bytequeue_clear(&s->input);
+	settings_free(&s->settings);
 	free(s);
 }
 
@@ -269,7 +322,24 @@ static void session_interrupted(fuse_req_t req, void *data)
 
 static bool session_stream_ended(const struct session *s)
 {
-	return s->state != SESSION_RUNNING && s->state != SESSION_CREATING;
+	return s->state == SESSION_EXITING || s->state == SESSION_EXITED ||
+	       s->state == SESSION_CLOSING || s->state == SESSION_CLOSED;
+}
+
+/* The shell has run every line written to it and waits for a new command. */
+static bool session_idle(const struct session *s)
+{
+	const struct session_shell *sh = &s->shell;
+
+	return s->state == SESSION_RUNNING && !sh->tty && sh->markers[STREAM_STDOUT] > 0 &&
+	       sh->markers[STREAM_STDERR] > 0 && sh->prompts >= sh->lines_sent &&
+	       sh->last_kind == PROMPT_COMMAND;
+}
+
+/* With nothing buffered, a read ends (EOF) now rather than at its deadline. */
+static bool session_reads_end(const struct session *s)
+{
+	return session_stream_ended(s) || (s->eof_when_idle && session_idle(s));
 }
 
 static bool session_output_full(const struct session *s)
@@ -283,23 +353,24 @@ static bool session_output_full(const struct session *s)
 
 static void session_update_events(struct session *s)
 {
+	struct session_shell *sh = &s->shell;
 	uint32_t want = 0;
 	int op;
 
-	if (s->state == SESSION_RUNNING && s->conn) {
+	if (s->state == SESSION_RUNNING && sh->conn) {
 		if (!session_output_full(s))
 			want |= EPOLLIN;
-		if (s->input.len > 0 && !s->input_broken)
+		if (s->input.len > 0 && !sh->input_broken)
 			want |= EPOLLOUT;
 	}
-	if (want == s->events)
+	if (want == sh->events)
 		return;
 	/* Unregister rather than wait on nothing: EPOLLHUP would fire regardless. */
-	op = want == 0 ? EPOLL_CTL_DEL : s->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
+	op = want == 0 ? EPOLL_CTL_DEL : sh->events == 0 ? EPOLL_CTL_ADD : EPOLL_CTL_MOD;
 	struct epoll_event ev = { .events = want, .data.u64 = s->id };
-	if (epoll_ctl(sessions.epoll_fd, op, exec_conn_fd(s->conn), &ev) < 0)
+	if (epoll_ctl(sessions.epoll_fd, op, exec_conn_fd(sh->conn), &ev) < 0)
 		log_error("session %s: epoll_ctl: %s", s->name, strerror(errno));
-	s->events = want;
+	sh->events = want;
 }
 
 /* Replies with up to size bytes from q (0 bytes is EOF) and consumes what was sent. */
@@ -323,7 +394,7 @@ static void session_serve_readers(struct session *s, enum session_stream stream)
 {
 	struct session_output *o = &s->out[stream];
 
-	while (!list_empty(&o->readers) && (o->queue.len > 0 || session_stream_ended(s))) {
+	while (!list_empty(&o->readers) && (o->queue.len > 0 || session_reads_end(s))) {
 		struct parked *p = list_entry(o->readers.next, struct parked, in_queue);
 		parked_remove(p);
 		reply_from_queue(p->req, &o->queue, p->size);
@@ -333,7 +404,8 @@ static void session_serve_readers(struct session *s, enum session_stream stream)
 
 static void session_serve_writers(struct session *s)
 {
-	bool broken = s->input_broken || s->state != SESSION_RUNNING;
+	bool broken = s->shell.input_broken ||
+		      (s->state != SESSION_RUNNING && s->state != SESSION_RESTARTING);
 
 	while (!list_empty(&s->writers) && (broken || s->input.len <= sessions.cfg.bufsize)) {
 		struct parked *p = list_entry(s->writers.next, struct parked, in_queue);
@@ -346,24 +418,86 @@ static void session_serve_writers(struct session *s)
 	}
 }
 
-/* CREATING: the wrapper's first stdout line is the shell's pid; the rest is output. */
+/* The wrapper's first stdout line is the shell's pid; the rest is output. */
 static void session_take_startup(struct session *s, const char **data, size_t *len)
 {
-	while (*len > 0 && s->shell_pid == 0 && s->startup_len < sizeof(s->startup) - 1) {
+	struct session_shell *sh = &s->shell;
+
+	while (*len > 0 && sh->pid == 0 && sh->startup_len < sizeof(sh->startup) - 1) {
 		char c = **data;
 		(*data)++;
 		(*len)--;
+		if (c == '\r')
+			continue;	/* a tty turns \n into \r\n */
 		if (c == '\n') {
 			char *end;
-			long pid = strtol(s->startup, &end, 10);
-			if (s->startup_len > 0 && *end == '\0' && pid > 0 && pid < INT32_MAX)
-				s->shell_pid = (int)pid;
+			long pid = strtol(sh->startup, &end, 10);
+			if (sh->startup_len > 0 && *end == '\0' && pid > 0 && pid < INT32_MAX)
+				sh->pid = (int)pid;
 			else
-				s->startup_len = sizeof(s->startup) - 1;	/* not a pid: fail */
+				sh->startup_len = sizeof(sh->startup) - 1;	/* not a pid: fail */
 			return;
 		}
-		s->startup[s->startup_len++] = c;
-		s->startup[s->startup_len] = '\0';
+		sh->startup[sh->startup_len++] = c;
+		sh->startup[sh->startup_len] = '\0';
+	}
+}
+
+static void session_push_output(struct session *s, enum session_stream stream, const char *data, size_t len)
+{
+	if (bytequeue_push(&s->out[stream].queue, data, len) < 0) {
+		log_error("session %s: out of memory, %zu bytes of output lost", s->name, len);
+		return;
+	}
+	s->out[stream].produced += len;
+	clock_gettime(CLOCK_REALTIME, &s->out[stream].mtime);
+}
+
+/* The scanner's callbacks get one of these, to know which stream they scan. */
+struct session_scan {
+	struct session *s;
+	enum session_stream stream;
+};
+
+static void session_scan_data(void *ctx, const char *data, size_t len)
+{
+	struct session_scan *scan = ctx;
+
+	/* Before the set-up prompt everything is start-up noise: banners, job control warnings. */
+	if (scan->s->shell.markers[scan->stream] > 0)
+		session_push_output(scan->s, scan->stream, data, len);
+}
+
+static void session_scan_marker(void *ctx, enum prompt_kind kind, int status)
+{
+	struct session_scan *scan = ctx;
+	struct session_shell *sh = &scan->s->shell;
+	enum session_stream other = scan->stream == STREAM_STDOUT ? STREAM_STDERR : STREAM_STDOUT;
+
+	sh->markers[scan->stream]++;
+	/* A prompt is complete when its marker came on both streams. */
+	if (sh->markers[scan->stream] > sh->markers[other])
+		return;
+	sh->last_kind = kind;
+	if (sh->markers[scan->stream] == 1)
+		return;	/* the set-up line's prompt: no command of the user's ran */
+	sh->prompts++;
+	if (kind != PROMPT_COMMAND)
+		return;
+	sh->last_exit = status;
+	sh->has_last_exit = true;
+	/* A prompt nobody asked for (after an interrupt, say) must not leave the count behind. */
+	if (sh->prompts > sh->lines_sent)
+		sh->lines_sent = sh->prompts;
+	/*
+	 * Lines still unaccounted for at a prompt were either not read yet, or
+	 * read by a command (cat, read, a REPL) instead of the shell. Only the
+	 * shell's state tells which: ask it once things are quiet.
+	 */
+	if (sh->prompts < sh->lines_sent) {
+		list_del(&scan->s->in_probes);
+		scan->s->probe_at_ns = now_ns() + SESSION_PROBE_DELAY_MS * NSEC_PER_MSEC;
+		list_add_tail(&sessions.probes, &scan->s->in_probes);
 	}
 }
 
@@ -372,16 +506,17 @@ static void session_sink(void *ctx, enum demux_stream stream, const char *data, 
 	struct session *s = ctx;
 	enum session_stream which = stream == DEMUX_STDERR ? STREAM_STDERR : STREAM_STDOUT;
 
-	if (which == STREAM_STDOUT && s->shell_pid == 0)
+	if (which == STREAM_STDOUT && s->shell.pid == 0)
 		session_take_startup(s, &data, &len);
 	if (len == 0)
 		return;
-	if (bytequeue_push(&s->out[which].queue, data, len) < 0) {
-		log_error("session %s: out of memory, %zu bytes of output lost", s->name, len);
+	if (s->shell.tty) {
+		session_push_output(s, which, data, len);
 		return;
 	}
-	s->out[which].produced += len;
-	clock_gettime(CLOCK_REALTIME, &s->out[which].mtime);
+	struct session_scan scan = { s, which };
+	struct prompt_sink sink = { session_scan_data, session_scan_marker, &scan };
+	prompt_scan(&s->shell.scanner[which], data, len, &sink);
 }
 
 enum pump_result {
@@ -400,14 +535,14 @@ static enum pump_result session_pump_in(struct session *s)
 			result = PUMP_FULL;
 			break;
 		}
-		ssize_t n = exec_conn_recv(s->conn, buf, sizeof(buf));
+		ssize_t n = exec_conn_recv(s->shell.conn, buf, sizeof(buf));
 		if (n == -EAGAIN)
 			break;
 		if (n <= 0) {
 			result = PUMP_ENDED;
 			break;
 		}
-		if (demux_feed(&s->demux, buf, n, session_sink, s) < 0) {
+		if (demux_feed(&s->shell.demux, buf, n, session_sink, s) < 0) {
 			log_error("session %s: malformed stream from the engine", s->name);
 			result = PUMP_ENDED;
 			break;
@@ -420,15 +555,17 @@ static enum pump_result session_pump_in(struct session *s)
 
 static void session_pump_out(struct session *s)
 {
-	while (s->input.len > 0 && !s->input_broken) {
+	struct session_shell *sh = &s->shell;
+
+	while (s->input.len > 0 && !sh->input_broken) {
 		struct iovec iov;
 		bytequeue_peek(&s->input, s->input.len, &iov, 1);
-		ssize_t n = exec_conn_send(s->conn, iov.iov_base, iov.iov_len);
+		ssize_t n = exec_conn_send(sh->conn, iov.iov_base, iov.iov_len);
 		if (n == -EAGAIN)
 			break;
 		if (n < 0) {
 			log_error("session %s: stdin: %s", s->name, strerror((int)-n));
-			s->input_broken = true;
+			sh->input_broken = true;
 			bytequeue_clear(&s->input);
 			break;
 		}
@@ -438,8 +575,21 @@ static void session_pump_out(struct session *s)
 	session_update_events(s);
 }
 
-static void session_inspect_run(struct engine_job *job);
-static void session_stat_locked(struct session *s, enum session_file file, struct stat *st);
+/* Answers everything parked on s that can be answered: readers get what is left or EOF, writers EPIPE. */
+static void session_release_parked(struct session *s)
+{
+	for (int i = 0; i < STREAM_COUNT; i++)
+		session_serve_readers(s, (enum session_stream)i);
+	session_serve_writers(s);
+}
+
+/* Stops moving bytes: out of the I/O loop and the connection closed. */
+static void session_disconnect(struct session *s)
+{
+	session_update_events(s);	/* state is no longer RUNNING: unregisters */
+	exec_conn_close(s->shell.conn);
+	s->shell.conn = NULL;
+}
 
 static struct session_job *session_job_new(struct session *s, void (*run)(struct engine_job *),
 					   fuse_req_t req)
@@ -455,28 +605,29 @@ static struct session_job *session_job_new(struct session *s, void (*run)(struct
 	return job;
 }
 
-/* Answers everything parked on s: readers get what is left then EOF, writers EPIPE. */
-static void session_release_parked(struct session *s)
+static void session_job_done(struct session_job *job)
 {
-	for (int i = 0; i < STREAM_COUNT; i++)
-		session_serve_readers(s, (enum session_stream)i);
-	session_serve_writers(s);
+	session_unref(job->s);
+	free(job);
 }
 
-/* Stops moving bytes: out of the I/O loop, connection closed, pending input dropped. */
-static void session_disconnect(struct session *s)
-{
-	session_update_events(s);	/* state is no longer RUNNING: unregisters */
-	exec_conn_close(s->conn);
-	s->conn = NULL;
-	bytequeue_clear(&s->input);
-}
+static void session_inspect_run(struct engine_job *engine_job);
+static void session_stat_locked(struct session *s, enum session_file file, struct stat *st);
 
 /* RUNNING -> EXITING: the shell is gone. */
 static void session_exit(struct session *s)
 {
 	s->state = SESSION_EXITING;
 	session_disconnect(s);
+	bytequeue_clear(&s->input);
+	if (!s->shell.tty) {
+		/* Whatever was held back as a possible marker was output after all. */
+		for (int i = 0; i < STREAM_COUNT; i++) {
+			struct session_scan scan = { s, (enum session_stream)i };
+			struct prompt_sink sink = { session_scan_data, session_scan_marker, &scan };
+			prompt_scan_flush(&s->shell.scanner[i], &sink);
+		}
+	}
 	session_release_parked(s);
 	struct session_job *job = session_job_new(s, session_inspect_run, NULL);
 	if (job)
@@ -486,13 +637,41 @@ static void session_exit(struct session *s)
 	log_debug("session %s: shell exited", s->name);
 }
 
+static void session_close_run(struct engine_job *engine_job);
+
+/* Unlists s and kills what it started; req (rmdir) is answered once that is done. */
+static int session_close(struct session *s, fuse_req_t req)
+{
+	struct session_job *job = session_job_new(s, session_close_run, req);
+
+	if (!job)
+		return -ENOMEM;
+	registry_unlist(s);
+	s->state = SESSION_CLOSING;
+	session_disconnect(s);
+	bytequeue_clear(&s->input);
+	session_release_parked(s);
+	session_unref(s);	/* the listing's reference; the job holds one */
+	engine_submit(&job->job);
+	return 0;
+}
+
 /* ---- the I/O loop ---- */
 
 static int io_timeout_ms(void)
 {
-	if (list_empty(&sessions.parked))
-		return -1;
-	int64_t deadline = list_entry(sessions.parked.next, struct parked, in_all)->deadline_ns;
+	int64_t deadline = NO_DEADLINE;
+
+	if (!list_empty(&sessions.parked))
+		deadline = list_entry(sessions.parked.next, struct parked, in_all)->deadline_ns;
+	if (sessions.cfg.idle_timeout_ms > 0 && sessions.next_idle_check_ns < deadline)
+		deadline = sessions.next_idle_check_ns;
+	struct list_node *pos;
+	for (pos = sessions.probes.next; pos != &sessions.probes; pos = pos->next) {
+		int64_t at = list_entry(pos, struct session, in_probes)->probe_at_ns;
+		if (at < deadline)
+			deadline = at;
+	}
 	if (deadline == NO_DEADLINE)
 		return -1;
 	int64_t left = deadline - now_ns();
@@ -515,12 +694,73 @@ static void io_expire_deadlines(void)
 	}
 }
 
+static bool session_has_readers(const struct session *s)
+{
+	return !list_empty(&s->out[STREAM_STDOUT].readers) || !list_empty(&s->out[STREAM_STDERR].readers);
+}
+
+/* Closes sessions nobody wrote to or read from for idle_timeout. */
+static void io_close_idle_sessions(void)
+{
+	struct list_node *pos, *tmp;
+	int64_t now = now_ns();
+
+	if (sessions.cfg.idle_timeout_ms == 0 || now < sessions.next_idle_check_ns)
+		return;
+	sessions.next_idle_check_ns = now + SESSION_IDLE_CHECK_MS * NSEC_PER_MSEC;
+	list_for_each_safe(pos, tmp, &sessions.listing) {
+		struct session *s = list_entry(pos, struct session, in_listing);
+		bool busy_state = s->state == SESSION_CREATING || s->state == SESSION_RESTARTING;
+		if (busy_state || session_has_readers(s) ||
+		    now - s->last_activity_ns < sessions.cfg.idle_timeout_ms * NSEC_PER_MSEC)
+			continue;
+		log_info("session %s: closed after %lld s without a read or write", s->name,
+			 (long long)(sessions.cfg.idle_timeout_ms / 1000));
+		if (session_close(s, NULL) < 0)
+			log_error("session %s: cannot close: out of memory", s->name);
+	}
+}
+
+static void session_probe_run(struct engine_job *engine_job);
+
+/* Starts the waiting probes that are due (see session_scan_marker). */
+static void io_start_probes(void)
+{
+	struct list_node *pos, *tmp;
+	int64_t now = now_ns();
+
+	list_for_each_safe(pos, tmp, &sessions.probes) {
+		struct session *s = list_entry(pos, struct session, in_probes);
+		struct session_shell *sh = &s->shell;
+		if (s->probe_at_ns > now)
+			continue;
+		list_del(&s->in_probes);
+		if (s->state != SESSION_RUNNING || sh->probing || sh->prompts >= sh->lines_sent ||
+		    sh->last_kind != PROMPT_COMMAND)
+			continue;
+		/* Input sent just now may not have reached the shell: let it arrive first. */
+		int64_t quiet_from = s->last_input_ns + SESSION_PROBE_DELAY_MS * NSEC_PER_MSEC;
+		if (quiet_from > now) {
+			s->probe_at_ns = quiet_from;
+			list_add_tail(&sessions.probes, &s->in_probes);
+			continue;
+		}
+		struct session_job *job = session_job_new(s, session_probe_run, NULL);
+		if (!job)
+			continue;
+		job->lines_sent = sh->lines_sent;
+		job->prompts = sh->prompts;
+		sh->probing = true;
+		engine_submit(&job->job);
+	}
+}
+
 static void io_handle(uint64_t id, uint32_t events)
 {
 	struct session *s = registry_find_id(id);
 
 	/* Events of a connection closed since epoll_wait returned are stale. */
-	if (!s || s->state != SESSION_RUNNING || !s->conn)
+	if (!s || s->state != SESSION_RUNNING || !s->shell.conn)
 		return;
 	if (events & EPOLLOUT)
 		session_pump_out(s);
@@ -553,6 +793,8 @@ static void *io_main(void *arg)
 			io_handle(events[i].data.u64, events[i].events);
 		}
 		io_expire_deadlines();
+		io_start_probes();
+		io_close_idle_sessions();
 	}
 	pthread_mutex_unlock(&sessions.lock);
 	return NULL;
@@ -560,19 +802,18 @@ static void *io_main(void *arg)
 
 /* ---- engine jobs ---- */
 
-static void session_job_done(struct session_job *job)
-{
-	session_unref(job->s);
-	free(job);
-}
-
 static void session_inspect_run(struct engine_job *engine_job)
 {
 	struct session_job *job = (struct session_job *)engine_job;
 	struct session *s = job->s;
 	struct docker_exec_status status = { 0 };
+	char exec_id[DOCKER_EXEC_ID_MAX];
 	char err[DOCKER_ERR_MAX];
-	int ret = docker_exec_inspect(sessions.cfg.docker, s->exec_id, &status, err);
+
+	pthread_mutex_lock(&sessions.lock);
+	strcpy(exec_id, s->shell.exec_id);
+	pthread_mutex_unlock(&sessions.lock);
+	int ret = docker_exec_inspect(sessions.cfg.docker, exec_id, &status, err);
 
 	pthread_mutex_lock(&sessions.lock);
 	if (ret < 0 || !status.has_exit_code) {
@@ -580,9 +821,11 @@ static void session_inspect_run(struct engine_job *engine_job)
 			  ret < 0 ? err : "engine reports none");
 		snprintf(s->last_error, sizeof(s->last_error), "exit code unknown");
 	}
-	s->exit_code = status.exit_code;
-	if (s->state == SESSION_EXITING)
+	/* A restart may have begun meanwhile: then this exit is old news. */
+	if (s->state == SESSION_EXITING && strcmp(exec_id, s->shell.exec_id) == 0) {
+		s->shell.exit_code = status.exit_code;
 		s->state = SESSION_EXITED;
+	}
 	session_job_done(job);
 	pthread_mutex_unlock(&sessions.lock);
 }
@@ -602,41 +845,106 @@ static int errno_from_start(int ret)
 	}
 }
 
-/* Engine thread: create and start the exec, then wait for the shell's pid line. */
+/* The shell is up once its pid came and, without a tty, both streams carried the set-up prompt. */
+static bool session_shell_ready(const struct session_shell *sh)
+{
+	return sh->pid > 0 && (sh->tty || (sh->markers[STREAM_STDOUT] > 0 && sh->markers[STREAM_STDERR] > 0));
+}
+
+/* Pipe sessions: the first line installs the prompt markers (see prompt.h). */
+static int session_send_setup(struct session *s, char err[DOCKER_ERR_MAX])
+{
+	char line[PROMPT_SETUP_MAX];
+	int len = prompt_setup_line(s->token, line, sizeof(line));
+
+	s->shell.setup_sent = true;
+	/* A short first write into an empty socket goes out whole. */
+	if (exec_conn_send(s->shell.conn, line, len) != len) {
+		snprintf(err, DOCKER_ERR_MAX, "cannot send the prompt set-up line");
+		return -EIO;
+	}
+	return 0;
+}
+
+/*
+ * Engine thread: create and start the exec, then wait until the shell is
+ * ready. Called with the lock held; drops it around every engine call.
+ */
 static int session_start_exec(struct session *s, char err[DOCKER_ERR_MAX])
 {
-	const char *argv[5];
-	const char *env[] = { s->marker, NULL };
+	struct session_settings settings;
+	const char *argv[PROCCTL_SHELL_ARGC];
 	char exec_id[DOCKER_EXEC_ID_MAX];
 	int64_t deadline = now_ns() + SESSION_START_TIMEOUT_MS * NSEC_PER_MSEC;
+	int ret;
 
-	procctl_shell_argv(sessions.cfg.shell, argv);
+	if (settings_copy(&settings, &s->settings) < 0) {
+		snprintf(err, DOCKER_ERR_MAX, "out of memory");
+		return -ENOMEM;
+	}
+	const char **env = calloc(settings.env_count + 3, sizeof(*env));
+	if (!env) {
+		settings_free(&settings);
+		snprintf(err, DOCKER_ERR_MAX, "out of memory");
+		return -ENOMEM;
+	}
+	size_t envc = 0;
+	env[envc++] = s->marker;
+	if (settings.tty && !settings_has_env(&settings, "TERM"))
+		env[envc++] = "TERM=xterm";
+	for (size_t i = 0; i < settings.env_count; i++)
+		env[envc++] = settings.env[i];
+	procctl_shell_argv(settings.shell, settings.tty, argv);
 	struct docker_exec_spec spec = {
 		.container = sessions.cfg.container,
 		.argv = argv,
 		.env = env,
+		.user = settings.user,
+		.workdir = settings.workdir,
 		.attach_stdin = true,
+		.tty = settings.tty,
 	};
-	int ret = docker_exec_create(sessions.cfg.docker, &spec, exec_id, err);
-	if (ret < 0)
-		return -errno_from_start(ret);
-	struct exec_conn *conn = exec_conn_start(sessions.cfg.docker, exec_id, false,
-						 SESSION_START_TIMEOUT_MS, err);
-	if (!conn)
-		return -EIO;
 
+	pthread_mutex_unlock(&sessions.lock);
+	struct exec_conn *conn = NULL;
+	ret = docker_exec_create(sessions.cfg.docker, &spec, exec_id, err);
+	if (ret < 0)
+		ret = -errno_from_start(ret);
+	if (ret == 0) {
+		conn = exec_conn_start(sessions.cfg.docker, exec_id, settings.tty,
+				       SESSION_START_TIMEOUT_MS, err);
+		if (!conn)
+			ret = -EIO;
+	}
+	/* A tty starts with no size at all: give it one before the shell asks. */
+	if (ret == 0 && settings.tty &&
+	    docker_exec_resize(sessions.cfg.docker, exec_id, settings.cols, settings.rows, err) < 0)
+		log_error("session %s: resize: %s", s->name, err);
 	pthread_mutex_lock(&sessions.lock);
-	strcpy(s->exec_id, exec_id);
-	s->conn = conn;
-	demux_init(&s->demux, false);
+	free(env);
+	if (ret < 0)
+		goto out;
+
+	struct session_shell *sh = &s->shell;
+	strcpy(sh->exec_id, exec_id);
+	sh->tty = settings.tty;
+	sh->conn = conn;
+	demux_init(&sh->demux, settings.tty);
+	for (int i = 0; i < STREAM_COUNT; i++)
+		prompt_scanner_init(&sh->scanner[i], s->token);
 	for (;;) {
 		enum pump_result result = session_pump_in(s);
-		if (s->shell_pid > 0)
+		if (sh->pid > 0 && !sh->tty && !sh->setup_sent) {
+			ret = session_send_setup(s, err);
+			if (ret < 0)
+				break;
+		}
+		if (session_shell_ready(sh))
 			break;
-		if (result == PUMP_ENDED || s->startup_len >= sizeof(s->startup) - 1) {
+		if (result == PUMP_ENDED || sh->startup_len >= sizeof(sh->startup) - 1) {
 			snprintf(err, DOCKER_ERR_MAX, "shell did not start: %s",
-				 s->startup_len ? s->startup : "exec ended at once");
-			ret = s->startup_len && strstr(s->startup, "not found") ? -ENOENT : -EIO;
+				 sh->startup_len ? sh->startup : "exec ended at once");
+			ret = sh->startup_len && strstr(sh->startup, "not found") ? -ENOENT : -EIO;
 			break;
 		}
 		pthread_mutex_unlock(&sessions.lock);
@@ -650,7 +958,8 @@ static int session_start_exec(struct session *s, char err[DOCKER_ERR_MAX])
 			break;
 		}
 	}
-	pthread_mutex_unlock(&sessions.lock);
+out:
+	settings_free(&settings);
 	return ret;
 }
 
@@ -659,9 +968,9 @@ static void session_open_run(struct engine_job *engine_job)
 	struct session_job *job = (struct session_job *)engine_job;
 	struct session *s = job->s;
 	char err[DOCKER_ERR_MAX] = "";
-	int ret = session_start_exec(s, err);
 
 	pthread_mutex_lock(&sessions.lock);
+	int ret = session_start_exec(s, err);
 	if (ret == 0 && sessions.stopping) {
 		snprintf(err, sizeof(err), "unmounting");
 		ret = -ENODEV;
@@ -675,32 +984,121 @@ static void session_open_run(struct engine_job *engine_job)
 	} else {
 		struct fuse_entry_param entry = { .ino = session_ino(s->id, SESSION_DIR) };
 		s->state = SESSION_RUNNING;
+		s->last_activity_ns = now_ns();
 		session_update_events(s);
 		session_stat_locked(s, SESSION_DIR, &entry.attr);
 		fuse_reply_entry(job->req, &entry);
-		log_debug("session %s: shell pid %d in %s", s->name, s->shell_pid, sessions.cfg.container);
+		log_debug("session %s: shell pid %d in %s", s->name, s->shell.pid, sessions.cfg.container);
 	}
 	session_job_done(job);
 	pthread_mutex_unlock(&sessions.lock);
 }
 
-static void session_signal_run(struct engine_job *engine_job)
+/* Engine thread, lock held: signal, restart and kill helpers take the session's shell pid. */
+static int session_signal(struct session *s, const char *signal, enum procctl_target target,
+			  char err[DOCKER_ERR_MAX])
+{
+	int pid = s->shell.pid;
+	char marker[SESSION_MARKER_MAX];
+
+	strcpy(marker, s->marker);
+	pthread_mutex_unlock(&sessions.lock);
+	int ret = procctl_signal(sessions.cfg.docker, sessions.cfg.container, signal, target,
+				 marker, &pid, pid > 0 ? 1 : 0, err);
+	pthread_mutex_lock(&sessions.lock);
+	return ret;
+}
+
+/* RESTARTING: kill the old shell and all it started, then start a new one. */
+static int session_restart(struct session *s, char err[DOCKER_ERR_MAX])
+{
+	int ret = session_signal(s, "KILL", PROCCTL_ALL, err);
+
+	if (ret < 0)
+		log_error("session %s: restart: processes may be left: %s", s->name, err);
+	if (s->state != SESSION_RESTARTING)
+		return -ESRCH;
+	ret = session_start_exec(s, err);
+	if (s->state != SESSION_RESTARTING)
+		return -ESRCH;
+	if (ret < 0) {
+		s->state = SESSION_EXITED;
+		s->shell.exit_code = -1;
+		session_disconnect(s);
+		session_release_parked(s);
+		return ret;
+	}
+	s->state = SESSION_RUNNING;
+	session_update_events(s);	/* input written meanwhile goes out now */
+	session_release_parked(s);
+	return 0;
+}
+
+static void session_ctl_run(struct engine_job *engine_job)
 {
 	struct session_job *job = (struct session_job *)engine_job;
 	struct session *s = job->s;
 	char err[DOCKER_ERR_MAX] = "";
 	int ret = 0;
 
-	for (int i = 0; i < job->signal_count && ret == 0; i++)
-		ret = procctl_signal(sessions.cfg.docker, sessions.cfg.container, job->signals[i],
-				     PROCCTL_FOREGROUND, s->marker, &s->shell_pid, 1, err);
 	pthread_mutex_lock(&sessions.lock);
+	for (int i = 0; i < job->signal_count && ret == 0; i++) {
+		ret = session_signal(s, job->signals[i], PROCCTL_FOREGROUND, err);
+		if (ret < 0)
+			log_error("session %s: signal: %s", s->name, err);
+	}
+	if (ret == 0 && job->resize && s->state == SESSION_RUNNING && s->shell.tty) {
+		char exec_id[DOCKER_EXEC_ID_MAX];
+		unsigned cols = s->settings.cols, rows = s->settings.rows;
+		strcpy(exec_id, s->shell.exec_id);
+		pthread_mutex_unlock(&sessions.lock);
+		ret = docker_exec_resize(sessions.cfg.docker, exec_id, cols, rows, err);
+		pthread_mutex_lock(&sessions.lock);
+		if (ret < 0)
+			log_error("session %s: resize: %s", s->name, err);
+	}
+	if (ret == 0 && job->restart) {
+		ret = session_restart(s, err);
+		if (ret < 0)
+			log_error("session %s: restart: %s", s->name, err);
+	}
 	if (ret < 0) {
-		log_error("session %s: signal: %s", s->name, err);
-		snprintf(s->last_error, sizeof(s->last_error), "signal: %s", err);
-		fuse_reply_err(job->req, EIO);
+		snprintf(s->last_error, sizeof(s->last_error), "%s", err);
+		fuse_reply_err(job->req, ret == -ESRCH ? ESRCH : EIO);
 	} else {
 		fuse_reply_write(job->req, job->reply_size);
+	}
+	session_job_done(job);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+/* Is the shell at its prompt with nothing left to read? Then the missing lines were eaten. */
+static void session_probe_run(struct engine_job *engine_job)
+{
+	struct session_job *job = (struct session_job *)engine_job;
+	struct session *s = job->s;
+	char exec_id[DOCKER_EXEC_ID_MAX];
+	char err[DOCKER_ERR_MAX] = "";
+
+	pthread_mutex_lock(&sessions.lock);
+	int pid = s->shell.pid;
+	strcpy(exec_id, s->shell.exec_id);
+	pthread_mutex_unlock(&sessions.lock);
+	int waiting = procctl_shell_waiting(sessions.cfg.docker, sessions.cfg.container, pid, err);
+	pthread_mutex_lock(&sessions.lock);
+	struct session_shell *sh = &s->shell;
+	if (waiting < 0)
+		log_error("session %s: cannot tell whether the shell waits: %s", s->name, err);
+	if (s->state == SESSION_RUNNING && strcmp(exec_id, sh->exec_id) == 0) {
+		sh->probing = false;
+		if (waiting == 1) {
+			uint64_t eaten = job->lines_sent - job->prompts;
+			sh->lines_sent = sh->lines_sent - eaten > sh->prompts ? sh->lines_sent - eaten : sh->prompts;
+			log_debug("session %s: %llu input lines were read by commands", s->name,
+				  (unsigned long long)eaten);
+			session_serve_readers(s, STREAM_STDOUT);
+			session_serve_readers(s, STREAM_STDERR);
+		}
 	}
 	session_job_done(job);
 	pthread_mutex_unlock(&sessions.lock);
@@ -711,16 +1109,13 @@ static void session_close_run(struct engine_job *engine_job)
 	struct session_job *job = (struct session_job *)engine_job;
 	struct session *s = job->s;
 	char err[DOCKER_ERR_MAX] = "";
-	int ret = procctl_signal(sessions.cfg.docker, sessions.cfg.container, "KILL",
-				 PROCCTL_ALL, s->marker, &s->shell_pid, 1, err);
 
-	if (ret < 0)
-		log_error("rmdir %s: processes may be left in %s: %s", s->name, sessions.cfg.container, err);
 	pthread_mutex_lock(&sessions.lock);
-	exec_conn_close(s->conn);
-	s->conn = NULL;
+	if (session_signal(s, "KILL", PROCCTL_ALL, err) < 0)
+		log_error("session %s: processes may be left in %s: %s", s->name, sessions.cfg.container, err);
 	s->state = SESSION_CLOSED;
-	fuse_reply_err(job->req, 0);
+	if (job->req)
+		fuse_reply_err(job->req, 0);
 	session_job_done(job);
 	pthread_mutex_unlock(&sessions.lock);
 }
@@ -752,7 +1147,9 @@ void session_mkdir(fuse_req_t req, const char *name)
 		return;
 	}
 	s = calloc(1, sizeof(*s));
-	if (!s)
+	if (!s || settings_copy(&s->settings, &sessions.cfg.defaults) < 0)
+		goto nomem;
+	if (random_hex(s->token, PROMPT_TOKEN_LEN / 2) < 0)
 		goto nomem;
 	s->id = sessions.next_id++;
 	strcpy(s->name, name);
@@ -761,6 +1158,7 @@ void session_mkdir(fuse_req_t req, const char *name)
 	s->state = SESSION_CREATING;
 	s->refs = 1;	/* the listing's */
 	s->timeout_ms = sessions.cfg.timeout_ms;
+	s->eof_when_idle = true;
 	clock_gettime(CLOCK_REALTIME, &s->ctime);
 	for (int i = 0; i < STREAM_COUNT; i++) {
 		list_init(&s->out[i].readers);
@@ -768,6 +1166,7 @@ void session_mkdir(fuse_req_t req, const char *name)
 	}
 	list_init(&s->writers);
 	list_init(&s->handles);
+	list_init(&s->in_probes);
 	job = session_job_new(s, session_open_run, req);
 	if (!job)
 		goto nomem;
@@ -782,32 +1181,27 @@ void session_mkdir(fuse_req_t req, const char *name)
 	return;
 nomem:
 	pthread_mutex_unlock(&sessions.lock);
+	if (s)
+		settings_free(&s->settings);
 	free(s);
 	fuse_reply_err(req, ENOMEM);
 }
 
 void session_rmdir(fuse_req_t req, const char *name)
 {
+	int ret = 0;
+
 	pthread_mutex_lock(&sessions.lock);
 	struct session *s = registry_find_name(name);
-	if (!s || !session_visible(s)) {
-		pthread_mutex_unlock(&sessions.lock);
-		fuse_reply_err(req, ENOENT);
-		return;
-	}
-	struct session_job *job = session_job_new(s, session_close_run, req);
-	if (!job) {
-		pthread_mutex_unlock(&sessions.lock);
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	registry_unlist(s);
-	s->state = SESSION_CLOSING;
-	session_disconnect(s);
-	session_release_parked(s);
-	session_unref(s);	/* the listing's reference; the job holds one */
+	if (!s || !session_visible(s))
+		ret = -ENOENT;
+	else if (s->state == SESSION_RESTARTING)
+		ret = -EBUSY;	/* the restart's engine job owns the shell until it is done */
+	else
+		ret = session_close(s, req);
 	pthread_mutex_unlock(&sessions.lock);
-	engine_submit(&job->job);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
 }
 
 /* ---- lookups and attributes ---- */
@@ -878,6 +1272,7 @@ static void session_stat_locked(struct session *s, enum session_file file, struc
 		[SESSION_STDERR] = S_IFREG | 0400,
 		[SESSION_CTL] = S_IFREG | 0600,
 	};
+
 	stat_common(st, session_ino(s->id, file), modes[file], s->ctime);
 	if (file == SESSION_STDOUT || file == SESSION_STDERR) {
 		struct session_output *o = &s->out[file == SESSION_STDOUT ? STREAM_STDOUT : STREAM_STDERR];
@@ -961,6 +1356,8 @@ static const char *session_state_name(const struct session *s)
 		return "starting";
 	case SESSION_RUNNING:
 		return "running";
+	case SESSION_RESTARTING:
+		return "restarting";
 	case SESSION_EXITING:
 	case SESSION_EXITED:
 		return "exited";
@@ -969,26 +1366,69 @@ static const char *session_state_name(const struct session *s)
 	}
 }
 
-static int session_ctl_format(struct session *s, char **text)
-{
-	char timeout[32];
+/* Appends printf output to a growing string; *failed sticks once memory runs out. */
+static void text_append(char **text, size_t *len, bool *failed, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
+static void text_append(char **text, size_t *len, bool *failed, const char *fmt, ...)
+{
+	va_list ap;
+	char *piece;
+
+	if (*failed)
+		return;
+	va_start(ap, fmt);
+	int n = vasprintf(&piece, fmt, ap);
+	va_end(ap);
+	char *grown = n < 0 ? NULL : realloc(*text, *len + n + 1);
+	if (!grown) {
+		if (n >= 0)
+			free(piece);
+		*failed = true;
+		return;
+	}
+	memcpy(grown + *len, piece, n + 1);
+	free(piece);
+	*text = grown;
+	*len += n;
+}
+
+static int session_ctl_format(struct session *s, char **text, size_t *len)
+{
+	const struct session_shell *sh = &s->shell;
+	const struct session_settings *set = &s->settings;
+	char timeout[32];
+	bool failed = false;
+
+	*text = NULL;
+	*len = 0;
 	ctl_format_seconds(s->timeout_ms, timeout, sizeof(timeout));
-	char exit_line[32] = "";
+	text_append(text, len, &failed, "state %s\n", session_state_name(s));
+	if (s->state == SESSION_RUNNING && !sh->tty)
+		text_append(text, len, &failed, "activity %s\n", session_idle(s) ? "idle" : "busy");
+	if (sh->has_last_exit)
+		text_append(text, len, &failed, "last_exit %d\n", sh->last_exit);
 	if (s->state == SESSION_EXITED)
-		snprintf(exit_line, sizeof(exit_line), "exit_code %d\n", s->exit_code);
-	int len = asprintf(text,
-			   "state %s\n"
-			   "%s"
-			   "timeout %s\n"
-			   "container %s\n"
-			   "exec_id %s\n"
-			   "pid %d\n"
-			   "%s%s%s",
-			   session_state_name(s), exit_line, timeout, sessions.cfg.container,
-			   s->exec_id, s->shell_pid,
-			   s->last_error[0] ? "error " : "", s->last_error, s->last_error[0] ? "\n" : "");
-	return len < 0 ? -ENOMEM : len;
+		text_append(text, len, &failed, "exit_code %d\n", sh->exit_code);
+	text_append(text, len, &failed, "timeout %s\neof %s\ncontainer %s\nexec_id %s\npid %d\n",
+		    timeout, s->eof_when_idle ? "idle" : "deadline", sessions.cfg.container,
+		    sh->exec_id, sh->pid);
+	text_append(text, len, &failed, "shell %s\ntty %s\nsize %u %u\n", set->shell,
+		    set->tty ? "on" : "off", set->cols, set->rows);
+	if (set->user[0])
+		text_append(text, len, &failed, "user %s\n", set->user);
+	if (set->workdir[0])
+		text_append(text, len, &failed, "workdir %s\n", set->workdir);
+	for (size_t i = 0; i < set->env_count; i++)
+		text_append(text, len, &failed, "env %s\n", set->env[i]);
+	if (s->last_error[0])
+		text_append(text, len, &failed, "error %s\n", s->last_error);
+	if (failed) {
+		free(*text);
+		*text = NULL;
+		return -ENOMEM;
+	}
+	return 0;
 }
 
 static void session_ctl_read(fuse_req_t req, struct session_handle *h, size_t size, off_t off)
@@ -996,15 +1436,11 @@ static void session_ctl_read(fuse_req_t req, struct session_handle *h, size_t si
 	pthread_mutex_lock(&sessions.lock);
 	if (off == 0 || !h->ctl_text) {
 		free(h->ctl_text);
-		h->ctl_text = NULL;
-		int len = session_ctl_format(h->s, &h->ctl_text);
-		if (len < 0) {
-			h->ctl_text = NULL;
+		if (session_ctl_format(h->s, &h->ctl_text, &h->ctl_len) < 0) {
 			pthread_mutex_unlock(&sessions.lock);
 			fuse_reply_err(req, ENOMEM);
 			return;
 		}
-		h->ctl_len = (size_t)len;
 	}
 	size_t start = (size_t)off < h->ctl_len ? (size_t)off : h->ctl_len;
 	size_t n = h->ctl_len - start < size ? h->ctl_len - start : size;
@@ -1021,9 +1457,10 @@ static void session_stream_read(fuse_req_t req, struct session_handle *h, size_t
 	/* Registered before looking, so an interrupt can never slip between the two. */
 	fuse_req_interrupt_func(req, session_interrupted, NULL);
 	pthread_mutex_lock(&sessions.lock);
+	s->last_activity_ns = now_ns();
 	if (fuse_req_interrupted(req)) {
 		fuse_reply_err(req, EINTR);
-	} else if (list_empty(&o->readers) && (o->queue.len > 0 || session_stream_ended(s))) {
+	} else if (list_empty(&o->readers) && (o->queue.len > 0 || session_reads_end(s))) {
 		reply_from_queue(req, &o->queue, size);
 		session_update_events(s);
 	} else if (flags & O_NONBLOCK) {
@@ -1052,35 +1489,45 @@ void session_read(fuse_req_t req, struct session_handle *h, size_t size, off_t o
 		fuse_reply_err(req, EBADF);
 }
 
+static uint64_t count_newlines(const char *buf, size_t size)
+{
+	uint64_t lines = 0;
+
+	for (const char *nl = buf; (nl = memchr(nl, '\n', size - (size_t)(nl - buf))); nl++)
+		lines++;
+	return lines;
+}
+
 static void session_stdin_write(fuse_req_t req, struct session *s, const char *buf, size_t size)
 {
+	struct session_shell *sh = &s->shell;
 	size_t sent = 0;
+	int err = 0;
 
 	fuse_req_interrupt_func(req, session_interrupted, NULL);
 	pthread_mutex_lock(&sessions.lock);
-	if (s->state != SESSION_RUNNING || s->input_broken) {
-		pthread_mutex_unlock(&sessions.lock);
-		fuse_reply_err(req, EPIPE);
-		return;
+	s->last_activity_ns = s->last_input_ns = now_ns();
+	/* While restarting, input waits in the queue for the new shell. */
+	if ((s->state != SESSION_RUNNING && s->state != SESSION_RESTARTING) || sh->input_broken) {
+		err = EPIPE;
+		goto out;
 	}
 	/* Fast path: nothing queued, so the bytes may go straight to the socket. */
-	if (s->input.len == 0) {
-		ssize_t n = exec_conn_send(s->conn, buf, size);
-		if (n > 0)
+	if (s->state == SESSION_RUNNING && s->input.len == 0) {
+		ssize_t n = exec_conn_send(sh->conn, buf, size);
+		if (n > 0) {
 			sent = (size_t)n;
-		else if (n != -EAGAIN)
-			s->input_broken = true;
-	}
-	if (s->input_broken) {
-		pthread_mutex_unlock(&sessions.lock);
-		fuse_reply_err(req, EPIPE);
-		return;
+		} else if (n != -EAGAIN) {
+			sh->input_broken = true;
+			err = EPIPE;
+			goto out;
+		}
 	}
 	if (sent < size && bytequeue_push(&s->input, buf + sent, size - sent) < 0) {
-		pthread_mutex_unlock(&sessions.lock);
-		fuse_reply_err(req, sent ? EIO : ENOMEM);
-		return;
+		err = sent ? EIO : ENOMEM;
+		goto out;
 	}
+	sh->lines_sent += count_newlines(buf, size);
 	session_update_events(s);
 	if (s->input.len <= sessions.cfg.bufsize && list_empty(&s->writers)) {
 		fuse_reply_write(req, size);
@@ -1093,7 +1540,54 @@ static void session_stdin_write(fuse_req_t req, struct session *s, const char *b
 			parked_add(p, &s->writers);
 		}
 	}
+out:
 	pthread_mutex_unlock(&sessions.lock);
+	if (err)
+		fuse_reply_err(req, err);
+}
+
+/* Applies the start settings of a ctl write to a copy, so that a failure changes nothing. */
+static int session_apply_settings(struct session *s, const struct ctl_command *cmds, int count)
+{
+	struct session_settings next;
+	int ret = settings_copy(&next, &s->settings);
+
+	for (int i = 0; i < count && ret == 0; i++) {
+		const struct ctl_command *c = &cmds[i];
+		switch (c->verb) {
+		case CTL_SHELL:
+			ret = settings_set_string(&next.shell, c->arg, c->arg_len);
+			break;
+		case CTL_USER:
+			ret = settings_set_string(&next.user, c->arg, c->arg_len);
+			break;
+		case CTL_WORKDIR:
+			ret = settings_set_string(&next.workdir, c->arg, c->arg_len);
+			break;
+		case CTL_ENV:
+			ret = settings_setenv(&next, c->arg, c->arg_len);
+			break;
+		case CTL_UNSETENV:
+			settings_unsetenv(&next, c->arg, c->arg_len);
+			break;
+		case CTL_TTY:
+			next.tty = c->flag;
+			break;
+		case CTL_RESIZE:
+			next.cols = c->cols;
+			next.rows = c->rows;
+			break;
+		default:
+			break;
+		}
+	}
+	if (ret < 0) {
+		settings_free(&next);
+		return ret;
+	}
+	settings_free(&s->settings);
+	s->settings = next;
+	return 0;
 }
 
 static void session_ctl_write(fuse_req_t req, struct session *s, const char *buf, size_t size)
@@ -1101,46 +1595,77 @@ static void session_ctl_write(fuse_req_t req, struct session *s, const char *buf
 	struct ctl_command cmds[CTL_MAX_COMMANDS];
 	char err[CTL_ERR_MAX];
 	int count = ctl_parse(buf, size, cmds, err);
-	struct session_job *job = NULL;
+	struct session_job job = { .reply_size = size };
+	int errnum = 0;
 
 	pthread_mutex_lock(&sessions.lock);
 	if (count < 0) {
-		snprintf(s->last_error, sizeof(s->last_error), "%s", err);
 		log_info("session %s: ctl: %s", s->name, err);
-		pthread_mutex_unlock(&sessions.lock);
-		fuse_reply_err(req, EINVAL);
-		return;
+		errnum = EINVAL;
+		goto out;
 	}
-	int signal_count = 0;
-	for (int i = 0; i < count; i++)
-		signal_count += cmds[i].verb == CTL_SIGNAL;
-	if (signal_count > 0) {
-		if (s->state != SESSION_RUNNING || s->shell_pid <= 0) {
-			snprintf(s->last_error, sizeof(s->last_error), "signal: the shell is not running");
-			pthread_mutex_unlock(&sessions.lock);
-			fuse_reply_err(req, ESRCH);
-			return;
+	for (int i = 0; i < count; i++) {
+		if (cmds[i].verb == CTL_SIGNAL)
+			job.signals[job.signal_count++] = cmds[i].signal;
+		job.resize |= cmds[i].verb == CTL_RESIZE;
+		job.restart |= cmds[i].verb == CTL_RESTART;
+	}
+	if (job.signal_count > 0 && (s->state != SESSION_RUNNING || s->shell.pid <= 0)) {
+		snprintf(err, sizeof(err), "signal: the shell is not running");
+		errnum = ESRCH;
+		goto out;
+	}
+	if (job.restart && s->state != SESSION_RUNNING && s->state != SESSION_EXITING &&
+	    s->state != SESSION_EXITED) {
+		snprintf(err, sizeof(err), "restart: the session is %s", session_state_name(s));
+		errnum = EBUSY;
+		goto out;
+	}
+	struct session_job *queued = NULL;
+	if (job.signal_count > 0 || job.resize || job.restart) {
+		queued = session_job_new(s, session_ctl_run, req);
+		if (!queued || session_apply_settings(s, cmds, count) < 0) {
+			if (queued)
+				session_job_done(queued);
+			snprintf(err, sizeof(err), "out of memory");
+			errnum = ENOMEM;
+			goto out;
 		}
-		job = session_job_new(s, session_signal_run, req);
-		if (!job) {
-			pthread_mutex_unlock(&sessions.lock);
-			fuse_reply_err(req, ENOMEM);
-			return;
-		}
-		job->reply_size = size;
+		memcpy(queued->signals, job.signals, sizeof(job.signals));
+		queued->signal_count = job.signal_count;
+		queued->resize = job.resize;
+		queued->restart = job.restart;
+		queued->reply_size = size;
+	} else if (session_apply_settings(s, cmds, count) < 0) {
+		snprintf(err, sizeof(err), "out of memory");
+		errnum = ENOMEM;
+		goto out;
 	}
 	for (int i = 0; i < count; i++) {
 		if (cmds[i].verb == CTL_TIMEOUT)
 			s->timeout_ms = cmds[i].timeout_ms;
-		else
-			job->signals[job->signal_count++] = cmds[i].signal;
+		else if (cmds[i].verb == CTL_EOF)
+			s->eof_when_idle = cmds[i].flag;
+	}
+	if (job.restart) {
+		/* The old shell's connection goes now; its unread output stays for readers. */
+		s->state = SESSION_RESTARTING;
+		session_disconnect(s);
+		bytequeue_clear(&s->input);
+		session_serve_writers(s);
+		memset(&s->shell, 0, sizeof(s->shell));
 	}
 	s->last_error[0] = '\0';
 	pthread_mutex_unlock(&sessions.lock);
-	if (job)
-		engine_submit(&job->job);
+	if (queued)
+		engine_submit(&queued->job);
 	else
 		fuse_reply_write(req, size);
+	return;
+out:
+	snprintf(s->last_error, sizeof(s->last_error), "%s", err);
+	pthread_mutex_unlock(&sessions.lock);
+	fuse_reply_err(req, errnum);
 }
 
 void session_write(fuse_req_t req, struct session_handle *h, const char *buf, size_t size)
@@ -1167,21 +1692,13 @@ void session_release(struct session_handle *h)
 
 int sessions_init(const struct sessions_config *cfg)
 {
-	unsigned char random[8];
-	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-
-	if (fd < 0 || read(fd, random, sizeof(random)) != sizeof(random)) {
-		if (fd >= 0)
-			close(fd);
+	if (random_hex(sessions.mount_token, 8) < 0)
 		return -EIO;
-	}
-	close(fd);
-	for (size_t i = 0; i < sizeof(random); i++)
-		snprintf(sessions.mount_token + 2 * i, 3, "%02x", random[i]);
 	sessions.cfg = *cfg;
 	sessions.next_id = 1;
 	list_init(&sessions.listing);
 	list_init(&sessions.parked);
+	list_init(&sessions.probes);
 	sessions.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	sessions.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	if (sessions.epoll_fd < 0 || sessions.wake_fd < 0)
@@ -1215,15 +1732,15 @@ void sessions_shutdown(void)
 	parked_wake_io();
 	if (sessions.io_running)
 		pthread_join(sessions.io_thread, NULL);
-	engine_stop();	/* pending mkdir/rmdir/signal jobs finish and answer */
+	engine_stop();	/* pending mkdir/rmdir/ctl jobs finish and answer */
 
 	/* One helper kills what every session of this mount started. */
 	size_t npids = 0;
 	int *pids = calloc(sessions.next_id, sizeof(*pids));
 	for (size_t b = 0; pids && b < SESSION_HASH_BUCKETS; b++) {
 		for (struct session *s = sessions.by_id[b]; s; s = s->id_next) {
-			if (s->shell_pid > 0 && s->state != SESSION_CLOSED)
-				pids[npids++] = s->shell_pid;
+			if (s->shell.pid > 0 && s->state != SESSION_CLOSED)
+				pids[npids++] = s->shell.pid;
 		}
 	}
 	char marker[SESSION_MARKER_MAX];

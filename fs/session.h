@@ -9,7 +9,8 @@
  *
  * Lifecycle (enum session_state):
  *   CREATING -> RUNNING -> EXITING -> EXITED
- *   any listed state --rmdir--> CLOSING -> CLOSED
+ *   RUNNING, EXITING, EXITED --ctl restart--> RESTARTING -> RUNNING (or EXITED)
+ *   RUNNING, EXITING, EXITED --rmdir or idle timeout--> CLOSING -> CLOSED
  * CREATING failures unlist the session and answer the mkdir with an errno.
  */
 #ifndef SESHFS_SESSION_H
@@ -21,6 +22,7 @@
 #include <sys/stat.h>
 
 #include "../backend/docker.h"
+#include "settings.h"
 
 #define SESSION_NAME_MAX 64
 
@@ -55,8 +57,9 @@ static inline bool session_ino_split(fuse_ino_t ino, uint64_t *id, enum session_
 struct sessions_config {
 	struct docker *docker;
 	const char *container;
-	const char *shell;
+	struct session_settings defaults;	/* how new sessions start */
 	int64_t timeout_ms;	/* initial read timeout of new sessions */
+	int64_t idle_timeout_ms;	/* 0: sessions never expire */
 	size_t bufsize;		/* per output stream and for pending input */
 };
 

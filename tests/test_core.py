@@ -176,7 +176,7 @@ def test_rmdir_kills_shell_and_foreground_command(mount, container):
 
 def test_rmdir_wakes_blocked_reader_with_eof(mount):
     s = mount.session()
-    s.ctl("timeout 60")
+    s.ctl("timeout 60\neof deadline")
     result = {}
 
     def reader():
@@ -281,7 +281,7 @@ def test_read_with_data_returns_at_once_and_empty_read_waits_for_deadline(mount)
         start = time.monotonic()
         assert f.read(100) == b"ready\n"
         assert time.monotonic() - start < 1.0
-    s.ctl("timeout 0.5")
+    s.ctl("timeout 0.5\neof deadline")
     start = time.monotonic()
     assert s.read() == b""
     assert time.monotonic() - start >= 0.45
@@ -300,7 +300,7 @@ def test_exited_and_drained_is_eof_at_once(mount):
 
 def test_nonblocking_read_is_eagain(mount):
     s = mount.session()
-    s.ctl("timeout 30")
+    s.ctl("timeout 30\neof deadline")
     fd = os.open(s.path("stdout"), os.O_RDONLY | os.O_NONBLOCK)
     try:
         expect_errno(errno.EAGAIN, os.read, fd, 100)
@@ -412,7 +412,7 @@ def test_other_operations_fail_cleanly(mount):
 
 def test_ctrl_c_on_blocked_cat_returns_at_once(mount):
     s = mount.session()
-    s.ctl("timeout 60")
+    s.ctl("timeout 60\neof deadline")
     p = subprocess.Popen(["cat", s.path("stdout")])
     time.sleep(0.5)
     start = time.monotonic()
@@ -425,7 +425,7 @@ def test_ctrl_c_on_blocked_cat_returns_at_once(mount):
 def test_twenty_blocked_readers_do_not_stall_the_mount(mount):
     blocked = [mount.session() for _ in range(20)]
     for s in blocked:
-        s.ctl("timeout 30")
+        s.ctl("timeout 30\neof deadline")
     done = []
     threads = []
     for s in blocked:

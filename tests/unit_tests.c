@@ -10,6 +10,7 @@
 #include "../backend/demux.h"
 #include "../fs/bytequeue.h"
 #include "../fs/ctl.h"
+#include "../fs/prompt.h"
 
 static int passed;
 static int failed;
@@ -172,11 +173,80 @@ static void test_bytequeue(void)
 	free(out);
 }
 
+struct scanned {
+	char data[1024];
+	size_t len;
+	char markers[64];	/* "1:0 2 1:127 " */
+	size_t markers_len;
+};
+
+static void scanned_data(void *ctx, const char *data, size_t len)
+{
+	struct scanned *s = ctx;
+
+	memcpy(s->data + s->len, data, len);
+	s->len += len;
+}
+
+static void scanned_marker(void *ctx, enum prompt_kind kind, int status)
+{
+	struct scanned *s = ctx;
+
+	if (kind == PROMPT_COMMAND)
+		s->markers_len += sprintf(s->markers + s->markers_len, "1:%d ", status);
+	else
+		s->markers_len += sprintf(s->markers + s->markers_len, "2 ");
+}
+
+static void test_prompt(void)
+{
+	const char *token = "0123456789abcdef";
+	/* Output with real markers and look-alikes: wrong token, wrong kind, too many digits. */
+	const char input[] =
+		"out\036" "0123456789abcdef:1:0\037"
+		"\036" "0123456789abcdeX:1:0\037"
+		"a\036\036" "0123456789abcdef:2\037"
+		"\036" "0123456789abcdef:3\037"
+		"\036" "0123456789abcdef:1:1234\037"
+		"\036" "0123456789abcdef:1:\037"
+		"\036" "0123456789abcdef:1:127\037"
+		"tail\036" "0123";
+	const char expected[] =
+		"out"
+		"\036" "0123456789abcdeX:1:0\037"
+		"a\036"
+		"\036" "0123456789abcdef:3\037"
+		"\036" "0123456789abcdef:1:1234\037"
+		"\036" "0123456789abcdef:1:\037"
+		"tail";
+	size_t len = sizeof(input) - 1;
+
+	for (size_t step = 1; step <= len; step++) {
+		struct prompt_scanner sc;
+		struct scanned out = { 0 };
+		struct prompt_sink sink = { scanned_data, scanned_marker, &out };
+		prompt_scanner_init(&sc, token);
+		for (size_t off = 0; off < len; off += step)
+			prompt_scan(&sc, input + off, off + step > len ? len - off : step, &sink);
+		CHECK(out.len == sizeof(expected) - 1 && memcmp(out.data, expected, out.len) == 0);
+		CHECK(strcmp(out.markers, "1:0 2 1:127 ") == 0);
+		/* A partial marker at the end is held back, and given back at the end of the stream. */
+		prompt_scan_flush(&sc, &sink);
+		CHECK(out.len == sizeof(expected) - 1 + 5 &&
+		      memcmp(out.data + out.len - 5, "\036" "0123", 5) == 0);
+	}
+
+	char line[PROMPT_SETUP_MAX];
+	int n = prompt_setup_line(token, line, sizeof(line));
+	CHECK(n > 0 && n < (int)sizeof(line) && line[n - 1] == '\n' && strchr(line, '\n') == line + n - 1);
+}
+
 int main(void)
 {
 	test_demux();
 	test_ctl();
 	test_bytequeue();
+	test_prompt();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

@@ -1,0 +1,136 @@
+/*
+ * seshfs: prompt marker scanner (see prompt.h).
+ */
+#include "prompt.h"
+
+#include <stdio.h>
+#include <string.h>
+
+#define MARK_START '\036'
+#define MARK_END '\037'
+
+void prompt_scanner_init(struct prompt_scanner *sc, const char *token)
+{
+	memset(sc, 0, sizeof(*sc));
+	snprintf(sc->token, sizeof(sc->token), "%s", token);
+}
+
+enum marker_match {
+	MARKER_PARTIAL,
+	MARKER_COMPLETE,
+	MARKER_NO,
+};
+
+/*
+ * Is m[0..len) a marker, the start of one, or neither? The candidate grows
+ * one byte at a time, so "not yet long enough" is always PARTIAL.
+ */
+static enum marker_match marker_match(const char *token, const char *m, size_t len,
+				      enum prompt_kind *kind, int *status)
+{
+	char head[PROMPT_MARKER_MAX];
+	size_t head_len = (size_t)snprintf(head, sizeof(head), "%c%s:", MARK_START, token);
+	size_t i = head_len;
+
+	if (memcmp(m, head, len < head_len ? len : head_len) != 0)
+		return MARKER_NO;
+	if (len <= i)
+		return MARKER_PARTIAL;
+	if (m[i] == '2') {
+		if (len == i + 1)
+			return MARKER_PARTIAL;
+		if (m[i + 1] != MARK_END)
+			return MARKER_NO;
+		*kind = PROMPT_CONTINUATION;
+		*status = 0;
+		return MARKER_COMPLETE;
+	}
+	if (m[i] != '1')
+		return MARKER_NO;
+	if (len == ++i)
+		return MARKER_PARTIAL;
+	if (m[i] != ':')
+		return MARKER_NO;
+	int value = 0;
+	size_t digits = 0;
+	for (i++; i < len && m[i] >= '0' && m[i] <= '9'; i++, digits++)
+		value = value * 10 + (m[i] - '0');
+	if (digits > 3)
+		return MARKER_NO;
+	if (i == len)
+		return MARKER_PARTIAL;
+	if (digits == 0 || m[i] != MARK_END)
+		return MARKER_NO;
+	*kind = PROMPT_COMMAND;
+	*status = value;
+	return MARKER_COMPLETE;
+}
+
+/* Feeds one byte to the held-back candidate. */
+static void prompt_hold(struct prompt_scanner *sc, char c, const struct prompt_sink *sink)
+{
+	enum prompt_kind kind;
+	int status;
+
+	sc->held[sc->held_len++] = c;
+	switch (marker_match(sc->token, sc->held, sc->held_len, &kind, &status)) {
+	case MARKER_PARTIAL:
+		break;
+	case MARKER_COMPLETE:
+		sc->held_len = 0;
+		sink->marker(sink->ctx, kind, status);
+		break;
+	case MARKER_NO: {
+		/* Not ours: the first byte is output; the rest may still start a marker. */
+		char rest[PROMPT_MARKER_MAX];
+		size_t rest_len = sc->held_len - 1;
+		memcpy(rest, sc->held + 1, rest_len);
+		sc->held_len = 0;
+		sink->data(sink->ctx, sc->held, 1);
+		prompt_scan(sc, rest, rest_len, sink);
+		break;
+	}
+	}
+}
+
+void prompt_scan(struct prompt_scanner *sc, const char *data, size_t len, const struct prompt_sink *sink)
+{
+	while (len > 0) {
+		if (sc->held_len > 0) {
+			prompt_hold(sc, *data, sink);
+			data++;
+			len--;
+			continue;
+		}
+		const char *start = memchr(data, MARK_START, len);
+		size_t plain = start ? (size_t)(start - data) : len;
+		if (plain > 0)
+			sink->data(sink->ctx, data, plain);
+		data += plain;
+		len -= plain;
+		if (len > 0) {
+			sc->held[0] = MARK_START;
+			sc->held_len = 1;
+			data++;
+			len--;
+		}
+	}
+}
+
+void prompt_scan_flush(struct prompt_scanner *sc, const struct prompt_sink *sink)
+{
+	if (sc->held_len > 0)
+		sink->data(sink->ctx, sc->held, sc->held_len);
+	sc->held_len = 0;
+}
+
+int prompt_setup_line(const char *token, char *buf, size_t size)
+{
+	/* Status is taken first: the hook's own commands would change $?. */
+	return snprintf(buf, size,
+			"PS1='$(s=$?; printf \"\\036%s:1:%%d\\037\" \"$s\" >&8; "
+			"printf \"\\036%s:1:%%d\\037\" \"$s\" >&9)'; "
+			"PS2='$(printf \"\\036%s:2\\037\" >&8; printf \"\\036%s:2\\037\" >&9)'; "
+			"unset HISTFILE\n",
+			token, token, token, token);
+}

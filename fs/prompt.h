@@ -1,0 +1,54 @@
+/*
+ * seshfs: prompt markers, how a session knows the shell is waiting for input.
+ *
+ * The shell runs interactively with PS1 and PS2 set (by the first line
+ * seshfs sends it, so they are never exported to child shells) to a command
+ * substitution that prints nothing as the prompt but writes a marker to
+ * private copies of stdout and stderr (fds 8 and 9):
+ *
+ *     \036 TOKEN :1: STATUS \037     before reading a new command (PS1)
+ *     \036 TOKEN :2 \037             before reading a continuation line (PS2)
+ *
+ * TOKEN is random per session. The marker is written after everything the
+ * last command wrote to that stream, so a marker on both streams means both
+ * are drained up to the prompt. The scanner passes every other byte through
+ * unchanged and strips markers; a byte sequence that only starts like a
+ * marker is held back until it is told apart, never eaten.
+ */
+#ifndef SESHFS_PROMPT_H
+#define SESHFS_PROMPT_H
+
+#include <stddef.h>
+
+#define PROMPT_TOKEN_LEN 16
+/* \036 + token + ":1:" + up to 3 status digits + \037 */
+#define PROMPT_MARKER_MAX (1 + PROMPT_TOKEN_LEN + 3 + 3 + 1)
+/* The shell line that installs the markers; fits PROMPT_TOKEN_LEN hex digits. */
+#define PROMPT_SETUP_MAX 512
+
+enum prompt_kind {
+	PROMPT_COMMAND = 1,	/* PS1: the shell waits for a new command */
+	PROMPT_CONTINUATION = 2,	/* PS2: the shell waits for the rest of one */
+};
+
+struct prompt_sink {
+	void (*data)(void *ctx, const char *data, size_t len);
+	void (*marker)(void *ctx, enum prompt_kind kind, int status);
+	void *ctx;
+};
+
+struct prompt_scanner {
+	char token[PROMPT_TOKEN_LEN + 1];
+	char held[PROMPT_MARKER_MAX];
+	size_t held_len;
+};
+
+void prompt_scanner_init(struct prompt_scanner *sc, const char *token);
+void prompt_scan(struct prompt_scanner *sc, const char *data, size_t len, const struct prompt_sink *sink);
+/* End of stream: whatever was held back is user output after all. */
+void prompt_scan_flush(struct prompt_scanner *sc, const struct prompt_sink *sink);
+
+/* The line seshfs sends first: sets PS1/PS2 to the marker hooks. Returns its length. */
+int prompt_setup_line(const char *token, char *buf, size_t size);
+
+#endif
