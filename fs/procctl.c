@@ -12,12 +12,16 @@
 
 #define PROCCTL_TIMEOUT_MS 15000
 #define PROCCTL_BUSY 3
+#define PROCCTL_SHELL_SIGNALED 4
 
 /*
  * $0 is the shell, $1 "pipe" or "tty". The shell must exist before the pid
  * line says "running". Without a tty the shell runs interactively (so that
  * it prompts, see prompt.h) with private copies of stdout and stderr on fds
- * 8 and 9 for the prompt markers, and without start-up files.
+ * 8 and 9 for the prompt markers, and without start-up files. Busybox ash
+ * reads an interactive stdin with fgets(), which a SIGCHLD (a background job
+ * ending) turns into end of input for good; given its stdin as a script it
+ * reads with EINTR-safe read(2) and still expands PS1 before each command.
  */
 static const char procctl_shell_wrapper[] =
 	"command -v \"$0\" >/dev/null 2>&1 || { echo \"shell $0 not found\"; exit 127; }\n"
@@ -26,11 +30,12 @@ static const char procctl_shell_wrapper[] =
 	"exec 8>&1 9>&2\n"
 	"unset ENV\n"
 	"case ${0##*/} in bash) exec \"$0\" --norc --noprofile --noediting -i ;; esac\n"
+	"case $(\"$0\" --help 2>&1) in BusyBox*) exec \"$0\" -i /dev/stdin ;; esac\n"
 	"exec \"$0\" -i\n";
 
 /*
  * $1 signal, or "waiting" to ask whether the shell waits for input (exit 0)
- * or runs something (exit 3); $2 foreground|all, $3 marker (a prefix of an
+ * or runs something (exit 3); a signal exits 4 if it reached the shell itself; $2 foreground|all, $3 marker (a prefix of an
  * environment entry), then the shell pids. environ is NUL-separated, which busybox grep cannot
  * search past, so it is split into lines with tr and matched with case.
  */
@@ -74,15 +79,20 @@ static const char procctl_signal_script[] =
 	"  done\n"
 	"done\n"
 	"set -- $picked\n"
-	"if [ \"$sig\" = waiting ]; then\n"
-	"  [ $# -eq 0 ] || exit 3\n"
-	"  read -r pid comm st rest < /proc/$first/stat || exit 3\n"
+	"shell_busy() {\n"
+	"  read -r pid comm st rest < /proc/$first/stat || return 0\n"
 	"  read -r wchan < /proc/$first/wchan\n"
-	"  case $st:$wchan in S:*wait*) exit 3 ;; S:*) exit 0 ;; esac\n"
+	"  case $st:$wchan in S:*wait*) return 0 ;; S:*) return 1 ;; esac\n"
+	"}\n"
+	"if [ \"$sig\" = waiting ]; then\n"
+	"  [ $# -eq 0 ] && ! shell_busy && exit 0\n"
 	"  exit 3\n"
 	"fi\n"
+	"# Like Ctrl-C: an interactive shell that is running something aborts it on INT.\n"
+	"status=0\n"
+	"case $target:$sig in foreground:INT|foreground:QUIT) shell_busy && { set -- \"$@\" $first; status=4; } ;; esac\n"
 	"[ $# -eq 0 ] || kill -s \"$sig\" \"$@\" 2>/dev/null\n"
-	"exit 0\n";
+	"exit $status\n";
 
 void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SHELL_ARGC])
 {
@@ -131,7 +141,7 @@ static int procctl_run(struct docker *d, const char *container, const char *sign
 	ret = exec_run(d, &spec, PROCCTL_TIMEOUT_MS, &exit_code, output, sizeof(output), err);
 	if (ret == 0) {
 		ret = exit_code;
-		if (exit_code != 0 && exit_code != PROCCTL_BUSY)
+		if (exit_code != 0 && exit_code != PROCCTL_BUSY && exit_code != PROCCTL_SHELL_SIGNALED)
 			snprintf(err, DOCKER_ERR_MAX, "signal helper exited %d: %.160s", exit_code, output);
 	}
 out:
@@ -146,6 +156,8 @@ int procctl_signal(struct docker *d, const char *container, const char *signal,
 {
 	int ret = procctl_run(d, container, signal, target, marker, shell_pids, npids, err);
 
+	if (ret == PROCCTL_SHELL_SIGNALED)
+		return 1;
 	return ret > 0 ? -EIO : ret;
 }
 

@@ -20,7 +20,8 @@
 
 enum procctl_target {
 	/* Children of the shells that do not ignore SIGINT (background jobs of a
-	 * shell without job control do), and their descendants. */
+	 * shell without job control do), and their descendants; for INT and QUIT
+	 * also the shell itself while it runs something, as Ctrl-C would. */
 	PROCCTL_FOREGROUND,
 	/* The shells, every process carrying the marker, and their descendants. */
 	PROCCTL_ALL,
@@ -31,7 +32,11 @@ enum procctl_target {
 /* argv for the exec that runs shell (a path or a name on PATH); NULL-terminated. */
 void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SHELL_ARGC]);
 
-/* Sends signal (a name such as "INT") to the target processes; marker may be a prefix. */
+/*
+ * Sends signal (a name such as "INT") to the target processes; marker may be
+ * a prefix. Returns 1 if the shell itself got it (see PROCCTL_FOREGROUND),
+ * 0 if not, -errno on failure.
+ */
 int procctl_signal(struct docker *d, const char *container, const char *signal,
 		   enum procctl_target target, const char *marker,
 		   const int *shell_pids, size_t npids, char err[DOCKER_ERR_MAX]);

@@ -73,11 +73,19 @@ static void prompt_hold(struct prompt_scanner *sc, char c, const struct prompt_s
 	int status;
 
 	sc->held[sc->held_len++] = c;
-	switch (marker_match(sc->token, sc->held, sc->held_len, &kind, &status)) {
+	/* With eat_newline the candidate may start with the shell's newline. */
+	size_t skip = sc->held[0] == '\n' ? 1 : 0;
+	enum marker_match match = MARKER_PARTIAL;
+	if (sc->held_len > skip)
+		match = sc->held[skip] == MARK_START ?
+			marker_match(sc->token, sc->held + skip, sc->held_len - skip, &kind, &status) :
+			MARKER_NO;
+	switch (match) {
 	case MARKER_PARTIAL:
 		break;
 	case MARKER_COMPLETE:
 		sc->held_len = 0;
+		sc->eat_newline = false;
 		sink->marker(sink->ctx, kind, status);
 		break;
 	case MARKER_NO: {
@@ -103,13 +111,18 @@ void prompt_scan(struct prompt_scanner *sc, const char *data, size_t len, const 
 			continue;
 		}
 		const char *start = memchr(data, MARK_START, len);
+		if (sc->eat_newline) {
+			const char *newline = memchr(data, '\n', start ? (size_t)(start - data) : len);
+			if (newline)
+				start = newline;
+		}
 		size_t plain = start ? (size_t)(start - data) : len;
 		if (plain > 0)
 			sink->data(sink->ctx, data, plain);
 		data += plain;
 		len -= plain;
 		if (len > 0) {
-			sc->held[0] = MARK_START;
+			sc->held[0] = *data;
 			sc->held_len = 1;
 			data++;
 			len--;

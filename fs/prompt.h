@@ -18,6 +18,7 @@
 #ifndef SESHFS_PROMPT_H
 #define SESHFS_PROMPT_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 #define PROMPT_TOKEN_LEN 16
@@ -39,8 +40,14 @@ struct prompt_sink {
 
 struct prompt_scanner {
 	char token[PROMPT_TOKEN_LEN + 1];
-	char held[PROMPT_MARKER_MAX];
+	char held[PROMPT_MARKER_MAX + 1];
 	size_t held_len;
+	/*
+	 * Set when the shell was interrupted: an interactive shell prints one
+	 * newline before its next prompt, which is dropped with the marker.
+	 * Cleared by the next marker.
+	 */
+	bool eat_newline;
 };
 
 void prompt_scanner_init(struct prompt_scanner *sc, const char *token);

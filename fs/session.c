@@ -1043,9 +1043,15 @@ static void session_ctl_run(struct engine_job *engine_job)
 
 	pthread_mutex_lock(&sessions.lock);
 	for (int i = 0; i < job->signal_count && ret == 0; i++) {
+		/* Set before: the shell's newline may come before the helper's answer. */
+		bool may_reach_shell = !strcmp(job->signals[i], "INT") || !strcmp(job->signals[i], "QUIT");
+		s->shell.scanner[STREAM_STDERR].eat_newline |= may_reach_shell && !s->shell.tty;
 		ret = session_signal(s, job->signals[i], PROCCTL_FOREGROUND, err);
+		if (ret == 0 && may_reach_shell)
+			s->shell.scanner[STREAM_STDERR].eat_newline = false;
 		if (ret < 0)
 			log_error("session %s: signal: %s", s->name, err);
+		ret = ret < 0 ? ret : 0;
 	}
 	if (ret == 0 && job->resize && s->state == SESSION_RUNNING && s->shell.tty) {
 		char exec_id[DOCKER_EXEC_ID_MAX];

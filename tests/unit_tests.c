@@ -236,6 +236,22 @@ static void test_prompt(void)
 		      memcmp(out.data + out.len - 5, "\036" "0123", 5) == 0);
 	}
 
+	/* After an interrupt the shell's newline before its prompt goes with the marker, once. */
+	const char interrupted[] = "err\n\n\036" "0123456789abcdef:1:130\037" "a\n\036" "0123456789abcdef:1:0\037";
+	for (size_t step = 1; step < sizeof(interrupted); step++) {
+		struct prompt_scanner sc;
+		struct scanned out = { 0 };
+		struct prompt_sink sink = { scanned_data, scanned_marker, &out };
+		prompt_scanner_init(&sc, token);
+		sc.eat_newline = true;
+		for (size_t off = 0; off < sizeof(interrupted) - 1; off += step)
+			prompt_scan(&sc, interrupted + off,
+				    off + step > sizeof(interrupted) - 1 ? sizeof(interrupted) - 1 - off : step, &sink);
+		CHECK(out.len == 6 && memcmp(out.data, "err\na\n", 6) == 0);
+		CHECK(strcmp(out.markers, "1:130 1:0 ") == 0);
+		CHECK(!sc.eat_newline);
+	}
+
 	char line[PROMPT_SETUP_MAX];
 	int n = prompt_setup_line(token, line, sizeof(line));
 	CHECK(n > 0 && n < (int)sizeof(line) && line[n - 1] == '\n' && strchr(line, '\n') == line + n - 1);
