@@ -61,20 +61,31 @@ int bytequeue_push(struct bytequeue *q, const char *data, size_t len)
 	return 0;
 }
 
-int bytequeue_peek(const struct bytequeue *q, size_t max, struct iovec *iov, int iov_max)
+int bytequeue_peek_at(const struct bytequeue *q, size_t offset, size_t max, struct iovec *iov, int iov_max)
 {
 	int count = 0;
 
 	for (struct bytequeue_chunk *c = q->head; c && max > 0 && count < iov_max; c = c->next) {
 		size_t n = c->end - c->start;
+		if (offset >= n) {
+			offset -= n;
+			continue;
+		}
+		n -= offset;
 		if (n > max)
 			n = max;
-		iov[count].iov_base = c->data + c->start;
+		iov[count].iov_base = c->data + c->start + offset;
 		iov[count].iov_len = n;
+		offset = 0;
 		count++;
 		max -= n;
 	}
 	return count;
+}
+
+int bytequeue_peek(const struct bytequeue *q, size_t max, struct iovec *iov, int iov_max)
+{
+	return bytequeue_peek_at(q, 0, max, iov, iov_max);
 }
 
 void bytequeue_drop(struct bytequeue *q, size_t len)

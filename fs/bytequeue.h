@@ -24,6 +24,8 @@ struct bytequeue {
 int bytequeue_push(struct bytequeue *q, const char *data, size_t len);
 /* Up to max bytes from the front as at most iov_max iovecs; returns the iovec count. */
 int bytequeue_peek(const struct bytequeue *q, size_t max, struct iovec *iov, int iov_max);
+/* The same, starting offset bytes from the front. */
+int bytequeue_peek_at(const struct bytequeue *q, size_t offset, size_t max, struct iovec *iov, int iov_max);
 void bytequeue_drop(struct bytequeue *q, size_t len);
 void bytequeue_clear(struct bytequeue *q);
 

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 #include "../backend/docker.h"
 #include "ctl.h"
@@ -34,6 +35,7 @@ struct seshfs_options {
 	char *timeout;
 	char *idle_timeout;
 	char *bufsize;
+	char *transcript_size;
 	int tty;
 	struct session_settings *defaults;	/* env= entries go straight here */
 	bool bad_env;
@@ -53,6 +55,7 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("timeout=%s", timeout, 0),
 	SESHFS_OPT("idle_timeout=%s", idle_timeout, 0),
 	SESHFS_OPT("bufsize=%s", bufsize, 0),
+	SESHFS_OPT("transcript_size=%s", transcript_size, 0),
 	SESHFS_OPT("tty", tty, 1),
 	FUSE_OPT_KEY("env=", SESHFS_KEY_ENV),
 	FUSE_OPT_END
@@ -72,7 +75,9 @@ static void seshfs_usage(const char *progname)
 	       "    -o env=NAME=VALUE      environment variable of the shell (repeatable)\n"
 	       "    -o tty                 sessions get a pseudo-terminal (default: pipes)\n"
 	       "    -o bufsize=BYTES       output held per stream before the shell is paused,\n"
-	       "                           suffix K or M allowed (default: 1M)\n\n",
+	       "                           suffix K or M allowed (default: 1M)\n"
+	       "    -o transcript_size=BYTES history kept in each session's transcript, 0 for\n"
+	       "                           none, suffix K or M allowed (default: 1M)\n\n",
 	       progname);
 }
 
@@ -102,7 +107,18 @@ static int seshfs_opt_proc(void *data, const char *arg, int key, struct fuse_arg
 	return 1;
 }
 
-static int seshfs_parse_size(const char *text, size_t *out)
+/* Every session holds a connection to the engine: allow as many as the hard limit does. */
+static void seshfs_raise_fd_limit(void)
+{
+	struct rlimit limit;
+
+	if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+		limit.rlim_cur = limit.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &limit);
+	}
+}
+
+static int seshfs_parse_size(const char *text, size_t min, size_t *out)
 {
 	char *end;
 	unsigned long long value;
@@ -118,7 +134,7 @@ static int seshfs_parse_size(const char *text, size_t *out)
 		value <<= 20;
 		end++;
 	}
-	if (*end != '\0' || value < 4096 || value > (1ULL << 30))
+	if (*end != '\0' || value < min || value > (1ULL << 30))
 		return -EINVAL;
 	*out = (size_t)value;
 	return 0;
@@ -134,6 +150,7 @@ int main(int argc, char *argv[])
 	struct sessions_config cfg = {
 		.timeout_ms = 1000,
 		.bufsize = SESHFS_DEFAULT_BUFSIZE,
+		.transcript_size = SESHFS_DEFAULT_BUFSIZE,
 		.defaults = {
 			.cols = SETTINGS_DEFAULT_COLS,
 			.rows = SETTINGS_DEFAULT_ROWS,
@@ -169,7 +186,12 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "seshfs: timeout '%s' is not a number of seconds >= 0\n", opts.timeout);
 		goto out_args;
 	}
-	if (opts.bufsize && seshfs_parse_size(opts.bufsize, &cfg.bufsize) < 0) {
+	if (opts.transcript_size && seshfs_parse_size(opts.transcript_size, 0, &cfg.transcript_size) < 0) {
+		fprintf(stderr, "seshfs: transcript_size '%s' must be 0 to 1G bytes (K/M suffix allowed)\n",
+			opts.transcript_size);
+		goto out_args;
+	}
+	if (opts.bufsize && seshfs_parse_size(opts.bufsize, 4096, &cfg.bufsize) < 0) {
 		fprintf(stderr, "seshfs: bufsize '%s' must be 4096 to 1G bytes (K/M suffix allowed)\n",
 			opts.bufsize);
 		goto out_args;
@@ -191,6 +213,7 @@ int main(int argc, char *argv[])
 	if (!cfg.defaults.shell || !cfg.defaults.user || !cfg.defaults.workdir)
 		goto out_args;
 	cfg.container = opts.container;
+	seshfs_raise_fd_limit();
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "seshfs: cannot initialise libcurl\n");
@@ -266,6 +289,7 @@ out_args:
 	free(opts.idle_timeout);
 	free(opts.timeout);
 	free(opts.bufsize);
+	free(opts.transcript_size);
 	fuse_opt_free_args(&args);
 	return ret;
 }

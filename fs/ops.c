@@ -19,6 +19,7 @@ static const char *const ops_file_names[SESSION_FILE_COUNT] = {
 	[SESSION_STDOUT] = "stdout",
 	[SESSION_STDERR] = "stderr",
 	[SESSION_CTL] = "ctl",
+	[SESSION_TRANSCRIPT] = "transcript",
 };
 
 struct ops_dirbuf {
@@ -301,7 +302,7 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)h;
 	/* Reads return exactly what the session hands out; stdin and the streams are pipes. */
 	fi->direct_io = 1;
-	fi->nonseekable = file != SESSION_CTL;
+	fi->nonseekable = file != SESSION_CTL && file != SESSION_TRANSCRIPT;
 	if (fuse_reply_open(req, fi) != 0)
 		session_release(h);	/* the opener is gone */
 }
@@ -319,6 +320,19 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	(void)ino;
 	(void)off;
 	session_write(req, (struct session_handle *)fi->fh, buf, size);
+}
+
+static void ops_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
+		     struct fuse_pollhandle *ph)
+{
+	(void)ino;
+	session_poll(req, (struct session_handle *)fi->fh, ph);
+}
+
+static void ops_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
+{
+	(void)ino;
+	session_lseek(req, (struct session_handle *)fi->fh, off, whence);
 }
 
 static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -474,4 +488,6 @@ const struct fuse_lowlevel_ops seshfs_ops = {
 	.removexattr = ops_removexattr,
 	.create = ops_create,
 	.fallocate = ops_fallocate,
+	.poll = ops_poll,
+	.lseek = ops_lseek,
 };

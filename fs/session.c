@@ -120,6 +120,10 @@ struct session {
 	struct session_output out[STREAM_COUNT];
 	struct bytequeue input;
 	struct list_node writers;
+	/* Input and output in the order they happened; offsets count from the first byte ever. */
+	struct bytequeue transcript;
+	uint64_t transcript_end;
+	struct timespec transcript_mtime;
 
 	int64_t timeout_ms;
 	bool eof_when_idle;
@@ -138,6 +142,7 @@ struct session_handle {
 	int64_t deadline_ns;		/* stdout/stderr: open time + timeout */
 	char *ctl_text;			/* ctl: snapshot made by the read at offset 0 */
 	size_t ctl_len;
+	struct fuse_pollhandle *poll;	/* to notify when the file becomes ready */
 	struct list_node in_session;
 };
 
@@ -260,6 +265,7 @@ static void session_free(struct session *s)
 	for (int i = 0; i < STREAM_COUNT; i++)
 		bytequeue_clear(&s->out[i].queue);
 	bytequeue_clear(&s->input);
+	bytequeue_clear(&s->transcript);
 	settings_free(&s->settings);
 	free(s);
 }
@@ -349,6 +355,26 @@ static bool session_output_full(const struct session *s)
 			return true;
 	}
 	return false;
+}
+
+static enum session_file session_stream_file(enum session_stream stream)
+{
+	return stream == STREAM_STDOUT ? SESSION_STDOUT : SESSION_STDERR;
+}
+
+/* Wakes poll()/select() waiting on file of s (called from the I/O loop and engine threads only). */
+static void session_notify_poll(struct session *s, enum session_file file)
+{
+	struct list_node *pos, *tmp;
+
+	list_for_each_safe(pos, tmp, &s->handles) {
+		struct session_handle *h = list_entry(pos, struct session_handle, in_session);
+		if (h->file == file && h->poll) {
+			fuse_lowlevel_notify_poll(h->poll);
+			fuse_pollhandle_destroy(h->poll);
+			h->poll = NULL;
+		}
+	}
 }
 
 static void session_update_events(struct session *s)
@@ -443,6 +469,32 @@ static void session_take_startup(struct session *s, const char **data, size_t *l
 	}
 }
 
+static uint64_t session_transcript_start(const struct session *s)
+{
+	return s->transcript_end - s->transcript.len;
+}
+
+static void session_record(struct session *s, const char *data, size_t len)
+{
+	size_t limit = sessions.cfg.transcript_size;
+
+	if (limit == 0)
+		return;
+	/* Only the newest limit bytes of this piece can be kept anyway. */
+	s->transcript_end += len;
+	if (len > limit) {
+		data += len - limit;
+		len = limit;
+	}
+	if (bytequeue_push(&s->transcript, data, len) < 0) {
+		bytequeue_clear(&s->transcript);	/* offsets stay right: the gap reads as dropped */
+		log_error("session %s: out of memory, transcript dropped", s->name);
+	}
+	if (s->transcript.len > limit)
+		bytequeue_drop(&s->transcript, s->transcript.len - limit);
+	clock_gettime(CLOCK_REALTIME, &s->transcript_mtime);
+}
+
 static void session_push_output(struct session *s, enum session_stream stream, const char *data, size_t len)
 {
 	if (bytequeue_push(&s->out[stream].queue, data, len) < 0) {
@@ -451,6 +503,8 @@ static void session_push_output(struct session *s, enum session_stream stream, c
 	}
 	s->out[stream].produced += len;
 	clock_gettime(CLOCK_REALTIME, &s->out[stream].mtime);
+	session_record(s, data, len);
+	session_notify_poll(s, session_stream_file(stream));
 }
 
 /* The scanner's callbacks get one of these, to know which stream they scan. */
@@ -573,6 +627,8 @@ static void session_pump_out(struct session *s)
 	}
 	session_serve_writers(s);
 	session_update_events(s);
+	if (s->input.len <= sessions.cfg.bufsize)
+		session_notify_poll(s, SESSION_STDIN);
 }
 
 /* Answers everything parked on s that can be answered: readers get what is left or EOF, writers EPIPE. */
@@ -629,6 +685,8 @@ static void session_exit(struct session *s)
 		}
 	}
 	session_release_parked(s);
+	for (int f = SESSION_STDIN; f <= SESSION_STDERR; f++)
+		session_notify_poll(s, (enum session_file)f);
 	struct session_job *job = session_job_new(s, session_inspect_run, NULL);
 	if (job)
 		engine_submit(&job->job);
@@ -1120,6 +1178,9 @@ static void session_close_run(struct engine_job *engine_job)
 	if (session_signal(s, "KILL", PROCCTL_ALL, err) < 0)
 		log_error("session %s: processes may be left in %s: %s", s->name, sessions.cfg.container, err);
 	s->state = SESSION_CLOSED;
+	/* Pollers learn of the end here, on an engine thread: never from inside rmdir's handler. */
+	for (int f = SESSION_STDIN; f <= SESSION_STDERR; f++)
+		session_notify_poll(s, (enum session_file)f);
 	if (job->req)
 		fuse_reply_err(job->req, 0);
 	session_job_done(job);
@@ -1277,6 +1338,7 @@ static void session_stat_locked(struct session *s, enum session_file file, struc
 		[SESSION_STDOUT] = S_IFREG | 0400,
 		[SESSION_STDERR] = S_IFREG | 0400,
 		[SESSION_CTL] = S_IFREG | 0600,
+		[SESSION_TRANSCRIPT] = S_IFREG | 0400,
 	};
 
 	stat_common(st, session_ino(s->id, file), modes[file], s->ctime);
@@ -1284,6 +1346,10 @@ static void session_stat_locked(struct session *s, enum session_file file, struc
 		struct session_output *o = &s->out[file == SESSION_STDOUT ? STREAM_STDOUT : STREAM_STDERR];
 		st->st_size = (off_t)o->produced;
 		st->st_mtim = o->mtime;
+	} else if (file == SESSION_TRANSCRIPT) {
+		st->st_size = (off_t)s->transcript_end;
+		if (s->transcript_end > 0)
+			st->st_mtim = s->transcript_mtime;
 	}
 }
 
@@ -1320,6 +1386,7 @@ int session_open(struct session *s, enum session_file file, int flags, struct se
 		break;
 	case SESSION_STDOUT:
 	case SESSION_STDERR:
+	case SESSION_TRANSCRIPT:
 		allowed = accmode == O_RDONLY;
 		break;
 	case SESSION_CTL:
@@ -1427,6 +1494,8 @@ static int session_ctl_format(struct session *s, char **text, size_t *len)
 		text_append(text, len, &failed, "workdir %s\n", set->workdir);
 	for (size_t i = 0; i < set->env_count; i++)
 		text_append(text, len, &failed, "env %s\n", set->env[i]);
+	text_append(text, len, &failed, "transcript_start %llu\n",
+		    (unsigned long long)session_transcript_start(s));
 	if (s->last_error[0])
 		text_append(text, len, &failed, "error %s\n", s->last_error);
 	if (failed) {
@@ -1485,10 +1554,64 @@ static void session_stream_read(fuse_req_t req, struct session_handle *h, size_t
 	pthread_mutex_unlock(&sessions.lock);
 }
 
+/*
+ * pread at any offset, consuming nothing. Dropped history is a hole, as in a
+ * file whose start was punched out: it reads as zero bytes.
+ */
+static void session_transcript_read(fuse_req_t req, struct session_handle *h, size_t size, off_t off)
+{
+	static const char zeros[64 * 1024];
+	struct session *s = h->s;
+	struct iovec iov[SESSION_REPLY_IOV];
+	int count = 0;
+
+	pthread_mutex_lock(&sessions.lock);
+	uint64_t start = session_transcript_start(s);
+	uint64_t pos = (uint64_t)off;
+	uint64_t end = pos + size < s->transcript_end ? pos + size : s->transcript_end;
+	while (pos < end && pos < start && count < SESSION_REPLY_IOV - 1) {
+		uint64_t n = (start < end ? start : end) - pos;
+		iov[count].iov_base = (void *)zeros;
+		iov[count].iov_len = n < sizeof(zeros) ? n : sizeof(zeros);
+		pos += iov[count++].iov_len;
+	}
+	if (pos >= start && pos < end)
+		count += bytequeue_peek_at(&s->transcript, pos - start, end - pos, iov + count,
+					   SESSION_REPLY_IOV - count);
+	if (count == 0)
+		fuse_reply_buf(req, NULL, 0);
+	else
+		fuse_reply_iov(req, iov, count);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+/* SEEK_DATA finds the oldest byte kept in the transcript, SEEK_HOLE the end. */
+void session_lseek(fuse_req_t req, struct session_handle *h, off_t off, int whence)
+{
+	pthread_mutex_lock(&sessions.lock);
+	uint64_t start = session_transcript_start(h->s);
+	uint64_t end = h->s->transcript_end;
+	pthread_mutex_unlock(&sessions.lock);
+	if (h->file != SESSION_TRANSCRIPT || off < 0 || (whence != SEEK_DATA && whence != SEEK_HOLE)) {
+		fuse_reply_err(req, h->file != SESSION_TRANSCRIPT ? ESPIPE : EINVAL);
+		return;
+	}
+	if ((uint64_t)off >= end) {
+		fuse_reply_err(req, ENXIO);
+		return;
+	}
+	if (whence == SEEK_DATA)
+		fuse_reply_lseek(req, (uint64_t)off > start ? off : (off_t)start);
+	else
+		fuse_reply_lseek(req, (uint64_t)off < start ? off : (off_t)end);
+}
+
 void session_read(fuse_req_t req, struct session_handle *h, size_t size, off_t off, int flags)
 {
 	if (h->file == SESSION_CTL)
 		session_ctl_read(req, h, size, off);
+	else if (h->file == SESSION_TRANSCRIPT)
+		session_transcript_read(req, h, size, off);
 	else if (h->file == SESSION_STDOUT || h->file == SESSION_STDERR)
 		session_stream_read(req, h, size, flags);
 	else
@@ -1534,6 +1657,7 @@ static void session_stdin_write(fuse_req_t req, struct session *s, const char *b
 		goto out;
 	}
 	sh->lines_sent += count_newlines(buf, size);
+	session_record(s, buf, size);
 	session_update_events(s);
 	if (s->input.len <= sessions.cfg.bufsize && list_empty(&s->writers)) {
 		fuse_reply_write(req, size);
@@ -1684,14 +1808,56 @@ void session_write(fuse_req_t req, struct session_handle *h, const char *buf, si
 		fuse_reply_err(req, EBADF);
 }
 
+void session_poll(fuse_req_t req, struct session_handle *h, struct fuse_pollhandle *ph)
+{
+	struct session *s = h->s;
+	unsigned revents = 0;
+
+	pthread_mutex_lock(&sessions.lock);
+	switch (h->file) {
+	case SESSION_STDOUT:
+	case SESSION_STDERR: {
+		struct session_output *o = &s->out[h->file == SESSION_STDOUT ? STREAM_STDOUT : STREAM_STDERR];
+		if (o->queue.len > 0 || session_stream_ended(s))
+			revents |= POLLIN | POLLRDNORM;
+		break;
+	}
+	case SESSION_STDIN:
+		if (s->state != SESSION_RUNNING && s->state != SESSION_RESTARTING)
+			revents |= POLLERR;
+		else if (s->input.len <= sessions.cfg.bufsize)
+			revents |= POLLOUT | POLLWRNORM;
+		break;
+	default:
+		revents |= POLLIN | POLLRDNORM | POLLOUT | POLLWRNORM;
+		break;
+	}
+	/* Keep the newest handle: it is the one the kernel waits on. */
+	if (ph) {
+		if (h->poll)
+			fuse_pollhandle_destroy(h->poll);
+		h->poll = ph;
+	}
+	fuse_reply_poll(req, revents);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+static void session_handle_free(struct session_handle *h)
+{
+	list_del(&h->in_session);
+	if (h->poll)
+		fuse_pollhandle_destroy(h->poll);
+	free(h->ctl_text);
+	free(h);
+}
+
 void session_release(struct session_handle *h)
 {
 	pthread_mutex_lock(&sessions.lock);
-	list_del(&h->in_session);
-	session_unref(h->s);
+	struct session *s = h->s;
+	session_handle_free(h);
+	session_unref(s);
 	pthread_mutex_unlock(&sessions.lock);
-	free(h->ctl_text);
-	free(h);
 }
 
 /* ---- start and shutdown ---- */
@@ -1761,12 +1927,8 @@ void sessions_shutdown(void)
 	for (size_t b = 0; b < SESSION_HASH_BUCKETS; b++) {
 		while (sessions.by_id[b]) {
 			struct session *s = sessions.by_id[b];
-			list_for_each_safe(pos, tmp, &s->handles) {
-				struct session_handle *h = list_entry(pos, struct session_handle, in_session);
-				list_del(&h->in_session);
-				free(h->ctl_text);
-				free(h);
-			}
+			list_for_each_safe(pos, tmp, &s->handles)
+				session_handle_free(list_entry(pos, struct session_handle, in_session));
 			registry_unlist(s);
 			session_free(s);
 		}

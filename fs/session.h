@@ -37,6 +37,7 @@ enum session_file {
 	SESSION_STDOUT,
 	SESSION_STDERR,
 	SESSION_CTL,
+	SESSION_TRANSCRIPT,
 	SESSION_FILE_COUNT,
 };
 
@@ -61,6 +62,7 @@ struct sessions_config {
 	int64_t timeout_ms;	/* initial read timeout of new sessions */
 	int64_t idle_timeout_ms;	/* 0: sessions never expire */
 	size_t bufsize;		/* per output stream and for pending input */
+	size_t transcript_size;	/* bytes of history kept per session; 0: none */
 };
 
 struct session;
@@ -92,6 +94,10 @@ void session_read(fuse_req_t req, struct session_handle *h, size_t size, off_t o
 void session_write(fuse_req_t req, struct session_handle *h, const char *buf, size_t size);
 /* O_TRUNC and truncate(2) on stdin or ctl: accepted, nothing to do. */
 bool session_file_truncatable(enum session_file file);
+/* lseek(2) SEEK_DATA/SEEK_HOLE on the transcript. */
+void session_lseek(fuse_req_t req, struct session_handle *h, off_t off, int whence);
+/* poll(2): replies with the ready events and keeps ph to notify later. */
+void session_poll(fuse_req_t req, struct session_handle *h, struct fuse_pollhandle *ph);
 void session_release(struct session_handle *h);
 
 #endif
