@@ -60,25 +60,20 @@ ssize_t exec_conn_recv(struct exec_conn *c, void *buf, size_t len)
 		c->early_off += n;
 		return n;
 	}
-	CURLcode rc = curl_easy_recv(c->curl, buf, len, &n);
-	if (rc == CURLE_AGAIN)
-		return -EAGAIN;
-	if (rc != CURLE_OK)
-		return -EIO;
-	return n;
+	/* Plain sockets only (no TLS): curl connected, the stream is ours to read directly. */
+	ssize_t got = recv(c->fd, buf, len, MSG_DONTWAIT);
+	if (got < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK ? -EAGAIN : errno == EINTR ? -EAGAIN : -EIO;
+	return got;
 }
 
 ssize_t exec_conn_send(struct exec_conn *c, const void *buf, size_t len)
 {
-	size_t n = 0;
-	CURLcode rc = curl_easy_send(c->curl, buf, len, &n);
+	ssize_t n = send(c->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
 
-	if (rc == CURLE_AGAIN)
-		return -EAGAIN;
-	if (rc == CURLE_SEND_ERROR)
-		return -EPIPE;
-	if (rc != CURLE_OK)
-		return -EIO;
+	if (n < 0)
+		return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? -EAGAIN :
+		       errno == EPIPE || errno == ECONNRESET ? -EPIPE : -EIO;
 	return n;
 }
 
@@ -125,17 +120,16 @@ static int exec_read_head(struct exec_conn *c, char *head, size_t cap, long dead
 	size_t len = 0;
 
 	for (;;) {
-		size_t n = 0;
-		CURLcode rc = curl_easy_recv(c->curl, head + len, cap - 1 - len, &n);
-		if (rc == CURLE_AGAIN) {
+		ssize_t n = recv(c->fd, head + len, cap - 1 - len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
 			long left = deadline_ms - exec_now_ms();
 			if (left <= 0 || exec_conn_wait(c, POLLIN, (int)left) <= 0)
 				return -ETIMEDOUT;
 			continue;
 		}
-		if (rc != CURLE_OK || n == 0)
+		if (n <= 0)
 			return -ECONNRESET;
-		len += n;
+		len += (size_t)n;
 		head[len] = '\0';
 		char *end = strstr(head, "\r\n\r\n");
 		if (end) {
@@ -217,7 +211,7 @@ struct exec_conn *exec_conn_start(struct docker *d, const char *exec_id, bool tt
 	curl_easy_setopt(c->curl, CURLOPT_CONNECT_ONLY, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(c->curl, CURLOPT_CONNECTTIMEOUT_MS, (long)timeout_ms);
-	/* The stream is read into seshfs's own buffers: keep curl's small. */
+	/* curl only connects; the stream is read with recv() into seshfs's buffers. */
 	curl_easy_setopt(c->curl, CURLOPT_BUFFERSIZE, 1024L);
 	CURLcode rc = curl_easy_perform(c->curl);
 	if (rc != CURLE_OK) {

@@ -6,6 +6,9 @@
  * After that the connection carries the exec's raw stream: stdin bytes go
  * out as they are, output comes back framed (see demux.h) unless tty.
  *
+ * curl makes the connection (unix socket or TCP; TLS is not supported) and
+ * the stream is then read and written on its socket directly.
+ *
  * exec_conn_send/recv never block: they return a byte count, 0 for EOF
  * (recv only), or -EAGAIN / -EPIPE / -EIO. A connection must be used by
  * one thread at a time.

@@ -19,6 +19,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/timerfd.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -46,6 +47,9 @@
 #define SESSION_PROBE_DELAY_MS 100
 #define NSEC_PER_MSEC INT64_C(1000000)
 #define NO_DEADLINE INT64_MAX
+/* epoll data of the loop's own fds; sessions use their id. */
+#define IO_WAKE_ID UINT64_MAX
+#define IO_TIMER_ID (UINT64_MAX - 1)
 
 enum session_state {
 	SESSION_CREATING,	/* name reserved, exec being started by an engine job */
@@ -172,7 +176,9 @@ static struct {
 	struct list_node probes;	/* sessions with a waiting probe scheduled */
 	int64_t next_idle_check_ns;
 	int epoll_fd;
-	int wake_fd;
+	int wake_fd;		/* shutdown */
+	int timer_fd;		/* the next deadline, probe or idle check */
+	int64_t timer_armed_ns;	/* what timer_fd is set to; NO_DEADLINE: disarmed */
 	pthread_t io_thread;
 	bool io_running;
 	bool stopping;
@@ -180,6 +186,8 @@ static struct {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
 	.epoll_fd = -1,
 	.wake_fd = -1,
+	.timer_fd = -1,
+	.timer_armed_ns = NO_DEADLINE,
 };
 
 static int64_t now_ns(void)
@@ -276,17 +284,51 @@ static void session_unref(struct session *s)
 		session_free(s);
 }
 
-/* ---- parked requests ---- */
+/* ---- timers ---- */
 
-static void parked_wake_io(void)
+/* The earliest of: a parked request's deadline, a waiting probe, the idle check. */
+static int64_t io_next_wake_ns(void)
 {
-	uint64_t one = 1;
+	int64_t next = NO_DEADLINE;
+	struct list_node *pos;
 
-	if (write(sessions.wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
-		log_error("cannot wake the I/O loop: %s", strerror(errno));
+	if (!list_empty(&sessions.parked))
+		next = list_entry(sessions.parked.next, struct parked, in_all)->deadline_ns;
+	if (sessions.cfg.idle_timeout_ms > 0 && sessions.next_idle_check_ns < next)
+		next = sessions.next_idle_check_ns;
+	for (pos = sessions.probes.next; pos != &sessions.probes; pos = pos->next) {
+		int64_t at = list_entry(pos, struct session, in_probes)->probe_at_ns;
+		if (at < next)
+			next = at;
+	}
+	return next;
 }
 
-/* Queues p behind the session's queue and in deadline order; wakes the loop if p is now first. */
+/*
+ * Sets timer_fd to the next wake-up. Any thread may call it: arming a
+ * timerfd does not wake the I/O loop, so parking a read costs it nothing.
+ */
+static void io_rearm(void)
+{
+	int64_t next = io_next_wake_ns();
+	struct itimerspec when = { 0 };
+
+	if (next == sessions.timer_armed_ns)
+		return;
+	if (next != NO_DEADLINE) {
+		when.it_value.tv_sec = next / 1000000000;
+		when.it_value.tv_nsec = next % 1000000000;
+		if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
+			when.it_value.tv_nsec = 1;	/* zero would disarm */
+	}
+	if (timerfd_settime(sessions.timer_fd, TFD_TIMER_ABSTIME, &when, NULL) < 0)
+		log_error("timerfd_settime: %s", strerror(errno));
+	sessions.timer_armed_ns = next;
+}
+
+/* ---- parked requests ---- */
+
+/* Queues p behind the session's queue and in deadline order. */
 static void parked_add(struct parked *p, struct list_node *queue)
 {
 	struct list_node *at = &sessions.parked;
@@ -296,8 +338,8 @@ static void parked_add(struct parked *p, struct list_node *queue)
 	       list_entry(at->prev, struct parked, in_all)->deadline_ns > p->deadline_ns)
 		at = at->prev;
 	list_insert_before(at, &p->in_all);
-	if (sessions.parked.next == &p->in_all && p->deadline_ns != NO_DEADLINE)
-		parked_wake_io();
+	if (sessions.parked.next == &p->in_all)
+		io_rearm();
 }
 
 static void parked_remove(struct parked *p)
@@ -552,6 +594,7 @@ static void session_scan_marker(void *ctx, enum prompt_kind kind, int status)
 		list_del(&scan->s->in_probes);
 		scan->s->probe_at_ns = now_ns() + SESSION_PROBE_DELAY_MS * NSEC_PER_MSEC;
 		list_add_tail(&sessions.probes, &scan->s->in_probes);
+		io_rearm();
 	}
 }
 
@@ -607,7 +650,8 @@ static enum pump_result session_pump_in(struct session *s)
 	return result;
 }
 
-static void session_pump_out(struct session *s)
+/* Sends queued input until the socket is full. */
+static void session_send_input(struct session *s)
 {
 	struct session_shell *sh = &s->shell;
 
@@ -625,6 +669,11 @@ static void session_pump_out(struct session *s)
 		}
 		bytequeue_drop(&s->input, n);
 	}
+}
+
+static void session_pump_out(struct session *s)
+{
+	session_send_input(s);
 	session_serve_writers(s);
 	session_update_events(s);
 	if (s->input.len <= sessions.cfg.bufsize)
@@ -715,28 +764,6 @@ static int session_close(struct session *s, fuse_req_t req)
 }
 
 /* ---- the I/O loop ---- */
-
-static int io_timeout_ms(void)
-{
-	int64_t deadline = NO_DEADLINE;
-
-	if (!list_empty(&sessions.parked))
-		deadline = list_entry(sessions.parked.next, struct parked, in_all)->deadline_ns;
-	if (sessions.cfg.idle_timeout_ms > 0 && sessions.next_idle_check_ns < deadline)
-		deadline = sessions.next_idle_check_ns;
-	struct list_node *pos;
-	for (pos = sessions.probes.next; pos != &sessions.probes; pos = pos->next) {
-		int64_t at = list_entry(pos, struct session, in_probes)->probe_at_ns;
-		if (at < deadline)
-			deadline = at;
-	}
-	if (deadline == NO_DEADLINE)
-		return -1;
-	int64_t left = deadline - now_ns();
-	if (left <= 0)
-		return 0;
-	return (int)((left + NSEC_PER_MSEC - 1) / NSEC_PER_MSEC);
-}
 
 static void io_expire_deadlines(void)
 {
@@ -837,15 +864,17 @@ static void *io_main(void *arg)
 
 	pthread_mutex_lock(&sessions.lock);
 	while (!sessions.stopping) {
-		int timeout = io_timeout_ms();
 		pthread_mutex_unlock(&sessions.lock);
-		int n = epoll_wait(sessions.epoll_fd, events, 64, timeout);
+		int n = epoll_wait(sessions.epoll_fd, events, 64, -1);
 		pthread_mutex_lock(&sessions.lock);
 		for (int i = 0; i < n; i++) {
-			if (events[i].data.u64 == UINT64_MAX) {
+			if (events[i].data.u64 == IO_WAKE_ID || events[i].data.u64 == IO_TIMER_ID) {
 				uint64_t count;
-				if (read(sessions.wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
-					log_error("I/O loop: wake-up read: %s", strerror(errno));
+				int fd = events[i].data.u64 == IO_WAKE_ID ? sessions.wake_fd : sessions.timer_fd;
+				if (read(fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+					log_error("I/O loop: read of a wake-up: %s", strerror(errno));
+				if (fd == sessions.timer_fd)
+					sessions.timer_armed_ns = NO_DEADLINE;	/* it fired */
 				continue;
 			}
 			io_handle(events[i].data.u64, events[i].events);
@@ -853,6 +882,7 @@ static void *io_main(void *arg)
 		io_expire_deadlines();
 		io_start_probes();
 		io_close_idle_sessions();
+		io_rearm();
 	}
 	pthread_mutex_unlock(&sessions.lock);
 	return NULL;
@@ -1630,7 +1660,6 @@ static uint64_t count_newlines(const char *buf, size_t size)
 static void session_stdin_write(fuse_req_t req, struct session *s, const char *buf, size_t size)
 {
 	struct session_shell *sh = &s->shell;
-	size_t sent = 0;
 	int err = 0;
 
 	fuse_req_interrupt_func(req, session_interrupted, NULL);
@@ -1641,27 +1670,23 @@ static void session_stdin_write(fuse_req_t req, struct session *s, const char *b
 		err = EPIPE;
 		goto out;
 	}
-	/* Fast path: nothing queued, so the bytes may go straight to the socket. */
-	if (s->state == SESSION_RUNNING && s->input.len == 0) {
-		ssize_t n = exec_conn_send(sh->conn, buf, size);
-		if (n > 0) {
-			sent = (size_t)n;
-		} else if (n != -EAGAIN) {
-			sh->input_broken = true;
-			err = EPIPE;
-			goto out;
-		}
-	}
-	if (sent < size && bytequeue_push(&s->input, buf + sent, size - sent) < 0) {
-		err = sent ? EIO : ENOMEM;
+	if (bytequeue_push(&s->input, buf, size) < 0) {
+		err = ENOMEM;
 		goto out;
 	}
 	sh->lines_sent += count_newlines(buf, size);
 	session_record(s, buf, size);
-	session_update_events(s);
 	if (s->input.len <= sessions.cfg.bufsize && list_empty(&s->writers)) {
+		/*
+		 * Answer first, then send: sending wakes the engine, which would
+		 * otherwise run before the writer hears back.
+		 */
 		fuse_reply_write(req, size);
+		if (s->state == SESSION_RUNNING)
+			session_send_input(s);
+		session_update_events(s);
 	} else {
+		session_update_events(s);
 		struct parked *p = calloc(1, sizeof(*p));
 		if (!p) {
 			fuse_reply_write(req, size);	/* the bytes are queued already */
@@ -1873,10 +1898,13 @@ int sessions_init(const struct sessions_config *cfg)
 	list_init(&sessions.probes);
 	sessions.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	sessions.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (sessions.epoll_fd < 0 || sessions.wake_fd < 0)
+	sessions.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (sessions.epoll_fd < 0 || sessions.wake_fd < 0 || sessions.timer_fd < 0)
 		return -errno;
-	struct epoll_event ev = { .events = EPOLLIN, .data.u64 = UINT64_MAX };
-	if (epoll_ctl(sessions.epoll_fd, EPOLL_CTL_ADD, sessions.wake_fd, &ev) < 0)
+	struct epoll_event wake = { .events = EPOLLIN, .data.u64 = IO_WAKE_ID };
+	struct epoll_event timer = { .events = EPOLLIN, .data.u64 = IO_TIMER_ID };
+	if (epoll_ctl(sessions.epoll_fd, EPOLL_CTL_ADD, sessions.wake_fd, &wake) < 0 ||
+	    epoll_ctl(sessions.epoll_fd, EPOLL_CTL_ADD, sessions.timer_fd, &timer) < 0)
 		return -errno;
 	int err = pthread_create(&sessions.io_thread, NULL, io_main, NULL);
 	if (err)
@@ -1901,7 +1929,9 @@ void sessions_shutdown(void)
 		session_release_parked(s);
 	}
 	pthread_mutex_unlock(&sessions.lock);
-	parked_wake_io();
+	uint64_t one = 1;
+	if (write(sessions.wake_fd, &one, sizeof(one)) < 0)
+		log_error("cannot wake the I/O loop: %s", strerror(errno));
 	if (sessions.io_running)
 		pthread_join(sessions.io_thread, NULL);
 	engine_stop();	/* pending mkdir/rmdir/ctl jobs finish and answer */
@@ -1937,4 +1967,6 @@ void sessions_shutdown(void)
 		close(sessions.epoll_fd);
 	if (sessions.wake_fd >= 0)
 		close(sessions.wake_fd);
+	if (sessions.timer_fd >= 0)
+		close(sessions.timer_fd);
 }

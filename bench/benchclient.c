@@ -1,0 +1,297 @@
+/*
+ * seshfs benchmark client: the same measurements over two transports.
+ *
+ *   benchclient raw CONTAINER roundtrip N   a persistent exec through seshfs's backend
+ *   benchclient fs  SESSIONDIR roundtrip N  a seshfs session's stdin/stdout files
+ *   benchclient raw CONTAINER open N        exec create + start until the shell's first output
+ *   benchclient raw CONTAINER stream MIB    dd if=/dev/zero bs=1M count=MIB, read to the end
+ *   benchclient fs  SESSIONDIR stream MIB   the same command through stdin/stdout
+ *
+ * Prints one line: "median_us=... mean_us=..." or "mib_per_s=...".
+ * The raw side is the floor: no FUSE, no session layer, same engine calls.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../backend/demux.h"
+#include "../backend/docker.h"
+#include "../backend/exec_conn.h"
+
+#define READ_CHUNK (256 * 1024)
+
+/* A shell to talk to: either a raw exec or a session's two files. */
+struct transport {
+	struct exec_conn *conn;
+	struct demux demux;
+	int in_fd;
+	int out_fd;
+	char pending[READ_CHUNK];	/* demuxed stdout not yet consumed */
+	size_t pending_len;
+};
+
+static double now_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1e6 + ts.tv_nsec / 1e3;
+}
+
+static void die(const char *what)
+{
+	fprintf(stderr, "benchclient: %s\n", what);
+	exit(1);
+}
+
+static void keep_stdout(void *ctx, enum demux_stream stream, const char *data, size_t len)
+{
+	struct transport *t = ctx;
+
+	if (stream != DEMUX_STDOUT)
+		return;
+	if (t->pending_len + len > sizeof(t->pending))
+		die("stdout burst larger than the buffer");
+	memcpy(t->pending + t->pending_len, data, len);
+	t->pending_len += len;
+}
+
+static struct exec_conn *raw_start(struct docker *d, const char *container, const char *const *argv,
+				   bool attach_stdin)
+{
+	char id[DOCKER_EXEC_ID_MAX];
+	char err[DOCKER_ERR_MAX];
+	struct docker_exec_spec spec = {
+		.container = container,
+		.argv = argv,
+		.attach_stdin = attach_stdin,
+	};
+
+	if (docker_exec_create(d, &spec, id, err) < 0)
+		die(err);
+	struct exec_conn *conn = exec_conn_start(d, id, false, 10000, err);
+	if (!conn)
+		die(err);
+	return conn;
+}
+
+static void send_all(struct transport *t, const char *buf, size_t len)
+{
+	while (len > 0) {
+		ssize_t n = t->conn ? exec_conn_send(t->conn, buf, len) : write(t->in_fd, buf, len);
+		if (t->conn && n == -EAGAIN) {
+			exec_conn_wait(t->conn, POLLOUT, 1000);
+			continue;
+		}
+		if (n <= 0)
+			die("send failed");
+		buf += n;
+		len -= (size_t)n;
+	}
+}
+
+/* Reads more stdout into t->pending; returns bytes added, 0 at end of stream. */
+static size_t read_more(struct transport *t)
+{
+	size_t before = t->pending_len;
+
+	if (!t->conn) {
+		ssize_t n = read(t->out_fd, t->pending + t->pending_len, sizeof(t->pending) - t->pending_len);
+		if (n < 0)
+			die("read failed");
+		t->pending_len += (size_t)n;
+		return (size_t)n;
+	}
+	static char buf[READ_CHUNK / 2];
+	for (;;) {
+		ssize_t n = exec_conn_recv(t->conn, buf, sizeof(buf));
+		if (n == -EAGAIN) {
+			exec_conn_wait(t->conn, POLLIN, 10000);
+			continue;
+		}
+		if (n <= 0)
+			return 0;
+		demux_feed(&t->demux, buf, (size_t)n, keep_stdout, t);
+		if (t->pending_len > before)
+			return t->pending_len - before;
+	}
+}
+
+static void read_until(struct transport *t, const char *token)
+{
+	size_t len = strlen(token);
+
+	for (;;) {
+		char *hit = memmem(t->pending, t->pending_len, token, len);
+		if (hit) {
+			size_t used = (size_t)(hit - t->pending) + len;
+			memmove(t->pending, t->pending + used, t->pending_len - used);
+			t->pending_len -= used;
+			return;
+		}
+		if (read_more(t) == 0)
+			die("stream ended before the token came");
+	}
+}
+
+static int compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void print_times(double *us, int n)
+{
+	double sum = 0;
+
+	for (int i = 0; i < n; i++)
+		sum += us[i];
+	qsort(us, (size_t)n, sizeof(*us), compare_double);
+	printf("median_us=%.1f mean_us=%.1f p90_us=%.1f n=%d\n", us[n / 2], sum / n, us[n * 9 / 10], n);
+}
+
+/* Through seshfs, reads on until EOF: the session's completion signal. */
+static void read_to_eof(struct transport *t)
+{
+	while (read_more(t) > 0)
+		t->pending_len = 0;
+}
+
+/*
+ * Each command is sent when the shell waits: through seshfs, after its
+ * completion (EOF); raw, after the token (a raw exec has no completion).
+ * Measured: until the token is back, and through seshfs until EOF too.
+ */
+static void roundtrip(struct transport *t, int n)
+{
+	double *us = calloc((size_t)n, sizeof(*us));
+	double *done_us = calloc((size_t)n, sizeof(*done_us));
+	char cmd[64], token[64];
+
+	/* A warm-up command, so that both sides start from a shell that waits. */
+	send_all(t, "echo warm\n", 10);
+	read_until(t, "warm\n");
+	if (!t->conn)
+		read_to_eof(t);
+	for (int i = 0; i < n; i++) {
+		int len = snprintf(cmd, sizeof(cmd), "echo tok%d\n", i);
+		snprintf(token, sizeof(token), "tok%d\n", i);
+		double start = now_us();
+		send_all(t, cmd, (size_t)len);
+		read_until(t, token);
+		us[i] = now_us() - start;
+		if (!t->conn) {
+			read_to_eof(t);
+			done_us[i] = now_us() - start;
+		}
+	}
+	print_times(us, n);
+	if (!t->conn) {
+		printf("completion: ");
+		print_times(done_us, n);
+	}
+	free(us);
+	free(done_us);
+}
+
+static void stream(struct transport *t, long mib, const char *ready_token)
+{
+	char cmd[128];
+	unsigned long long total = (unsigned long long)mib << 20, got = 0;
+
+	if (ready_token)
+		read_until(t, ready_token);
+	double start = now_us();
+	if (!t->conn) {
+		int len = snprintf(cmd, sizeof(cmd), "dd if=/dev/zero bs=1M count=%ld 2>/dev/null\n", mib);
+		send_all(t, cmd, (size_t)len);
+	}
+	got = t->pending_len;
+	t->pending_len = 0;
+	while (got < total) {
+		size_t n = read_more(t);
+		if (n == 0)
+			break;
+		got += n;
+		t->pending_len = 0;
+	}
+	double seconds = (now_us() - start) / 1e6;
+	if (got != total)
+		die("stream: byte count differs from what dd wrote");
+	printf("mib_per_s=%.1f seconds=%.3f\n", mib / seconds, seconds);
+}
+
+static void raw_open(struct docker *d, const char *container, int n)
+{
+	const char *argv[] = { "/bin/sh", "-c", "echo $$; exec /bin/sh", NULL };
+	double *us = calloc((size_t)n, sizeof(*us));
+
+	for (int i = 0; i < n; i++) {
+		struct transport t = { 0 };
+		double start = now_us();
+		t.conn = raw_start(d, container, argv, true);
+		demux_init(&t.demux, false);
+		read_until(&t, "\n");
+		us[i] = now_us() - start;
+		exec_conn_close(t.conn);	/* stdin closes: the shell exits */
+	}
+	print_times(us, n);
+	free(us);
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 5)
+		die("usage: benchclient raw|fs CONTAINER|SESSIONDIR roundtrip|open|stream N");
+	const char *mode = argv[3];
+	long n = strtol(argv[4], NULL, 10);
+	struct transport t = { .in_fd = -1, .out_fd = -1 };
+
+	if (strcmp(argv[1], "fs") == 0) {
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/stdin", argv[2]);
+		t.in_fd = open(path, O_WRONLY);
+		snprintf(path, sizeof(path), "%s/stdout", argv[2]);
+		t.out_fd = open(path, O_RDONLY);
+		if (t.in_fd < 0 || t.out_fd < 0)
+			die("cannot open the session's files (set its timeout first)");
+		if (strcmp(mode, "roundtrip") == 0)
+			roundtrip(&t, (int)n);
+		else if (strcmp(mode, "stream") == 0)
+			stream(&t, n, NULL);
+		else
+			die("fs: unknown mode");
+		return 0;
+	}
+
+	char err[DOCKER_ERR_MAX];
+	struct docker *d = docker_new(NULL, err);
+	if (!d)
+		die(err);
+	if (strcmp(mode, "roundtrip") == 0) {
+		const char *sh[] = { "/bin/sh", NULL };
+		t.conn = raw_start(d, argv[2], sh, true);
+		demux_init(&t.demux, false);
+		roundtrip(&t, (int)n);
+	} else if (strcmp(mode, "open") == 0) {
+		raw_open(d, argv[2], (int)n);
+	} else if (strcmp(mode, "stream") == 0) {
+		char cmd[128];
+		snprintf(cmd, sizeof(cmd), "dd if=/dev/zero bs=1M count=%ld 2>/dev/null", n);
+		const char *dd[] = { "/bin/sh", "-c", cmd, NULL };
+		t.conn = raw_start(d, argv[2], dd, false);
+		demux_init(&t.demux, false);
+		stream(&t, n, NULL);
+	} else {
+		die("raw: unknown mode");
+	}
+	exec_conn_close(t.conn);
+	docker_free(d);
+	return 0;
+}
