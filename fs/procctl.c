@@ -35,15 +35,30 @@ static const char procctl_shell_wrapper[] =
 
 /*
  * $1 signal, or "waiting" to ask whether the shell waits for input (exit 0)
- * or runs something (exit 3); a signal exits 4 if it reached the shell itself; $2 foreground|all, $3 marker (a prefix of an
- * environment entry), then the shell pids. environ is NUL-separated, which busybox grep cannot
- * search past, so it is split into lines with tr and matched with case.
+ * or runs something (exit 3); a signal exits 4 if it reached the shell
+ * itself; $2 foreground|all, $3 marker (a prefix of an environment entry,
+ * a regular expression), then the shell pids.
+ *
+ * "all" is one call per shell (busybox kill takes -PGID, dash wants -- -PGID):
+ * an exec'd shell leads its own process group
+ * and, without job control, everything it starts stays in it; what left the
+ * group (setsid) still carries the marker, found by one grep over every
+ * environ (busybox grep -F stops at the NULs in there; a regex does not).
  */
 static const char procctl_signal_script[] =
-	"sig=$1 target=$2 marker=$3 nl='\n'\n"
+	"sig=$1 target=$2 marker=$3\n"
 	"shift 3\n"
-	"roots=\" $* \" first=$1\n"
-	"table=\n"
+	"if [ \"$target\" = all ]; then\n"
+	"  for pid; do\n"
+	"    kill -s \"$sig\" \"-$pid\" 2>/dev/null || kill -s \"$sig\" -- \"-$pid\" 2>/dev/null\n"
+	"    kill -s \"$sig\" \"$pid\" 2>/dev/null\n"
+	"  done\n"
+	"  grep -l -e \"$marker\" /proc/[0-9]*/environ 2>/dev/null | while read -r file; do\n"
+	"    file=${file#/proc/}; kill -s \"$sig\" \"${file%/environ}\" 2>/dev/null\n"
+	"  done\n"
+	"  exit 0\n"
+	"fi\n"
+	"shell=$1 table=\n"
 	"for dir in /proc/[0-9]*; do\n"
 	"  pid=${dir#/proc/}\n"
 	"  [ \"$pid\" = \"$$\" ] && continue\n"
@@ -53,16 +68,8 @@ static const char procctl_signal_script[] =
 	"    done < \"$dir/status\"; } 2>/dev/null\n"
 	"  [ -n \"$ppid\" ] && [ -n \"$ign\" ] && table=\"$table $pid:$ppid:$ign\"\n"
 	"done\n"
-	"picked=' '\n"
-	"if [ \"$target\" = all ]; then\n"
-	"  picked=$roots\n"
-	"  for entry in $table; do\n"
-	"    pid=${entry%%:*}\n"
-	"    env=$(tr '\\0' '\\n' < \"/proc/$pid/environ\" 2>/dev/null)\n"
-	"    case \"$nl$env\" in *\"$nl$marker\"*) picked=\"$picked$pid \" ;; esac\n"
-	"  done\n"
-	"fi\n"
-	"changed=1\n"
+	"# The shell's children that do not ignore SIGINT, then their descendants.\n"
+	"picked=' ' changed=1\n"
 	"while [ $changed = 1 ]; do\n"
 	"  changed=0\n"
 	"  for entry in $table; do\n"
@@ -71,26 +78,24 @@ static const char procctl_signal_script[] =
 	"    case $picked in *\" $pid \"*) continue ;; esac\n"
 	"    case $picked in\n"
 	"      *\" $ppid \"*) ;;\n"
-	"      *) [ \"$target\" = foreground ] || continue\n"
-	"         case $roots in *\" $ppid \"*) ;; *) continue ;; esac\n"
-	"         [ $((0x$ign & 2)) -eq 0 ] || continue ;;\n"
+	"      *) [ \"$ppid\" = \"$shell\" ] && [ $((0x$ign & 2)) -eq 0 ] || continue ;;\n"
 	"    esac\n"
 	"    picked=\"$picked$pid \" changed=1\n"
 	"  done\n"
 	"done\n"
 	"set -- $picked\n"
 	"shell_busy() {\n"
-	"  read -r pid comm st rest < /proc/$first/stat || return 0\n"
-	"  read -r wchan < /proc/$first/wchan\n"
+	"  read -r pid comm st rest < /proc/$shell/stat || return 0\n"
+	"  read -r wchan < /proc/$shell/wchan\n"
 	"  case $st:$wchan in S:*wait*) return 0 ;; S:*) return 1 ;; esac\n"
 	"}\n"
 	"if [ \"$sig\" = waiting ]; then\n"
 	"  [ $# -eq 0 ] && ! shell_busy && exit 0\n"
 	"  exit 3\n"
 	"fi\n"
-	"# Like Ctrl-C: an interactive shell that is running something aborts it on INT.\n"
 	"status=0\n"
-	"case $target:$sig in foreground:INT|foreground:QUIT) shell_busy && { set -- \"$@\" $first; status=4; } ;; esac\n"
+	"# Like Ctrl-C: an interactive shell that is running something aborts it on INT.\n"
+	"case $sig in INT|QUIT) shell_busy && { set -- \"$@\" $shell; status=4; } ;; esac\n"
 	"[ $# -eq 0 ] || kill -s \"$sig\" \"$@\" 2>/dev/null\n"
 	"exit $status\n";
 

@@ -6,7 +6,7 @@
  * in-container pid on the first stdout line and then execs the shell; every
  * process a session starts inherits the environment entry SESHFS_SESSION=
  * <mount token>.<session id>. Signals are sent by a short helper exec that
- * walks /proc inside the container.
+ * looks through /proc inside the container.
  */
 #ifndef SESHFS_PROCCTL_H
 #define SESHFS_PROCCTL_H
@@ -23,7 +23,7 @@ enum procctl_target {
 	 * shell without job control do), and their descendants; for INT and QUIT
 	 * also the shell itself while it runs something, as Ctrl-C would. */
 	PROCCTL_FOREGROUND,
-	/* The shells, every process carrying the marker, and their descendants. */
+	/* The shells' process groups and every process carrying the marker. */
 	PROCCTL_ALL,
 };
 

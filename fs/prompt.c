@@ -13,6 +13,7 @@ void prompt_scanner_init(struct prompt_scanner *sc, const char *token)
 {
 	memset(sc, 0, sizeof(*sc));
 	snprintf(sc->token, sizeof(sc->token), "%s", token);
+	sc->head_len = (size_t)snprintf(sc->head, sizeof(sc->head), "%c%s:", MARK_START, token);
 }
 
 enum marker_match {
@@ -25,14 +26,12 @@ enum marker_match {
  * Is m[0..len) a marker, the start of one, or neither? The candidate grows
  * one byte at a time, so "not yet long enough" is always PARTIAL.
  */
-static enum marker_match marker_match(const char *token, const char *m, size_t len,
+static enum marker_match marker_match(const struct prompt_scanner *sc, const char *m, size_t len,
 				      enum prompt_kind *kind, int *status)
 {
-	char head[PROMPT_MARKER_MAX];
-	size_t head_len = (size_t)snprintf(head, sizeof(head), "%c%s:", MARK_START, token);
-	size_t i = head_len;
+	size_t i = sc->head_len;
 
-	if (memcmp(m, head, len < head_len ? len : head_len) != 0)
+	if (memcmp(m, sc->head, len < sc->head_len ? len : sc->head_len) != 0)
 		return MARKER_NO;
 	if (len <= i)
 		return MARKER_PARTIAL;
@@ -78,7 +77,7 @@ static void prompt_hold(struct prompt_scanner *sc, char c, const struct prompt_s
 	enum marker_match match = MARKER_PARTIAL;
 	if (sc->held_len > skip)
 		match = sc->held[skip] == MARK_START ?
-			marker_match(sc->token, sc->held + skip, sc->held_len - skip, &kind, &status) :
+			marker_match(sc, sc->held + skip, sc->held_len - skip, &kind, &status) :
 			MARKER_NO;
 	switch (match) {
 	case MARKER_PARTIAL:

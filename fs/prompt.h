@@ -40,6 +40,8 @@ struct prompt_sink {
 
 struct prompt_scanner {
 	char token[PROMPT_TOKEN_LEN + 1];
+	char head[PROMPT_TOKEN_LEN + 3];	/* \036 TOKEN : */
+	size_t head_len;
 	char held[PROMPT_MARKER_MAX + 1];
 	size_t held_len;
 	/*

@@ -183,7 +183,8 @@ static struct {
 	bool io_running;
 	bool stopping;
 } sessions = {
-	.lock = PTHREAD_MUTEX_INITIALIZER,
+	/* Held for microseconds: spinning a little beats sleeping on a 2-core machine. */
+	.lock = PTHREAD_ADAPTIVE_MUTEX_INITIALIZER_NP,
 	.epoll_fd = -1,
 	.wake_fd = -1,
 	.timer_fd = -1,
@@ -1917,14 +1918,19 @@ void sessions_shutdown(void)
 {
 	struct list_node *pos, *tmp;
 
-	/* No FUSE request comes any more. Answer the parked ones and close every shell. */
+	/*
+	 * No FUSE request comes any more. Answer the parked ones; connections
+	 * stay open until the shells are killed: closing them first would make
+	 * every shell exit on EOF at once, and the engine, busy with all those
+	 * exits, would start the kill helper late.
+	 */
 	pthread_mutex_lock(&sessions.lock);
 	sessions.stopping = true;
 	list_for_each_safe(pos, tmp, &sessions.listing) {
 		struct session *s = list_entry(pos, struct session, in_listing);
 		if (s->state == SESSION_RUNNING) {
 			s->state = SESSION_CLOSING;
-			session_disconnect(s);
+			session_update_events(s);	/* out of the I/O loop */
 		}
 		session_release_parked(s);
 	}
