@@ -1,0 +1,160 @@
+"""seshfs benchmark: each figure beside its baseline, measured in the same run.
+
+Baselines: a raw persistent exec through seshfs's own backend code (the
+floor: no FUSE, no session layer) and `docker exec` from the CLI (what people
+do today). Runs alternate between seshfs and the baseline so that noise on a
+shared machine lands on both.
+
+Usage: bench/run.sh  (sets up, then runs this with the paths below)
+"""
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+
+def run(*args, **kw):
+    return subprocess.run(args, check=True, capture_output=True, text=True, **kw).stdout
+
+
+def client(binary, *args):
+    """benchclient's first line, as a dict of floats."""
+    out = run(binary, *args).splitlines()
+    return [{k: float(v) for k, v in (f.split("=") for f in line.split(": ")[-1].split())}
+            for line in out]
+
+
+def rss_kb(pid):
+    with open(f"/proc/{pid}/status") as f:
+        fields = dict(line.split(":", 1) for line in f)
+    return int(fields["VmRSS"].split()[0]), int(fields["Threads"])
+
+
+class Mount:
+    def __init__(self, seshfs, container, path):
+        self.path = path
+        self.sessions = os.path.join(path, "sessions")
+        self.proc = subprocess.Popen([seshfs, "-f", container, path],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 10
+        while not os.path.ismount(path):
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                sys.exit("bench: seshfs did not mount")
+            time.sleep(0.02)
+
+    def session(self, name, timeout=3600):
+        os.mkdir(os.path.join(self.sessions, name))
+        with open(os.path.join(self.sessions, name, "ctl"), "w") as f:
+            f.write(f"timeout {timeout}\n")
+        return os.path.join(self.sessions, name)
+
+    def close(self):
+        subprocess.run(["fusermount3", "-u", self.path])
+        self.proc.wait(60)
+
+
+ROWS = []
+
+
+def row(name, seshfs, baseline, unit, target, higher_is_better=False, note=""):
+    ratio = seshfs / baseline if baseline else float("nan")
+    ROWS.append((name, seshfs, baseline, unit, ratio, target, higher_is_better, note))
+
+
+def print_table():
+    print(f"\n{'figure':44} {'seshfs':>12} {'baseline':>12}  {'ratio':>8}  target")
+    for name, s, b, unit, ratio, target, _, note in ROWS:
+        fmt = (lambda v: f"{v:,.0f} {unit}") if s >= 100 or b >= 100 else (lambda v: f"{v:.2f} {unit}")
+        print(f"{name:44} {fmt(s):>12} {fmt(b):>12}  {ratio:7.3g}x  {target}{'  ' + note if note else ''}")
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seshfs", required=True)
+    ap.add_argument("--client", required=True)
+    ap.add_argument("--container", required=True)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--commands", type=int, default=1000)
+    ap.add_argument("--stream-mib", type=int, default=1024)
+    ap.add_argument("--sessions", type=int, default=1000)
+    a = ap.parse_args()
+
+    mnt = tempfile.mkdtemp(prefix="seshfs-bench-")
+    m = Mount(a.seshfs, a.container, mnt)
+    try:
+        # Command round trip: write "echo tokN", read until tokN is back.
+        rt = m.session("roundtrip")
+        fs_rt, fs_done, raw_rt = [], [], []
+        for _ in range(a.rounds):
+            token, done = client(a.client, "fs", rt, "roundtrip", str(a.commands))
+            fs_rt.append(token["median_us"])
+            fs_done.append(done["median_us"])
+            raw_rt.append(client(a.client, "raw", a.container, "roundtrip", str(a.commands))[0]["median_us"])
+        cli = []
+        for i in range(20):
+            start = time.perf_counter()
+            out = run("docker", "exec", a.container, "sh", "-c", f"echo tok{i}")
+            cli.append((time.perf_counter() - start) * 1e6)
+            assert out == f"tok{i}\n"
+        raw_med, fs_med = statistics.median(raw_rt), statistics.median(fs_rt)
+        row("round trip, echo tokN (median of medians)", fs_med, raw_med, "us", "<= 1.5x")
+        row("  ... to completion (EOF) vs raw token", statistics.median(fs_done), raw_med, "us", "-",
+            note="includes the prompt hook")
+        row("round trip vs docker exec (CLI)", fs_med, statistics.median(cli), "us", "< 1x")
+
+        # mkdir to first output vs raw exec create + start until the shell's first output.
+        fs_open, raw_open = [], []
+        for i in range(a.rounds * 5):
+            start = time.perf_counter()
+            os.mkdir(os.path.join(m.sessions, f"open{i}"))
+            fs_open.append((time.perf_counter() - start) * 1e6)
+            raw_open.append(client(a.client, "raw", a.container, "open", "1")[0]["median_us"])
+            os.rmdir(os.path.join(m.sessions, f"open{i}"))
+        row("mkdir until the shell runs", statistics.median(fs_open), statistics.median(raw_open),
+            "us", "<= 1.2x")
+
+        # Streaming: dd if=/dev/zero bs=1M read through stdout vs the same raw exec.
+        st = m.session("stream")
+        fs_bw, raw_bw = [], []
+        for _ in range(2):
+            fs_bw.append(client(a.client, "fs", st, "stream", str(a.stream_mib))[0]["mib_per_s"])
+            raw_bw.append(client(a.client, "raw", a.container, "stream", str(a.stream_mib))[0]["mib_per_s"])
+        row(f"stream {a.stream_mib} MiB (MiB/s)", statistics.median(fs_bw), statistics.median(raw_bw),
+            "MiB/s", ">= 0.9x", higher_is_better=True)
+        for name in ("roundtrip", "stream"):
+            os.rmdir(os.path.join(m.sessions, name))
+    finally:
+        m.close()
+
+    # Many sessions: time to open, memory per idle session, threads.
+    m = Mount(a.seshfs, a.container, mnt)
+    try:
+        before, _ = rss_kb(m.proc.pid)
+        start = time.perf_counter()
+        with ThreadPoolExecutor(16) as pool:
+            list(pool.map(lambda i: os.mkdir(os.path.join(m.sessions, f"idle{i}")), range(a.sessions)))
+        opened = time.perf_counter() - start
+        time.sleep(1)
+        after, threads = rss_kb(m.proc.pid)
+        start = time.perf_counter()
+        listed = len(os.listdir(m.sessions))
+        ls_ms = (time.perf_counter() - start) * 1e3
+        assert listed == a.sessions
+        per_session = (after - before) / a.sessions
+        print(f"\n{a.sessions} sessions: opened in {opened:.1f} s ({opened / a.sessions * 1e3:.0f} ms each, "
+              f"16 mkdirs at a time); seshfs RSS {before} -> {after} KiB = {per_session:.1f} KiB per idle "
+              f"session (target < 64); {threads} threads; listing sessions/ took {ls_ms:.1f} ms")
+    finally:
+        start = time.perf_counter()
+        m.close()
+        print(f"unmount with {a.sessions} shells (all killed) took {time.perf_counter() - start:.1f} s")
+    os.rmdir(mnt)
+    print_table()
+
+
+if __name__ == "__main__":
+    main()
