@@ -22,10 +22,20 @@ static const char *const ops_file_names[SESSION_FILE_COUNT] = {
 	[SESSION_TRANSCRIPT] = "transcript",
 };
 
+#define OPS_MAX_REQUEST (1024 * 1024)
+
 struct ops_dirbuf {
 	char *data;
 	size_t size;
 };
+
+/* Bigger requests: a stream's reader gets up to 1 MiB per read, not 128 KiB. */
+static void ops_init(void *userdata, struct fuse_conn_info *conn)
+{
+	(void)userdata;
+	conn->max_write = OPS_MAX_REQUEST;
+	conn->max_read = 0;	/* no limit below max_pages */
+}
 
 static void ops_reply_stat_entry(fuse_req_t req, fuse_ino_t ino, const struct stat *st)
 {
@@ -462,6 +472,7 @@ static void ops_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset
 }
 
 const struct fuse_lowlevel_ops seshfs_ops = {
+	.init = ops_init,
 	.lookup = ops_lookup,
 	.forget = ops_forget,
 	.getattr = ops_getattr,
