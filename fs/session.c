@@ -1304,14 +1304,19 @@ void session_rmdir(fuse_req_t req, const char *name)
 
 /* ---- lookups and attributes ---- */
 
+/* Lock held: a new reference to s if the tree shows it, else NULL. */
+static struct session *session_ref_visible(struct session *s)
+{
+	if (!s || !session_visible(s))
+		return NULL;
+	s->refs++;
+	return s;
+}
+
 struct session *session_get_by_name(const char *name)
 {
 	pthread_mutex_lock(&sessions.lock);
-	struct session *s = registry_find_name(name);
-	if (s && session_visible(s))
-		s->refs++;
-	else
-		s = NULL;
+	struct session *s = session_ref_visible(registry_find_name(name));
 	pthread_mutex_unlock(&sessions.lock);
 	return s;
 }
@@ -1319,11 +1324,7 @@ struct session *session_get_by_name(const char *name)
 struct session *session_get_by_id(uint64_t id)
 {
 	pthread_mutex_lock(&sessions.lock);
-	struct session *s = registry_find_id(id);
-	if (s && session_visible(s))
-		s->refs++;
-	else
-		s = NULL;
+	struct session *s = session_ref_visible(registry_find_id(id));
 	pthread_mutex_unlock(&sessions.lock);
 	return s;
 }
