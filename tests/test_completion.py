@@ -152,8 +152,10 @@ def test_signal_keeps_cwd_variables_and_background_jobs(mount, container):
     procs = [a for _, a in container.processes()]
     assert "sleep 999" in procs and "sleep 1000" not in procs
     for loop in ["while :; do :; done", "while :; do sleep 0.1; done"]:
-        s.send(loop + "; echo not reached\n")
-        time.sleep(0.3)
+        s.send("echo started; " + loop + "; echo not reached\n")
+        # Once "started" is out the shell runs the loop (a read with data returns at once).
+        with open(s.path("stdout"), "rb", buffering=0) as f:
+            assert f.read(100) == b"started\n"
         s.ctl("signal INT")
         assert s.read() == b""
         assert s.read(stream="stderr") == b""
