@@ -182,8 +182,8 @@ static void exec_read_error(struct exec_conn *c, int status, long deadline_ms,
 	json_decref(root);
 }
 
-struct exec_conn *exec_conn_start(struct docker *d, const char *exec_id, bool tty,
-				  int timeout_ms, char err[DOCKER_ERR_MAX])
+int exec_conn_start(struct docker *d, const char *exec_id, bool tty, int timeout_ms,
+		    struct exec_conn **out, char err[DOCKER_ERR_MAX])
 {
 	struct docker_endpoint ep;
 	char *url = NULL;
@@ -192,18 +192,19 @@ struct exec_conn *exec_conn_start(struct docker *d, const char *exec_id, bool tt
 	long deadline_ms = exec_now_ms() + timeout_ms;
 	struct exec_conn *c = calloc(1, sizeof(*c));
 	int status = 0;
-	int ret;
+	int ret = -ENOMEM;
 
+	*out = NULL;
 	if (!c) {
 		snprintf(err, DOCKER_ERR_MAX, "out of memory");
-		return NULL;
+		return -ENOMEM;
 	}
 	docker_endpoint(d, &ep);
 	c->curl = curl_easy_init();
 	if (!c->curl || asprintf(&url, "%s/", ep.base_url) < 0) {
 		url = NULL;
 		snprintf(err, DOCKER_ERR_MAX, "out of memory");
-		goto fail;
+		goto fail;	/* ret is -ENOMEM */
 	}
 	curl_easy_setopt(c->curl, CURLOPT_URL, url);
 	if (ep.unix_path)
@@ -217,6 +218,7 @@ struct exec_conn *exec_conn_start(struct docker *d, const char *exec_id, bool tt
 	if (rc != CURLE_OK) {
 		snprintf(err, DOCKER_ERR_MAX, "cannot reach the Docker engine at %s: %s",
 			 docker_host_url(d), curl_easy_strerror(rc));
+		ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
 		goto fail;
 	}
 	curl_easy_getinfo(c->curl, CURLINFO_ACTIVESOCKET, &c->fd);
@@ -234,6 +236,7 @@ struct exec_conn *exec_conn_start(struct docker *d, const char *exec_id, bool tt
 	if (request_len < 0) {
 		request = NULL;
 		snprintf(err, DOCKER_ERR_MAX, "out of memory");
+		ret = -ENOMEM;
 		goto fail;
 	}
 	ret = exec_send_all(c, request, request_len, deadline_ms);
@@ -241,23 +244,27 @@ struct exec_conn *exec_conn_start(struct docker *d, const char *exec_id, bool tt
 		ret = exec_read_head(c, head, sizeof(head), deadline_ms);
 	if (ret < 0) {
 		snprintf(err, DOCKER_ERR_MAX, "exec start: %s", strerror(-ret));
+		ret = ret == -ETIMEDOUT ? -ETIMEDOUT : -EIO;
 		goto fail;
 	}
 	/* Only the status code matters: engines differ in the headers they send. */
 	if (sscanf(head, "HTTP/%*d.%*d %d", &status) != 1) {
 		snprintf(err, DOCKER_ERR_MAX, "exec start: malformed answer from the engine");
+		ret = -EIO;
 		goto fail;
 	}
 	if (status != 101 && status != 200) {
 		exec_read_error(c, status, deadline_ms, err);
+		ret = status == 404 ? -ENOENT : status == 409 ? -ESRCH : -EIO;
 		goto fail;
 	}
 	free(request);
 	free(url);
-	return c;
+	*out = c;
+	return 0;
 fail:
 	free(request);
 	free(url);
 	exec_conn_close(c);
-	return NULL;
+	return ret;
 }

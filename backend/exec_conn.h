@@ -23,8 +23,9 @@
 
 struct exec_conn;
 
-struct exec_conn *exec_conn_start(struct docker *d, const char *exec_id, bool tty,
-				  int timeout_ms, char err[DOCKER_ERR_MAX]);
+/* 0 and *out, or -ECONNREFUSED (engine unreachable), -ETIMEDOUT, -ENOENT/-ESRCH, -EIO. */
+int exec_conn_start(struct docker *d, const char *exec_id, bool tty, int timeout_ms,
+		    struct exec_conn **out, char err[DOCKER_ERR_MAX]);
 int exec_conn_fd(const struct exec_conn *c);
 ssize_t exec_conn_recv(struct exec_conn *c, void *buf, size_t len);
 ssize_t exec_conn_send(struct exec_conn *c, const void *buf, size_t len);

@@ -58,9 +58,9 @@ int exec_run(struct docker *d, const struct docker_exec_spec *spec, int timeout_
 	ret = docker_exec_create(d, spec, id, err);
 	if (ret < 0)
 		return ret;
-	conn = exec_conn_start(d, id, spec->tty, timeout_ms, err);
-	if (!conn)
-		return -EIO;
+	ret = exec_conn_start(d, id, spec->tty, timeout_ms, &conn, err);
+	if (ret < 0)
+		return ret;
 	demux_init(&dm, spec->tty);
 	for (;;) {
 		ssize_t n = exec_conn_recv(conn, buf, sizeof(buf));

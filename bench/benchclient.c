@@ -74,8 +74,8 @@ static struct exec_conn *raw_start(struct docker *d, const char *container, cons
 
 	if (docker_exec_create(d, &spec, id, err) < 0)
 		die(err);
-	struct exec_conn *conn = exec_conn_start(d, id, false, 10000, err);
-	if (!conn)
+	struct exec_conn *conn;
+	if (exec_conn_start(d, id, false, 10000, &conn, err) < 0)
 		die(err);
 	return conn;
 }

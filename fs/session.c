@@ -285,10 +285,10 @@ static int session_start_exec(struct session *s, char err[DOCKER_ERR_MAX])
 	if (ret < 0)
 		ret = -errno_from_start(ret);
 	if (ret == 0) {
-		conn = exec_conn_start(sessions.cfg.docker, exec_id, settings.tty,
-				       SESSION_START_TIMEOUT_MS, err);
-		if (!conn)
-			ret = -EIO;
+		ret = exec_conn_start(sessions.cfg.docker, exec_id, settings.tty,
+				      SESSION_START_TIMEOUT_MS, &conn, err);
+		if (ret < 0)
+			ret = -errno_from_start(ret);
 	}
 	/* A tty starts with no size at all: give it one before the shell asks. */
 	if (ret == 0 && settings.tty &&

@@ -90,6 +90,12 @@ def test_docker_host_over_tcp(make_mount):
         assert s.read_until(b"err\n", "stderr") == b"err\n"
         s.ctl("signal INT")
         os.rmdir(s.dir)
+        # The engine goes away: mkdir fails cleanly, with a log line, and leaves nothing.
+        relay.kill()
+        relay.wait()
+        expect_errno(errno.ECONNREFUSED, os.mkdir, os.path.join(m.sessions, "down"))
+        assert os.listdir(m.sessions) == []
+        assert "mkdir down: cannot reach the Docker engine at tcp://127.0.0.1:" in m.read_log()
     finally:
         relay.kill()
         relay.wait()
