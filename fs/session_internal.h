@@ -62,8 +62,14 @@ enum session_stream {
 };
 
 /* A FUSE request waiting on a session. */
+enum parked_kind {
+	PARKED_READ,	/* stdout/stderr: nothing to return yet */
+	PARKED_WRITE,	/* stdin: bytes queued, but over bufsize */
+};
+
 struct parked {
 	fuse_req_t req;
+	enum parked_kind kind;
 	size_t size;			/* read: most bytes wanted; write: bytes to report */
 	int64_t deadline_ns;
 	struct list_node in_queue;	/* the session's readers of a stream, or writers */

@@ -94,7 +94,11 @@ static void session_interrupted(fuse_req_t req, void *data)
 		struct parked *p = list_entry(pos, struct parked, in_all);
 		if (p->req == req) {
 			parked_remove(p);
-			fuse_reply_err(req, EINTR);
+			/* A parked write's bytes are queued already: it did write them. */
+			if (p->kind == PARKED_WRITE)
+				fuse_reply_write(req, p->size);
+			else
+				fuse_reply_err(req, EINTR);
 			free(p);
 			break;
 		}
@@ -576,7 +580,8 @@ static void session_stream_read(fuse_req_t req, struct session_handle *h, size_t
 		if (!p) {
 			fuse_reply_err(req, ENOMEM);
 		} else {
-			*p = (struct parked){ .req = req, .size = size, .deadline_ns = h->deadline_ns };
+			*p = (struct parked){ .req = req, .kind = PARKED_READ, .size = size,
+					      .deadline_ns = h->deadline_ns };
 			parked_add(p, &o->readers);
 		}
 	}
@@ -690,7 +695,8 @@ static void session_stdin_write(fuse_req_t req, struct session *s, const char *b
 		if (!p) {
 			fuse_reply_write(req, size);	/* the bytes are queued already */
 		} else {
-			*p = (struct parked){ .req = req, .size = size, .deadline_ns = NO_DEADLINE };
+			*p = (struct parked){ .req = req, .kind = PARKED_WRITE, .size = size,
+					      .deadline_ns = NO_DEADLINE };
 			parked_add(p, &s->writers);
 		}
 	}

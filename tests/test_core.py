@@ -475,3 +475,21 @@ def test_unmount_leaves_no_process(make_mount, container, how):
     assert m.proc.wait(30) == 0
     assert container.processes() == []
     wait_until(lambda: not os.path.ismount(m.path), what="unmount")
+
+
+def test_interrupted_blocked_writer_sees_its_bytes_written(make_mount, container):
+    """A write parked over bufsize has queued its bytes: an interrupt must not make it look unwritten."""
+    m = make_mount(options=["bufsize=64K"])
+    s = m.session()
+    s.send("sleep 1000\n")  # nobody reads stdin now
+    wait_until(lambda: any(a == "sleep 1000" for _, a in container.processes()), what="sleep")
+    writer = subprocess.Popen(["dd", "if=/dev/zero", "bs=64k", "count=64", f"of={s.path('stdin')}"],
+                              stderr=subprocess.PIPE, text=True)
+    time.sleep(1.5)
+    assert writer.poll() is None  # blocked: the queue is over bufsize
+    writer.send_signal(signal.SIGINT)
+    _, err = writer.communicate(timeout=10)
+    copied = int(next(l for l in err.splitlines() if "bytes" in l and "copied" in l).split()[0])
+    assert copied > 0
+    # What dd was told it wrote is exactly what seshfs took (the transcript records every accepted byte).
+    assert os.stat(s.path("transcript")).st_size == len("sleep 1000\n") + copied
