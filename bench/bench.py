@@ -94,6 +94,15 @@ def main():
             fs_rt.append(token["median_us"])
             fs_done.append(done["median_us"])
             raw_rt.append(client(a.client, "raw", a.container, "roundtrip", str(a.commands))[0]["median_us"])
+        # The same with bash, whose prompt hook does not fork (PROMPT_COMMAND).
+        bash = m.session("bash")
+        with open(os.path.join(bash, "ctl"), "w") as f:
+            f.write("shell /bin/bash\nrestart\n")
+        bash_rt, bash_done = [], []
+        for _ in range(a.rounds):
+            token, done = client(a.client, "fs", bash, "roundtrip", str(a.commands))
+            bash_rt.append(token["median_us"])
+            bash_done.append(done["median_us"])
         cli = []
         for i in range(20):
             start = time.perf_counter()
@@ -104,6 +113,8 @@ def main():
         row("round trip, echo tokN (median of medians)", fs_med, raw_med, "us", "<= 1.5x")
         row("  ... to completion (EOF) vs raw token", statistics.median(fs_done), raw_med, "us", "-",
             note="includes the prompt hook")
+        row("  bash session: round trip", statistics.median(bash_rt), raw_med, "us", "<= 1.5x")
+        row("  bash session: to completion (EOF)", statistics.median(bash_done), raw_med, "us", "-")
         row("round trip vs docker exec (CLI)", fs_med, statistics.median(cli), "us", "< 1x")
 
         # mkdir to first output vs raw exec create + start until the shell's first output.
@@ -125,7 +136,7 @@ def main():
             raw_bw.append(client(a.client, "raw", a.container, "stream", str(a.stream_mib))[0]["mib_per_s"])
         row(f"stream {a.stream_mib} MiB (MiB/s)", statistics.median(fs_bw), statistics.median(raw_bw),
             "MiB/s", ">= 0.9x", higher_is_better=True)
-        for name in ("roundtrip", "stream"):
+        for name in ("roundtrip", "bash", "stream"):
             os.rmdir(os.path.join(m.sessions, name))
     finally:
         m.close()

@@ -138,11 +138,21 @@ void prompt_scan_flush(struct prompt_scanner *sc, const struct prompt_sink *sink
 
 int prompt_setup_line(const char *token, char *buf, size_t size)
 {
-	/* Status is taken first: the hook's own commands would change $?. */
+	/*
+	 * The status is taken first: the hook's own commands would change $?.
+	 * bash runs PROMPT_COMMAND in the shell itself (builtins, no fork, and
+	 * $? is kept for the user); other shells get the mark from PS1's
+	 * command substitution, a subshell per prompt.
+	 */
+	char mark[160];
+
+	snprintf(mark, sizeof(mark),
+		 "s=$?; printf \"\\036%s:1:%%d\\037\" \"$s\" >&8; printf \"\\036%s:1:%%d\\037\" \"$s\" >&9",
+		 token, token);
 	return snprintf(buf, size,
-			"PS1='$(s=$?; printf \"\\036%s:1:%%d\\037\" \"$s\" >&8; "
-			"printf \"\\036%s:1:%%d\\037\" \"$s\" >&9)'; "
+			"if [ -n \"${BASH_VERSION-}\" ]; then PROMPT_COMMAND='%s'; PS1=; "
+			"else PS1='$(%s)'; fi; "
 			"PS2='$(printf \"\\036%s:2\\037\" >&8; printf \"\\036%s:2\\037\" >&9)'; "
 			"unset HISTFILE\n",
-			token, token, token, token);
+			mark, mark, token, token);
 }

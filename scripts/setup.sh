@@ -9,7 +9,7 @@ set -eu
 
 SESHFS_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SESHFS_BUILD=${SESHFS_BUILD:-$SESHFS_ROOT/build}
-SESHFS_IMAGE=${SESHFS_IMAGE:-seshfs-sandbox:latest}
+SESHFS_IMAGE=${SESHFS_IMAGE:-seshfs-sandbox:2}
 SESHFS_PACKAGES="build-essential pkg-config meson ninja-build libfuse3-dev fuse3 \
 libcurl4-openssl-dev libjansson-dev docker.io busybox-static python3 python3-pytest \
 socat procps"
@@ -45,7 +45,7 @@ start_engine() {
 	done
 }
 
-# A busybox root file system, imported: every applet linked, nothing pulled.
+# A busybox root file system (plus bash), imported: nothing is pulled.
 build_image() {
 	docker image inspect "$SESHFS_IMAGE" >/dev/null 2>&1 && return 0
 	log "building image $SESHFS_IMAGE"
@@ -55,6 +55,13 @@ build_image() {
 	cp /bin/busybox "$root/bin/busybox"
 	for applet in $("$root/bin/busybox" --list); do
 		[ "$applet" = busybox ] || ln -sf busybox "$root/bin/$applet"
+	done
+	# bash too, with the libraries it links, for sessions started with shell=/bin/bash.
+	rm -f "$root/bin/bash"
+	cp /bin/bash "$root/bin/bash"
+	for lib in $(ldd /bin/bash | awk '$2 == "=>" { print $3 } $1 ~ /^\// { print $1 }'); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
 	done
 	echo 'root:x:0:0:root:/root:/bin/sh' > "$root/etc/passwd"
 	echo 'root:x:0:' > "$root/etc/group"

@@ -15,7 +15,7 @@ import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SESHFS_BIN = os.environ.get("SESHFS_BIN", os.path.join(ROOT, "build", "seshfs"))
-IMAGE = os.environ.get("SESHFS_IMAGE", "seshfs-sandbox:latest")
+IMAGE = os.environ.get("SESHFS_IMAGE", "seshfs-sandbox:2")
 
 
 def docker(*args, check=True, timeout=60):

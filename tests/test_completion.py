@@ -269,3 +269,26 @@ def test_bad_mount_options_for_settings(container, tmp_path):
     r = subprocess.run([SESHFS_BIN, "-o", "idle_timeout=x", container.name, str(tmp_path)],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode != 0 and "idle_timeout 'x'" in r.stderr
+
+
+def test_bash_session_completion_without_noise(make_mount, container):
+    """bash gets its marks from PROMPT_COMMAND (no fork); everything else is the same."""
+    m = make_mount(options=["shell=/bin/bash", "timeout=30"])
+    s = m.session()
+    assert s.read() == b"" and s.read(stream="stderr") == b""  # no "no job control" and the like
+    s.send("false; echo \"st $?\"; echo $BASH_VERSION | cut -c1\n")
+    data, elapsed = timed_read(s)
+    assert data == b"st 1\n5\n" and elapsed < 10
+    s.send("(exit 7)\n")
+    assert s.read() == b""
+    assert s.status()["last_exit"] == "7"
+    s.send("echo \"kept $?\"\n")  # PROMPT_COMMAND leaves $? alone
+    assert s.read() == b"kept 7\n"
+    s.send("if true\nthen echo in\nfi\ncat <<X\nbody\nX\n")
+    assert s.read() == b"in\nbody\n"
+    s.send("echo started; while :; do :; done; echo not reached\n")
+    with open(s.path("stdout"), "rb", buffering=0) as f:
+        assert f.read(100) == b"started\n"
+    s.ctl("signal INT")
+    assert s.read() == b"" and s.read(stream="stderr") == b""
+    assert s.status()["last_exit"] == "130"
