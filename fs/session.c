@@ -416,18 +416,18 @@ void session_ctl_run(struct engine_job *engine_job)
 	int ret = 0;
 
 	pthread_mutex_lock(&sessions.lock);
-	for (int i = 0; i < job->signal_count && ret == 0; i++) {
+	for (int i = 0; i < job->ctl.signal_count && ret == 0; i++) {
 		/* Set before: the shell's newline may come before the helper's answer. */
-		bool may_reach_shell = !strcmp(job->signals[i], "INT") || !strcmp(job->signals[i], "QUIT");
+		bool may_reach_shell = !strcmp(job->ctl.signals[i], "INT") || !strcmp(job->ctl.signals[i], "QUIT");
 		s->shell.scanner[STREAM_STDERR].eat_newline |= may_reach_shell && !s->shell.tty;
-		ret = session_signal(s, job->signals[i], PROCCTL_FOREGROUND, err);
+		ret = session_signal(s, job->ctl.signals[i], PROCCTL_FOREGROUND, err);
 		if (ret == 0 && may_reach_shell)
 			s->shell.scanner[STREAM_STDERR].eat_newline = false;
 		if (ret < 0)
 			log_error("session %s: signal: %s", s->name, err);
 		ret = ret < 0 ? ret : 0;
 	}
-	if (ret == 0 && job->resize && s->state == SESSION_RUNNING && s->shell.tty) {
+	if (ret == 0 && job->ctl.resize && s->state == SESSION_RUNNING && s->shell.tty) {
 		char exec_id[DOCKER_EXEC_ID_MAX];
 		unsigned cols = s->settings.cols, rows = s->settings.rows;
 		strcpy(exec_id, s->shell.exec_id);
@@ -437,7 +437,7 @@ void session_ctl_run(struct engine_job *engine_job)
 		if (ret < 0)
 			log_error("session %s: resize: %s", s->name, err);
 	}
-	if (ret == 0 && job->restart) {
+	if (ret == 0 && job->ctl.restart) {
 		ret = session_restart(s, err);
 		if (ret < 0)
 			log_error("session %s: restart: %s", s->name, err);
@@ -446,7 +446,7 @@ void session_ctl_run(struct engine_job *engine_job)
 		snprintf(s->last_error, sizeof(s->last_error), "%s", err);
 		fuse_reply_err(job->req, ret == -ESRCH ? ESRCH : EIO);
 	} else {
-		fuse_reply_write(job->req, job->reply_size);
+		fuse_reply_write(job->req, job->ctl.reply_size);
 	}
 	session_job_done(job);
 	pthread_mutex_unlock(&sessions.lock);

@@ -162,7 +162,8 @@ void session_ctl_write(fuse_req_t req, struct session *s, const char *buf, size_
 	struct ctl_command cmds[CTL_MAX_COMMANDS];
 	char err[CTL_ERR_MAX];
 	int count = ctl_parse(buf, size, cmds, err);
-	struct session_job job = { .reply_size = size };
+	struct session_ctl_actions actions = { .reply_size = size };
+	struct session_job *queued = NULL;
 	int errnum = 0;
 
 	pthread_mutex_lock(&sessions.lock);
@@ -173,48 +174,41 @@ void session_ctl_write(fuse_req_t req, struct session *s, const char *buf, size_
 	}
 	for (int i = 0; i < count; i++) {
 		if (cmds[i].verb == CTL_SIGNAL)
-			job.signals[job.signal_count++] = cmds[i].signal;
-		job.resize |= cmds[i].verb == CTL_RESIZE;
-		job.restart |= cmds[i].verb == CTL_RESTART;
+			actions.signals[actions.signal_count++] = cmds[i].signal;
+		actions.resize |= cmds[i].verb == CTL_RESIZE;
+		actions.restart |= cmds[i].verb == CTL_RESTART;
 	}
-	if (job.signal_count > 0 && (s->state != SESSION_RUNNING || s->shell.pid <= 0)) {
+	if (actions.signal_count > 0 && (s->state != SESSION_RUNNING || s->shell.pid <= 0)) {
 		snprintf(err, sizeof(err), "signal: the shell is not running");
 		errnum = ESRCH;
 		goto out;
 	}
-	if (job.restart && s->state != SESSION_RUNNING && s->state != SESSION_EXITING &&
+	if (actions.restart && s->state != SESSION_RUNNING && s->state != SESSION_EXITING &&
 	    s->state != SESSION_EXITED) {
 		snprintf(err, sizeof(err), "restart: the session is %s", session_state_name(s));
 		errnum = EBUSY;
 		goto out;
 	}
-	struct session_job *queued = NULL;
-	if (job.signal_count > 0 || job.resize || job.restart) {
+	/* The job is made before the settings change, so that a failure changes nothing. */
+	bool needs_engine = actions.signal_count > 0 || actions.resize || actions.restart;
+	if (needs_engine)
 		queued = session_job_new(s, session_ctl_run, req);
-		if (!queued || session_apply_settings(s, cmds, count) < 0) {
-			if (queued)
-				session_job_done(queued);
-			snprintf(err, sizeof(err), "out of memory");
-			errnum = ENOMEM;
-			goto out;
-		}
-		memcpy(queued->signals, job.signals, sizeof(job.signals));
-		queued->signal_count = job.signal_count;
-		queued->resize = job.resize;
-		queued->restart = job.restart;
-		queued->reply_size = size;
-	} else if (session_apply_settings(s, cmds, count) < 0) {
+	if ((needs_engine && !queued) || session_apply_settings(s, cmds, count) < 0) {
+		if (queued)
+			session_job_done(queued);
 		snprintf(err, sizeof(err), "out of memory");
 		errnum = ENOMEM;
 		goto out;
 	}
+	if (queued)
+		queued->ctl = actions;
 	for (int i = 0; i < count; i++) {
 		if (cmds[i].verb == CTL_TIMEOUT)
 			s->timeout_ms = cmds[i].timeout_ms;
 		else if (cmds[i].verb == CTL_EOF)
 			s->eof_when_idle = cmds[i].flag;
 	}
-	if (job.restart) {
+	if (actions.restart) {
 		/* The old shell's connection goes now; its unread output stays for readers. */
 		s->state = SESSION_RESTARTING;
 		session_disconnect(s);

@@ -151,15 +151,19 @@ struct session_handle {
 };
 
 /* What a ctl write asks of the engine, done in this order, then answered. */
-struct session_job {
-	struct engine_job job;
-	struct session *s;
-	fuse_req_t req;
-	size_t reply_size;
+struct session_ctl_actions {
+	size_t reply_size;	/* the write's length, reported once all is done */
 	int signal_count;
 	const char *signals[CTL_MAX_COMMANDS];
 	bool resize;
 	bool restart;
+};
+
+struct session_job {
+	struct engine_job job;
+	struct session *s;
+	fuse_req_t req;
+	struct session_ctl_actions ctl;	/* session_ctl_run */
 	uint64_t lines_sent;	/* probe: the counts when it started */
 	uint64_t prompts;
 };
