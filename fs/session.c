@@ -99,6 +99,7 @@ static void session_free(struct session *s)
 {
 	registry_unlink(&sessions.by_id[s->id % SESSION_HASH_BUCKETS], s, offsetof(struct session, id_next));
 	list_del(&s->in_probes);
+	list_del(&s->in_holds);
 	exec_conn_close(s->shell.conn);
 	for (int i = 0; i < STREAM_COUNT; i++)
 		bytequeue_clear(&s->out[i].queue);
@@ -550,6 +551,7 @@ void session_mkdir(fuse_req_t req, const char *name)
 	list_init(&s->writers);
 	list_init(&s->handles);
 	list_init(&s->in_probes);
+	list_init(&s->in_holds);
 	job = session_job_new(s, session_open_run, req);
 	if (!job)
 		goto nomem;
@@ -768,6 +770,7 @@ int sessions_init(const struct sessions_config *cfg)
 	list_init(&sessions.listing);
 	list_init(&sessions.parked);
 	list_init(&sessions.probes);
+	list_init(&sessions.holds);
 	sessions.epoll_fd = epoll_create1(EPOLL_CLOEXEC);
 	sessions.wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	sessions.timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);

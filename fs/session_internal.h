@@ -37,6 +37,10 @@
 #define SESSION_STARTUP_MAX 64
 #define SESSION_MARKER_MAX 64
 #define SESSION_IDLE_CHECK_MS 1000
+/* Output counts as streaming above 64 KiB per 1 ms window; then replies wait up to 500 us to fill. */
+#define SESSION_FLOW_WINDOW_NS (1 * NSEC_PER_MSEC)
+#define SESSION_FLOW_BYTES (64 * 1024)
+#define SESSION_HOLD_NS (500 * INT64_C(1000))
 /* Quiet time after a prompt, and after the last input, before asking the shell's state. */
 #define SESSION_PROBE_DELAY_MS 100
 #define NSEC_PER_MSEC INT64_C(1000000)
@@ -81,6 +85,11 @@ struct session_output {
 	uint64_t produced;		/* st_size: bytes ever produced */
 	struct timespec mtime;		/* time of the last output */
 	struct list_node readers;
+	/* Bytes in the current and the previous flow window: is output streaming in? */
+	int64_t flow_window_start_ns;
+	size_t flow_bytes;
+	size_t flow_prev_bytes;
+	int64_t hold_until_ns;		/* a reader waits for a fuller reply until then; 0: none */
 };
 
 /* What belongs to one shell: reset when a restart starts another. */
@@ -135,6 +144,7 @@ struct session {
 	int64_t last_input_ns;		/* last stdin write */
 	int64_t probe_at_ns;		/* in sessions.probes: when to ask the shell's state */
 	struct list_node in_probes;
+	struct list_node in_holds;	/* in sessions.holds while a stream holds a reply */
 	char last_error[CTL_ERR_MAX];
 	struct timespec ctime;
 	struct list_node handles;
@@ -184,6 +194,7 @@ struct sessions_state {
 	struct list_node listing;	/* listed sessions, creation order */
 	struct list_node parked;	/* every parked request, by deadline */
 	struct list_node probes;	/* sessions with a waiting probe scheduled */
+	struct list_node holds;		/* sessions whose readers wait for a fuller reply */
 	int64_t next_idle_check_ns;
 	int epoll_fd;
 	int wake_fd;		/* shutdown */

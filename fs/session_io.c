@@ -22,7 +22,7 @@
 
 /* ---- timers ---- */
 
-/* The earliest of: a parked request's deadline, a waiting probe, the idle check. */
+/* The earliest of: a parked request's deadline, a waiting probe, a held reply, the idle check. */
 static int64_t io_next_wake_ns(void)
 {
 	int64_t next = NO_DEADLINE;
@@ -36,6 +36,13 @@ static int64_t io_next_wake_ns(void)
 		int64_t at = list_entry(pos, struct session, in_probes)->probe_at_ns;
 		if (at < next)
 			next = at;
+	}
+	for (pos = sessions.holds.next; pos != &sessions.holds; pos = pos->next) {
+		struct session *s = list_entry(pos, struct session, in_holds);
+		for (int i = 0; i < STREAM_COUNT; i++) {
+			if (s->out[i].hold_until_ns != 0 && s->out[i].hold_until_ns < next)
+				next = s->out[i].hold_until_ns;
+		}
 	}
 	return next;
 }
@@ -181,6 +188,49 @@ void session_update_events(struct session *s)
 	sh->events = want;
 }
 
+static bool session_streaming(const struct session_output *o, int64_t now)
+{
+	if (now - o->flow_window_start_ns >= 2 * SESSION_FLOW_WINDOW_NS)
+		return false;	/* nothing came for a whole window */
+	return o->flow_prev_bytes + o->flow_bytes >= SESSION_FLOW_BYTES;
+}
+
+static void session_count_flow(struct session_output *o, size_t len, int64_t now)
+{
+	if (now - o->flow_window_start_ns >= SESSION_FLOW_WINDOW_NS) {
+		bool adjacent = now - o->flow_window_start_ns < 2 * SESSION_FLOW_WINDOW_NS;
+		o->flow_prev_bytes = adjacent ? o->flow_bytes : 0;
+		o->flow_bytes = 0;
+		o->flow_window_start_ns = now;
+	}
+	o->flow_bytes += len;
+}
+
+/*
+ * Whether a reader wanting size bytes, with less than that buffered, waits
+ * for more (until deadline_ns at the latest). Only while output streams in:
+ * the engine sends it in 32 KiB frames, and a reply per frame costs the
+ * reader and seshfs a wake-up each, CPU the engine needs on a small machine.
+ * Interactive output, a shell at its prompt, a stream that ended: never held.
+ */
+static bool session_hold_reply(struct session *s, struct session_output *o, size_t size,
+			       int64_t deadline_ns)
+{
+	size_t enough = size < sessions.cfg.bufsize / 2 ? size : sessions.cfg.bufsize / 2;
+	int64_t now = now_ns();
+
+	if (o->queue.len == 0 || o->queue.len >= enough || s->state != SESSION_RUNNING || !s->shell.conn ||
+	    session_idle(s) || !session_streaming(o, now))
+		return false;
+	if (o->hold_until_ns == 0) {
+		o->hold_until_ns = now + SESSION_HOLD_NS < deadline_ns ? now + SESSION_HOLD_NS : deadline_ns;
+		list_del(&s->in_holds);
+		list_add_tail(&sessions.holds, &s->in_holds);
+		io_rearm();
+	}
+	return now < o->hold_until_ns;
+}
+
 /* Replies with up to size bytes from q (0 bytes is EOF) and consumes what was sent. */
 static void reply_from_queue(fuse_req_t req, struct bytequeue *q, size_t size)
 {
@@ -204,8 +254,11 @@ void session_serve_readers(struct session *s, enum session_stream stream)
 
 	while (!list_empty(&o->readers) && (o->queue.len > 0 || session_reads_end(s))) {
 		struct parked *p = list_entry(o->readers.next, struct parked, in_queue);
+		if (session_hold_reply(s, o, p->size, p->deadline_ns))
+			return;
 		parked_remove(p);
 		reply_from_queue(p->req, &o->queue, p->size);
+		o->hold_until_ns = 0;
 		free(p);
 	}
 }
@@ -284,6 +337,7 @@ static void session_push_output(struct session *s, enum session_stream stream, c
 		return;
 	}
 	s->out[stream].produced += len;
+	session_count_flow(&s->out[stream], len, now_ns());
 	clock_gettime(CLOCK_REALTIME, &s->out[stream].mtime);
 	session_record(s, data, len);
 	session_notify_poll(s, session_stream_file(stream));
@@ -447,6 +501,28 @@ static void io_expire_deadlines(void)
 	}
 }
 
+/* Readers whose hold for a fuller reply is over get what there is. */
+static void io_release_holds(void)
+{
+	struct list_node *pos, *tmp;
+	int64_t now = now_ns();
+
+	list_for_each_safe(pos, tmp, &sessions.holds) {
+		struct session *s = list_entry(pos, struct session, in_holds);
+		bool holding = false;
+		for (int i = 0; i < STREAM_COUNT; i++) {
+			struct session_output *o = &s->out[i];
+			if (o->hold_until_ns != 0 && o->hold_until_ns <= now) {
+				session_serve_readers(s, (enum session_stream)i);
+				o->hold_until_ns = 0;
+			}
+			holding |= o->hold_until_ns != 0;
+		}
+		if (!holding)
+			list_del(&s->in_holds);
+	}
+}
+
 static bool session_has_readers(const struct session *s)
 {
 	return !list_empty(&s->out[STREAM_STDOUT].readers) || !list_empty(&s->out[STREAM_STDERR].readers);
@@ -547,6 +623,7 @@ void *io_main(void *arg)
 			}
 			io_handle(events[i].data.u64, events[i].events);
 		}
+		io_release_holds();	/* first: a reader held up to its deadline gets the data */
 		io_expire_deadlines();
 		io_start_probes();
 		io_close_idle_sessions();
@@ -568,8 +645,10 @@ static void session_stream_read(fuse_req_t req, struct session_handle *h, size_t
 	s->last_activity_ns = now_ns();
 	if (fuse_req_interrupted(req)) {
 		fuse_reply_err(req, EINTR);
-	} else if (list_empty(&o->readers) && (o->queue.len > 0 || session_reads_end(s))) {
+	} else if (list_empty(&o->readers) && (o->queue.len > 0 || session_reads_end(s)) &&
+		   ((flags & O_NONBLOCK) || !session_hold_reply(s, o, size, h->deadline_ns))) {
 		reply_from_queue(req, &o->queue, size);
+		o->hold_until_ns = 0;
 		session_update_events(s);
 	} else if (flags & O_NONBLOCK) {
 		fuse_reply_err(req, EAGAIN);
