@@ -22,7 +22,7 @@ def run(*args, **kw):
 
 
 def client(binary, *args):
-    """benchclient's first line, as a dict of floats."""
+    """benchclient's output lines, each as a dict of floats."""
     out = run(binary, *args).splitlines()
     return [{k: float(v) for k, v in (f.split("=") for f in line.split(": ")[-1].split())}
             for line in out]
@@ -88,21 +88,27 @@ def main():
     try:
         # Command round trip: write "echo tokN", read until tokN is back.
         rt = m.session("roundtrip")
-        fs_rt, fs_done, raw_rt = [], [], []
+        fs_rt, fs_done, raw_rt, hooked_rt, hooked_done = [], [], [], [], []
         for _ in range(a.rounds):
             token, done = client(a.client, "fs", rt, "roundtrip", str(a.commands))
             fs_rt.append(token["median_us"])
             fs_done.append(done["median_us"])
             raw_rt.append(client(a.client, "raw", a.container, "roundtrip", str(a.commands))[0]["median_us"])
+            token, done = client(a.client, "raw", a.container, "hooked", "/bin/sh", str(a.commands))
+            hooked_rt.append(token["median_us"])
+            hooked_done.append(done["median_us"])
         # The same with bash, whose prompt hook does not fork (PROMPT_COMMAND).
         bash = m.session("bash")
         with open(os.path.join(bash, "ctl"), "w") as f:
             f.write("shell /bin/bash\nrestart\n")
-        bash_rt, bash_done = [], []
+        bash_rt, bash_done, bash_hooked_rt, bash_hooked_done = [], [], [], []
         for _ in range(a.rounds):
             token, done = client(a.client, "fs", bash, "roundtrip", str(a.commands))
             bash_rt.append(token["median_us"])
             bash_done.append(done["median_us"])
+            token, done = client(a.client, "raw", a.container, "hooked", "/bin/bash", str(a.commands))
+            bash_hooked_rt.append(token["median_us"])
+            bash_hooked_done.append(done["median_us"])
         cli = []
         for i in range(20):
             start = time.perf_counter()
@@ -115,6 +121,14 @@ def main():
             note="includes the prompt hook")
         row("  bash session: round trip", statistics.median(bash_rt), raw_med, "us", "<= 1.5x")
         row("  bash session: to completion (EOF)", statistics.median(bash_done), raw_med, "us", "-")
+        # The same shell and prompt hook on a raw exec: what the relay through FUSE costs.
+        row("relay only: round trip vs hooked raw exec", fs_med, statistics.median(hooked_rt), "us", "-")
+        row("  ... to completion vs hooked raw prompt", statistics.median(fs_done),
+            statistics.median(hooked_done), "us", "-")
+        row("  bash: round trip vs hooked raw exec", statistics.median(bash_rt),
+            statistics.median(bash_hooked_rt), "us", "-")
+        row("  bash: to completion vs hooked raw prompt", statistics.median(bash_done),
+            statistics.median(bash_hooked_done), "us", "-")
         row("round trip vs docker exec (CLI)", fs_med, statistics.median(cli), "us", "< 1x")
 
         # mkdir to first output vs raw exec create + start until the shell's first output.

@@ -3,12 +3,16 @@
  *
  *   benchclient raw CONTAINER roundtrip N   a persistent exec through seshfs's backend
  *   benchclient fs  SESSIONDIR roundtrip N  a seshfs session's stdin/stdout files
+ *   benchclient raw CONTAINER hooked SHELL N  roundtrip on a raw exec started as seshfs
+ *                                           starts a session: the same wrapper and prompt hook
  *   benchclient raw CONTAINER open N        exec create + start until the shell's first output
  *   benchclient raw CONTAINER stream MIB    dd if=/dev/zero bs=1M count=MIB, read to the end
  *   benchclient fs  SESSIONDIR stream MIB   the same command through stdin/stdout
  *
  * Prints one line: "median_us=... mean_us=..." or "mib_per_s=...".
  * The raw side is the floor: no FUSE, no session layer, same engine calls.
+ * The hooked raw exec separates the cost of completion (the shell's prompt
+ * hook) from the cost of the relay through FUSE.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,6 +26,8 @@
 #include "../backend/demux.h"
 #include "../backend/docker.h"
 #include "../backend/exec_conn.h"
+#include "../fs/procctl.h"
+#include "../fs/prompt.h"
 
 #define READ_CHUNK (256 * 1024)
 
@@ -165,20 +171,25 @@ static void read_to_eof(struct transport *t)
 
 /*
  * Each command is sent when the shell waits: through seshfs, after its
- * completion (EOF); raw, after the token (a raw exec has no completion).
- * Measured: until the token is back, and through seshfs until EOF too.
+ * completion (EOF); on a hooked raw exec, after the prompt marker; on a plain
+ * raw exec, after the token (it has no completion). Measured: until the token
+ * is back, and until completion where there is one.
  */
-static void roundtrip(struct transport *t, int n)
+static void roundtrip(struct transport *t, int n, const char *prompt_mark)
 {
 	double *us = calloc((size_t)n, sizeof(*us));
 	double *done_us = calloc((size_t)n, sizeof(*done_us));
 	char cmd[64], token[64];
 
 	/* A warm-up command, so that both sides start from a shell that waits. */
+	bool completes = !t->conn || prompt_mark;
+
 	send_all(t, "echo warm\n", 10);
 	read_until(t, "warm\n");
 	if (!t->conn)
 		read_to_eof(t);
+	else if (prompt_mark)
+		read_until(t, prompt_mark);
 	for (int i = 0; i < n; i++) {
 		int len = snprintf(cmd, sizeof(cmd), "echo tok%d\n", i);
 		snprintf(token, sizeof(token), "tok%d\n", i);
@@ -186,13 +197,14 @@ static void roundtrip(struct transport *t, int n)
 		send_all(t, cmd, (size_t)len);
 		read_until(t, token);
 		us[i] = now_us() - start;
-		if (!t->conn) {
+		if (!t->conn)
 			read_to_eof(t);
-			done_us[i] = now_us() - start;
-		}
+		else if (prompt_mark)
+			read_until(t, prompt_mark);
+		done_us[i] = now_us() - start;
 	}
 	print_times(us, n);
-	if (!t->conn) {
+	if (completes) {
 		printf("completion: ");
 		print_times(done_us, n);
 	}
@@ -227,6 +239,28 @@ static void stream(struct transport *t, long mib, const char *ready_token)
 	printf("mib_per_s=%.1f seconds=%.3f\n", mib / seconds, seconds);
 }
 
+/* A raw exec of shell, started and marked the way a seshfs session is. */
+static void raw_hooked(struct docker *d, const char *container, const char *shell, int n)
+{
+	const char *argv[PROCCTL_SHELL_ARGC];
+	const char *token = "0123456789abcdef";
+	char setup[PROMPT_SETUP_MAX], mark[64];
+	struct transport t = { 0 };
+
+	procctl_shell_argv(shell, false, argv);
+	t.conn = raw_start(d, container, argv, true);
+	demux_init(&t.demux, false);
+	read_until(&t, "\n");	/* the wrapper's pid line */
+	int len = prompt_setup_line(token, setup, sizeof(setup));
+	if (len < 0 || (size_t)len >= sizeof(setup))
+		die("prompt set-up line too long");
+	send_all(&t, setup, (size_t)len);
+	snprintf(mark, sizeof(mark), "\036%s:1:", token);
+	read_until(&t, mark);	/* the set-up line's own prompt */
+	roundtrip(&t, n, mark);
+	exec_conn_close(t.conn);
+}
+
 static void raw_open(struct docker *d, const char *container, int n)
 {
 	const char *argv[] = { "/bin/sh", "-c", "echo $$; exec /bin/sh", NULL };
@@ -247,6 +281,15 @@ static void raw_open(struct docker *d, const char *container, int n)
 
 int main(int argc, char **argv)
 {
+	if (argc == 6 && strcmp(argv[1], "raw") == 0 && strcmp(argv[3], "hooked") == 0) {
+		char err[DOCKER_ERR_MAX];
+		struct docker *d = docker_new(NULL, err);
+		if (!d)
+			die(err);
+		raw_hooked(d, argv[2], argv[4], (int)strtol(argv[5], NULL, 10));
+		docker_free(d);
+		return 0;
+	}
 	if (argc != 5)
 		die("usage: benchclient raw|fs CONTAINER|SESSIONDIR roundtrip|open|stream N");
 	const char *mode = argv[3];
@@ -262,7 +305,7 @@ int main(int argc, char **argv)
 		if (t.in_fd < 0 || t.out_fd < 0)
 			die("cannot open the session's files (set its timeout first)");
 		if (strcmp(mode, "roundtrip") == 0)
-			roundtrip(&t, (int)n);
+			roundtrip(&t, (int)n, NULL);
 		else if (strcmp(mode, "stream") == 0)
 			stream(&t, n, NULL);
 		else
@@ -278,7 +321,7 @@ int main(int argc, char **argv)
 		const char *sh[] = { "/bin/sh", NULL };
 		t.conn = raw_start(d, argv[2], sh, true);
 		demux_init(&t.demux, false);
-		roundtrip(&t, (int)n);
+		roundtrip(&t, (int)n, NULL);
 	} else if (strcmp(mode, "open") == 0) {
 		raw_open(d, argv[2], (int)n);
 	} else if (strcmp(mode, "stream") == 0) {
