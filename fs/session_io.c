@@ -48,22 +48,23 @@ static int64_t io_next_wake_ns(void)
 }
 
 /*
- * Sets timer_fd to the next wake-up. Any thread may call it: arming a
- * timerfd does not wake the I/O loop, so parking a read costs it nothing.
+ * Makes timer_fd fire no later than the next wake-up. Any thread may call it:
+ * arming a timerfd does not wake the I/O loop, so parking a read costs it
+ * nothing. A timer set earlier than needed is left alone: when it fires, the
+ * loop finds nothing due and sets it again, one wake-up per deadline period
+ * instead of a syscall each time a parked read is answered.
  */
 void io_rearm(void)
 {
 	int64_t next = io_next_wake_ns();
 	struct itimerspec when = { 0 };
 
-	if (next == sessions.timer_armed_ns)
+	if (next >= sessions.timer_armed_ns)
 		return;
-	if (next != NO_DEADLINE) {
-		when.it_value.tv_sec = next / 1000000000;
-		when.it_value.tv_nsec = next % 1000000000;
-		if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
-			when.it_value.tv_nsec = 1;	/* zero would disarm */
-	}
+	when.it_value.tv_sec = next / 1000000000;
+	when.it_value.tv_nsec = next % 1000000000;
+	if (when.it_value.tv_sec == 0 && when.it_value.tv_nsec == 0)
+		when.it_value.tv_nsec = 1;	/* zero would disarm */
 	if (timerfd_settime(sessions.timer_fd, TFD_TIMER_ABSTIME, &when, NULL) < 0)
 		log_error("timerfd_settime: %s", strerror(errno));
 	sessions.timer_armed_ns = next;
