@@ -515,7 +515,9 @@ static void io_release_holds(void)
 			struct session_output *o = &s->out[i];
 			if (o->hold_until_ns != 0 && o->hold_until_ns <= now) {
 				session_serve_readers(s, (enum session_stream)i);
-				o->hold_until_ns = 0;
+				/* Answered, or nobody left to answer; a reader behind may hold anew. */
+				if (o->hold_until_ns <= now)
+					o->hold_until_ns = 0;
 			}
 			holding |= o->hold_until_ns != 0;
 		}
