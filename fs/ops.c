@@ -22,8 +22,6 @@ static const char *const ops_file_names[SESSION_FILE_COUNT] = {
 	[SESSION_TRANSCRIPT] = "transcript",
 };
 
-#define OPS_MAX_REQUEST (1024 * 1024)
-
 struct ops_dirbuf {
 	char *data;
 	size_t size;
@@ -33,7 +31,7 @@ struct ops_dirbuf {
 static void ops_init(void *userdata, struct fuse_conn_info *conn)
 {
 	(void)userdata;
-	conn->max_write = OPS_MAX_REQUEST;
+	conn->max_write = SESSION_MAX_REQUEST;
 	conn->max_read = 0;	/* no limit below max_pages */
 }
 

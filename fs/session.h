@@ -25,6 +25,8 @@
 #include "settings.h"
 
 #define SESSION_NAME_MAX 64
+/* The most a FUSE read or write request carries (negotiated in ops.c's init). */
+#define SESSION_MAX_REQUEST (1024 * 1024)
 
 /* Inodes: 1 the root, 2 sessions/, then eight numbers per session id. */
 #define INO_ROOT FUSE_ROOT_ID

@@ -642,6 +642,16 @@ static void session_stream_read(fuse_req_t req, struct session_handle *h, size_t
 	enum session_stream stream = h->file == SESSION_STDOUT ? STREAM_STDOUT : STREAM_STDERR;
 	struct session_output *o = &s->out[stream];
 
+	/*
+	 * The kernel splits a read() bigger than one request (1 MiB, less the
+	 * buffer's offset in its first page) into several, each sent once the
+	 * one before came back full. Another reader's request could be answered
+	 * in between, and one read() would return two distant pieces of the
+	 * stream. A reply short of such a first piece ends the read() there,
+	 * like a pipe's, so each read() stays one contiguous piece.
+	 */
+	if (size > SESSION_MAX_REQUEST / 2)
+		size = SESSION_MAX_REQUEST / 2;
 	/* Registered before looking, so an interrupt can never slip between the two. */
 	fuse_req_interrupt_func(req, session_interrupted, NULL);
 	pthread_mutex_lock(&sessions.lock);

@@ -183,3 +183,55 @@ def test_a_gigabyte_nobody_reads_keeps_memory_bounded(make_mount):
     assert received == mib << 20
     assert rss_kb < 48 * 1024
     assert s.read(stream="stderr") == b"done\n"
+
+
+def test_two_readers_racing_on_one_stream_share_it_exactly(make_mount):
+    """Every byte goes to exactly one of them, and each read() returns one
+    contiguous piece of the stream, as from a pipe. Python's 1 MiB read buffer
+    is not page-aligned, so the kernel splits such a read into two requests,
+    the second sent once the first came back full."""
+    m = make_mount(options=["bufsize=4M"])
+    s = m.session()
+    s.ctl("timeout 30")
+    expected = b"".join(b"%d\n" % n for n in range(1000000, 1400000))  # unique 8-byte lines
+    s.send("seq 1000000 1399999 > /tmp/racing\n")
+    assert s.read() == b""
+    produced = 0
+    for _ in range(3):
+        s.send("cat /tmp/racing\n")
+        # All of it buffered first, so that the first reads can be answered in full.
+        wait_until(lambda: os.stat(s.path("stdout")).st_size >= produced + len(expected),
+                   what="the output buffered")
+        produced += len(expected)
+        pieces = {0: [], 1: []}
+
+        def reader(k):
+            fd = os.open(s.path("stdout"), os.O_RDONLY)
+            try:
+                while block := os.read(fd, 1 << 20):
+                    pieces[k].append(block)
+            finally:
+                os.close(fd)
+
+        threads = [threading.Thread(target=reader, args=(k,)) for k in pieces]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        # Find each reader's pieces in order; together they must tile the output.
+        spans = []
+        for k, blocks in pieces.items():
+            at = 0
+            for block in blocks:
+                at = expected.find(block, at)
+                assert at >= 0, f"reader {k} got a read() that is not one piece of the stream"
+                spans.append((at, len(block)))
+                at += len(block)
+        spans.sort()
+        offset = 0
+        for at, length in spans:
+            assert at == offset, "a byte was lost or delivered twice"
+            offset += length
+        assert offset == len(expected)
+    s.send("rm /tmp/racing\n")
+    assert s.read() == b""
