@@ -31,6 +31,18 @@ install_packages() {
 
 start_engine() {
 	docker info >/dev/null 2>&1 && return 0
+	# A dockerd still starting or shutting down holds its pid file: wait for it
+	# to answer or to exit, since a second one would refuse to start.
+	i=0
+	while [ -f /var/run/docker.pid ] && kill -0 "$(cat /var/run/docker.pid)" 2>/dev/null; do
+		docker info >/dev/null 2>&1 && return 0
+		i=$((i + 1))
+		if [ $i -gt 60 ]; then
+			log "dockerd (pid $(cat /var/run/docker.pid)) neither answers nor exits"
+			return 1
+		fi
+		sleep 0.5
+	done
 	log "starting dockerd"
 	setsid dockerd >/var/log/seshfs-dockerd.log 2>&1 < /dev/null &
 	i=0
