@@ -232,9 +232,13 @@ static bool session_hold_reply(struct session *s, struct session_output *o, size
 	return now < o->hold_until_ns;
 }
 
-/* Replies with up to size bytes from q (0 bytes is EOF) and consumes what was sent. */
-static void reply_from_queue(fuse_req_t req, struct bytequeue *q, size_t size)
+/*
+ * Replies with up to size bytes of o's output (0 bytes is EOF) and consumes
+ * what was sent. A hold waited for this reply: it is over.
+ */
+static void reply_from_output(fuse_req_t req, struct session_output *o, size_t size)
 {
+	struct bytequeue *q = &o->queue;
 	struct iovec iov[SESSION_REPLY_IOV];
 	int count = bytequeue_peek(q, size, iov, SESSION_REPLY_IOV);
 	size_t len = 0;
@@ -246,6 +250,7 @@ static void reply_from_queue(fuse_req_t req, struct bytequeue *q, size_t size)
 		fuse_reply_buf(req, NULL, 0);
 	else if (fuse_reply_iov(req, iov, count) == 0)
 		bytequeue_drop(q, len);
+	o->hold_until_ns = 0;
 }
 
 /* Answers the parked readers of one stream that can be answered now. */
@@ -258,8 +263,7 @@ void session_serve_readers(struct session *s, enum session_stream stream)
 		if (session_hold_reply(s, o, p->size, p->deadline_ns))
 			return;
 		parked_remove(p);
-		reply_from_queue(p->req, &o->queue, p->size);
-		o->hold_until_ns = 0;
+		reply_from_output(p->req, o, p->size);
 		free(p);
 	}
 }
@@ -660,8 +664,7 @@ static void session_stream_read(fuse_req_t req, struct session_handle *h, size_t
 		fuse_reply_err(req, EINTR);
 	} else if (list_empty(&o->readers) && (o->queue.len > 0 || session_reads_end(s)) &&
 		   ((flags & O_NONBLOCK) || !session_hold_reply(s, o, size, h->deadline_ns))) {
-		reply_from_queue(req, &o->queue, size);
-		o->hold_until_ns = 0;
+		reply_from_output(req, o, size);
 		session_update_events(s);
 	} else if (flags & O_NONBLOCK) {
 		fuse_reply_err(req, EAGAIN);
