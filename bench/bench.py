@@ -28,6 +28,12 @@ def client(binary, *args):
             for line in out]
 
 
+def medians(lines):
+    """A roundtrip run's (until the token, until completion) medians."""
+    token, done = lines
+    return token["median_us"], done["median_us"]
+
+
 def rss_kb(pid):
     with open(f"/proc/{pid}/status") as f:
         fields = dict(line.split(":", 1) for line in f)
@@ -88,27 +94,24 @@ def main():
     try:
         # Command round trip: write "echo tokN", read until tokN is back.
         rt = m.session("roundtrip")
-        fs_rt, fs_done, raw_rt, hooked_rt, hooked_done = [], [], [], [], []
+        n = str(a.commands)
+        fs, raw_rt, hooked = [], [], []
         for _ in range(a.rounds):
-            token, done = client(a.client, "fs", rt, "roundtrip", str(a.commands))
-            fs_rt.append(token["median_us"])
-            fs_done.append(done["median_us"])
-            raw_rt.append(client(a.client, "raw", a.container, "roundtrip", str(a.commands))[0]["median_us"])
-            token, done = client(a.client, "raw", a.container, "hooked", "/bin/sh", str(a.commands))
-            hooked_rt.append(token["median_us"])
-            hooked_done.append(done["median_us"])
+            fs.append(medians(client(a.client, "fs", rt, "roundtrip", n)))
+            raw_rt.append(client(a.client, "raw", a.container, "roundtrip", n)[0]["median_us"])
+            hooked.append(medians(client(a.client, "raw", a.container, "hooked", "/bin/sh", n)))
         # The same with bash, whose prompt hook does not fork (PROMPT_COMMAND).
         bash = m.session("bash")
         with open(os.path.join(bash, "ctl"), "w") as f:
             f.write("shell /bin/bash\nrestart\n")
-        bash_rt, bash_done, bash_hooked_rt, bash_hooked_done = [], [], [], []
+        bash_fs, bash_hooked = [], []
         for _ in range(a.rounds):
-            token, done = client(a.client, "fs", bash, "roundtrip", str(a.commands))
-            bash_rt.append(token["median_us"])
-            bash_done.append(done["median_us"])
-            token, done = client(a.client, "raw", a.container, "hooked", "/bin/bash", str(a.commands))
-            bash_hooked_rt.append(token["median_us"])
-            bash_hooked_done.append(done["median_us"])
+            bash_fs.append(medians(client(a.client, "fs", bash, "roundtrip", n)))
+            bash_hooked.append(medians(client(a.client, "raw", a.container, "hooked", "/bin/bash", n)))
+        fs_rt, fs_done = zip(*fs)
+        hooked_rt, hooked_done = zip(*hooked)
+        bash_rt, bash_done = zip(*bash_fs)
+        bash_hooked_rt, bash_hooked_done = zip(*bash_hooked)
         cli = []
         for i in range(20):
             start = time.perf_counter()

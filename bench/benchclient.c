@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -281,19 +282,12 @@ static void raw_open(struct docker *d, const char *container, int n)
 
 int main(int argc, char **argv)
 {
-	if (argc == 6 && strcmp(argv[1], "raw") == 0 && strcmp(argv[3], "hooked") == 0) {
-		char err[DOCKER_ERR_MAX];
-		struct docker *d = docker_new(NULL, err);
-		if (!d)
-			die(err);
-		raw_hooked(d, argv[2], argv[4], (int)strtol(argv[5], NULL, 10));
-		docker_free(d);
-		return 0;
-	}
-	if (argc != 5)
-		die("usage: benchclient raw|fs CONTAINER|SESSIONDIR roundtrip|open|stream N");
+	bool hooked = argc == 6 && strcmp(argv[3], "hooked") == 0;	/* the one mode with SHELL */
+
+	if (argc != 5 && !hooked)
+		die("usage: benchclient raw|fs CONTAINER|SESSIONDIR roundtrip|open|stream|hooked [SHELL] N");
 	const char *mode = argv[3];
-	long n = strtol(argv[4], NULL, 10);
+	long n = strtol(argv[argc - 1], NULL, 10);
 	struct transport t = { .in_fd = -1, .out_fd = -1 };
 
 	if (strcmp(argv[1], "fs") == 0) {
@@ -322,6 +316,8 @@ int main(int argc, char **argv)
 		t.conn = raw_start(d, argv[2], sh, true);
 		demux_init(&t.demux, false);
 		roundtrip(&t, (int)n, NULL);
+	} else if (hooked) {
+		raw_hooked(d, argv[2], argv[4], (int)n);
 	} else if (strcmp(mode, "open") == 0) {
 		raw_open(d, argv[2], (int)n);
 	} else if (strcmp(mode, "stream") == 0) {
