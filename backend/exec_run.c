@@ -7,7 +7,6 @@
 #include <poll.h>
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 #include "demux.h"
 #include "exec_conn.h"
@@ -33,41 +32,33 @@ static void exec_run_keep(void *ctx, enum demux_stream stream, const char *data,
 	out->buf[out->len] = '\0';
 }
 
-static long exec_run_now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
-}
-
-int exec_run(struct docker *d, const struct docker_exec_spec *spec, int timeout_ms,
-	     int *exit_code, char *out, size_t out_size, char err[DOCKER_ERR_MAX])
+int exec_run(struct engine *e, const struct engine_exec_spec *spec, int timeout_ms,
+	     int *exit_code, char *out, size_t out_size, char err[ENGINE_ERR_MAX])
 {
 	struct exec_run_output output = { .buf = out, .size = out_size };
-	struct docker_exec_status status;
+	struct engine_exec_status status;
 	struct exec_conn *conn = NULL;
 	struct demux dm;
-	char id[DOCKER_EXEC_ID_MAX];
+	char id[ENGINE_EXEC_ID_MAX];
 	char buf[4096];
-	long deadline = exec_run_now_ms() + timeout_ms;
+	long deadline = exec_conn_now_ms() + timeout_ms;
 	int ret;
 
 	if (out_size > 0)
 		out[0] = '\0';
-	ret = docker_exec_create(d, spec, id, err);
+	ret = e->ops->exec_create(e, spec, id, err);
 	if (ret < 0)
 		return ret;
-	ret = exec_conn_start(d, id, spec->tty, timeout_ms, &conn, err);
+	ret = e->ops->exec_attach(e, id, spec->tty, timeout_ms, &conn, err);
 	if (ret < 0)
 		return ret;
 	demux_init(&dm, spec->tty);
 	for (;;) {
 		ssize_t n = exec_conn_recv(conn, buf, sizeof(buf));
 		if (n == -EAGAIN) {
-			long left = deadline - exec_run_now_ms();
+			long left = deadline - exec_conn_now_ms();
 			if (left <= 0 || exec_conn_wait(conn, POLLIN, (int)left) <= 0) {
-				snprintf(err, DOCKER_ERR_MAX, "exec %.12s did not finish in %d ms", id, timeout_ms);
+				snprintf(err, ENGINE_ERR_MAX, "exec %.12s did not finish in %d ms", id, timeout_ms);
 				ret = -ETIMEDOUT;
 				goto out;
 			}
@@ -76,14 +67,14 @@ int exec_run(struct docker *d, const struct docker_exec_spec *spec, int timeout_
 		if (n <= 0)
 			break;
 		if (demux_feed(&dm, buf, n, exec_run_keep, &output) < 0) {
-			snprintf(err, DOCKER_ERR_MAX, "exec %.12s: malformed stream", id);
+			snprintf(err, ENGINE_ERR_MAX, "exec %.12s: malformed stream", id);
 			ret = -EPROTO;
 			goto out;
 		}
 	}
-	ret = docker_exec_inspect(d, id, &status, err);
+	ret = e->ops->exec_inspect(e, id, &status, err);
 	if (ret == 0 && !status.has_exit_code) {
-		snprintf(err, DOCKER_ERR_MAX, "exec %.12s ended without an exit code", id);
+		snprintf(err, ENGINE_ERR_MAX, "exec %.12s ended without an exit code", id);
 		ret = -EIO;
 	}
 	if (ret == 0)

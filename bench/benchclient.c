@@ -1,5 +1,5 @@
 /*
- * seshfs benchmark client: the same measurements over two transports.
+ * seshfs benchmark client: the same measurements over two channels.
  *
  *   benchclient raw CONTAINER roundtrip N   a persistent exec through seshfs's backend
  *   benchclient fs  SESSIONDIR roundtrip N  a seshfs session's stdin/stdout files
@@ -25,15 +25,15 @@
 #include <unistd.h>
 
 #include "../backend/demux.h"
-#include "../backend/docker.h"
+#include "../backend/engine.h"
 #include "../backend/exec_conn.h"
-#include "../fs/procctl.h"
-#include "../fs/prompt.h"
+#include "../backend/procctl.h"
+#include "../fs/session/prompt.h"
 
 #define READ_CHUNK (256 * 1024)
 
 /* A shell to talk to: either a raw exec or a session's two files. */
-struct transport {
+struct channel {
 	struct exec_conn *conn;
 	struct demux demux;
 	int in_fd;
@@ -58,7 +58,7 @@ static void die(const char *what)
 
 static void keep_stdout(void *ctx, enum demux_stream stream, const char *data, size_t len)
 {
-	struct transport *t = ctx;
+	struct channel *t = ctx;
 
 	if (stream != DEMUX_STDOUT)
 		return;
@@ -68,26 +68,26 @@ static void keep_stdout(void *ctx, enum demux_stream stream, const char *data, s
 	t->pending_len += len;
 }
 
-static struct exec_conn *raw_start(struct docker *d, const char *container, const char *const *argv,
+static struct exec_conn *raw_start(struct engine *e, const char *container, const char *const *argv,
 				   bool attach_stdin)
 {
-	char id[DOCKER_EXEC_ID_MAX];
-	char err[DOCKER_ERR_MAX];
-	struct docker_exec_spec spec = {
+	char id[ENGINE_EXEC_ID_MAX];
+	char err[ENGINE_ERR_MAX];
+	struct engine_exec_spec spec = {
 		.container = container,
 		.argv = argv,
 		.attach_stdin = attach_stdin,
 	};
 
-	if (docker_exec_create(d, &spec, id, err) < 0)
+	if (e->ops->exec_create(e, &spec, id, err) < 0)
 		die(err);
 	struct exec_conn *conn;
-	if (exec_conn_start(d, id, false, 10000, &conn, err) < 0)
+	if (e->ops->exec_attach(e, id, false, 10000, &conn, err) < 0)
 		die(err);
 	return conn;
 }
 
-static void send_all(struct transport *t, const char *buf, size_t len)
+static void send_all(struct channel *t, const char *buf, size_t len)
 {
 	while (len > 0) {
 		ssize_t n = t->conn ? exec_conn_send(t->conn, buf, len) : write(t->in_fd, buf, len);
@@ -103,7 +103,7 @@ static void send_all(struct transport *t, const char *buf, size_t len)
 }
 
 /* Reads more stdout into t->pending; returns bytes added, 0 at end of stream. */
-static size_t read_more(struct transport *t)
+static size_t read_more(struct channel *t)
 {
 	size_t before = t->pending_len;
 
@@ -129,7 +129,7 @@ static size_t read_more(struct transport *t)
 	}
 }
 
-static void read_until(struct transport *t, const char *token)
+static void read_until(struct channel *t, const char *token)
 {
 	size_t len = strlen(token);
 
@@ -164,7 +164,7 @@ static void print_times(double *us, int n)
 }
 
 /* Through seshfs, reads on until EOF: the session's completion signal. */
-static void read_to_eof(struct transport *t)
+static void read_to_eof(struct channel *t)
 {
 	while (read_more(t) > 0)
 		t->pending_len = 0;
@@ -176,7 +176,7 @@ static void read_to_eof(struct transport *t)
  * raw exec, after the token (it has no completion). Measured: until the token
  * is back, and until completion where there is one.
  */
-static void roundtrip(struct transport *t, int n, const char *prompt_mark)
+static void roundtrip(struct channel *t, int n, const char *prompt_mark)
 {
 	double *us = calloc((size_t)n, sizeof(*us));
 	double *done_us = calloc((size_t)n, sizeof(*done_us));
@@ -213,7 +213,7 @@ static void roundtrip(struct transport *t, int n, const char *prompt_mark)
 	free(done_us);
 }
 
-static void stream(struct transport *t, long mib, const char *ready_token)
+static void stream(struct channel *t, long mib, const char *ready_token)
 {
 	char cmd[128];
 	unsigned long long total = (unsigned long long)mib << 20, got = 0;
@@ -241,15 +241,15 @@ static void stream(struct transport *t, long mib, const char *ready_token)
 }
 
 /* A raw exec of shell, started and marked the way a seshfs session is. */
-static void raw_hooked(struct docker *d, const char *container, const char *shell, int n)
+static void raw_hooked(struct engine *e, const char *container, const char *shell, int n)
 {
 	const char *argv[PROCCTL_SHELL_ARGC];
 	const char *token = "0123456789abcdef";
 	char setup[PROMPT_SETUP_MAX], mark[64];
-	struct transport t = { 0 };
+	struct channel t = { 0 };
 
 	procctl_shell_argv(shell, false, argv);
-	t.conn = raw_start(d, container, argv, true);
+	t.conn = raw_start(e, container, argv, true);
 	demux_init(&t.demux, false);
 	read_until(&t, "\n");	/* the wrapper's pid line */
 	int len = prompt_setup_line(token, setup, sizeof(setup));
@@ -262,15 +262,15 @@ static void raw_hooked(struct docker *d, const char *container, const char *shel
 	exec_conn_close(t.conn);
 }
 
-static void raw_open(struct docker *d, const char *container, int n)
+static void raw_open(struct engine *e, const char *container, int n)
 {
 	const char *argv[] = { "/bin/sh", "-c", "echo $$; exec /bin/sh", NULL };
 	double *us = calloc((size_t)n, sizeof(*us));
 
 	for (int i = 0; i < n; i++) {
-		struct transport t = { 0 };
+		struct channel t = { 0 };
 		double start = now_us();
-		t.conn = raw_start(d, container, argv, true);
+		t.conn = raw_start(e, container, argv, true);
 		demux_init(&t.demux, false);
 		read_until(&t, "\n");
 		us[i] = now_us() - start;
@@ -288,7 +288,7 @@ int main(int argc, char **argv)
 		die("usage: benchclient raw|fs CONTAINER|SESSIONDIR roundtrip|open|stream|hooked [SHELL] N");
 	const char *mode = argv[3];
 	long n = strtol(argv[argc - 1], NULL, 10);
-	struct transport t = { .in_fd = -1, .out_fd = -1 };
+	struct channel t = { .in_fd = -1, .out_fd = -1 };
 
 	if (strcmp(argv[1], "fs") == 0) {
 		char path[4096];
@@ -307,30 +307,30 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
-	char err[DOCKER_ERR_MAX];
-	struct docker *d = docker_new(NULL, err);
-	if (!d)
+	char err[ENGINE_ERR_MAX];
+	struct engine *e = engine_open(NULL, err);
+	if (!e)
 		die(err);
 	if (strcmp(mode, "roundtrip") == 0) {
 		const char *sh[] = { "/bin/sh", NULL };
-		t.conn = raw_start(d, argv[2], sh, true);
+		t.conn = raw_start(e, argv[2], sh, true);
 		demux_init(&t.demux, false);
 		roundtrip(&t, (int)n, NULL);
 	} else if (hooked) {
-		raw_hooked(d, argv[2], argv[4], (int)n);
+		raw_hooked(e, argv[2], argv[4], (int)n);
 	} else if (strcmp(mode, "open") == 0) {
-		raw_open(d, argv[2], (int)n);
+		raw_open(e, argv[2], (int)n);
 	} else if (strcmp(mode, "stream") == 0) {
 		char cmd[128];
 		snprintf(cmd, sizeof(cmd), "dd if=/dev/zero bs=1M count=%ld 2>/dev/null", n);
 		const char *dd[] = { "/bin/sh", "-c", cmd, NULL };
-		t.conn = raw_start(d, argv[2], dd, false);
+		t.conn = raw_start(e, argv[2], dd, false);
 		demux_init(&t.demux, false);
 		stream(&t, n, NULL);
 	} else {
 		die("raw: unknown mode");
 	}
 	exec_conn_close(t.conn);
-	docker_free(d);
+	engine_free(e);
 	return 0;
 }

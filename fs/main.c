@@ -3,7 +3,7 @@
  *
  *   seshfs [options] CONTAINER MOUNTPOINT
  *
- * Data path: kernel request -> ops.c -> session.c -> backend/ -> engine socket.
+ * Data path: kernel request -> fs/ops.c -> fs/session/ -> backend/ -> engine socket.
  */
 #include <curl/curl.h>
 #include <errno.h>
@@ -16,12 +16,12 @@
 #include <string.h>
 #include <sys/resource.h>
 
-#include "../backend/docker.h"
-#include "ctl.h"
-#include "log.h"
+#include "../backend/engine.h"
 #include "ops.h"
-#include "session.h"
-#include "settings.h"
+#include "session/ctl.h"
+#include "session/session.h"
+#include "session/settings.h"
+#include "util/log.h"
 
 #define SESHFS_VERSION "0.1.0"
 #define SESHFS_DEFAULT_BUFSIZE (1024 * 1024)
@@ -146,7 +146,7 @@ int main(int argc, char *argv[])
 	struct fuse_cmdline_opts cmdline = { 0 };
 	struct fuse_loop_config *loop_config = NULL;
 	struct fuse_session *se = NULL;
-	struct docker *docker = NULL;
+	struct engine *engine = NULL;
 	struct sessions_config cfg = {
 		.timeout_ms = 1000,
 		.bufsize = SESHFS_DEFAULT_BUFSIZE,
@@ -157,7 +157,7 @@ int main(int argc, char *argv[])
 		},
 	};
 	struct seshfs_options opts = { .defaults = &cfg.defaults };
-	char err[DOCKER_ERR_MAX];
+	char err[ENGINE_ERR_MAX];
 	int ret = 1;
 
 	if (fuse_opt_parse(&args, &opts, seshfs_opts, seshfs_opt_proc) == -1 || opts.bad_env)
@@ -219,25 +219,25 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "seshfs: cannot initialise libcurl\n");
 		goto out_args;
 	}
-	docker = docker_new(opts.docker_host, err);
-	if (!docker) {
+	engine = engine_open(opts.docker_host, err);
+	if (!engine) {
 		fprintf(stderr, "seshfs: %s\n", err);
 		goto out_curl;
 	}
 	/* Check before mounting, so that a typo mounts nothing. */
-	if (docker_container_check(docker, opts.container, err) < 0) {
+	if (engine->ops->container_check(engine, opts.container, err) < 0) {
 		fprintf(stderr, "seshfs: %s\n", err);
-		goto out_docker;
+		goto out_engine;
 	}
-	cfg.docker = docker;
+	cfg.engine = engine;
 
 	/* The kernel checks the 0200/0400/0600 modes; session_open checks them for root too. */
 	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
 	    fuse_opt_add_arg(&args, "-osubtype=seshfs") != 0)
-		goto out_docker;
+		goto out_engine;
 	se = fuse_session_new(&args, &seshfs_ops, sizeof(seshfs_ops), NULL);
 	if (!se)
-		goto out_docker;
+		goto out_engine;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
 	if (fuse_session_mount(se, cmdline.mountpoint) != 0)
@@ -251,7 +251,7 @@ int main(int argc, char *argv[])
 		log_error("cannot start: %s", strerror(-init_ret));
 	} else {
 		log_info("mounted %s on %s (engine %s)", opts.container, cmdline.mountpoint,
-			 docker_host_url(docker));
+			 engine_url(engine));
 		if (cmdline.singlethread) {
 			ret = fuse_session_loop(se);
 		} else {
@@ -273,8 +273,8 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
-out_docker:
-	docker_free(docker);
+out_engine:
+	engine_free(engine);
 out_curl:
 	curl_global_cleanup();
 out_args:

@@ -1,10 +1,12 @@
 /*
- * seshfs: the FUSE low-level operations.
+ * seshfs: the FUSE low-level operations, the only code besides reply.c that
+ * speaks FUSE.
  *
- * Maps inodes to the tree (/, sessions/, sessions/NAME/{stdin,stdout,stderr,ctl})
- * and hands everything that touches a session to session.c. Entry and
- * attribute timeouts are zero, so the kernel never caches a name that an
- * rmdir or a mkdir could change, and nothing needs invalidating.
+ * Maps inodes to the tree (/, sessions/, sessions/NAME/ and its files, as
+ * session_files[] lists them) and hands everything that touches a session to
+ * session/. Entry and attribute timeouts are zero, so the kernel never
+ * caches a name that an rmdir or a mkdir could change, and nothing needs
+ * invalidating.
  */
 #include "ops.h"
 
@@ -12,15 +14,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "session.h"
+#include "session/session.h"
 
-static const char *const ops_file_names[SESSION_FILE_COUNT] = {
-	[SESSION_STDIN] = "stdin",
-	[SESSION_STDOUT] = "stdout",
-	[SESSION_STDERR] = "stderr",
-	[SESSION_CTL] = "ctl",
-	[SESSION_TRANSCRIPT] = "transcript",
-};
+_Static_assert(INO_ROOT == FUSE_ROOT_ID, "the root's inode is FUSE's");
+
+/* A session's file named name, or SESSION_DIR if none is. */
+static enum session_file ops_file_named(const char *name)
+{
+	for (int f = SESSION_DIR + 1; f < SESSION_FILE_COUNT; f++) {
+		if (strcmp(name, session_files[f].name) == 0)
+			return (enum session_file)f;
+	}
+	return SESSION_DIR;
+}
 
 struct ops_dirbuf {
 	char *data;
@@ -72,20 +78,15 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	for (int f = SESSION_STDIN; f < SESSION_FILE_COUNT; f++) {
-		if (strcmp(name, ops_file_names[f]) != 0)
-			continue;
-		struct session *s = session_get_by_id(id);
-		if (!s) {
-			fuse_reply_err(req, ENOENT);
-			return;
-		}
-		session_stat(s, (enum session_file)f, &st);
-		session_put(s);
-		ops_reply_stat_entry(req, st.st_ino, &st);
+	enum session_file f = ops_file_named(name);
+	struct session *s = f == SESSION_DIR ? NULL : session_get_by_id(id);
+	if (!s) {
+		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	fuse_reply_err(req, ENOENT);
+	session_stat(s, f, &st);
+	session_put(s);
+	ops_reply_stat_entry(req, st.st_ino, &st);
 }
 
 static void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
@@ -141,7 +142,7 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 	(void)attr;
 
 	/* Only truncate (echo > stdin, open(..., "w")) on stdin and ctl: a no-op. */
-	if (!session_ino_split(ino, &id, &file) || !session_file_truncatable(file) ||
+	if (!session_ino_split(ino, &id, &file) || !session_files[file].truncatable ||
 	    !(to_set & FUSE_SET_ATTR_SIZE) || (to_set & ~allowed)) {
 		fuse_reply_err(req, EPERM);
 		return;
@@ -212,8 +213,8 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 		}
 		session_put(s);
 		ops_dirbuf_add(req, b, "..", INO_SESSIONS);
-		for (int f = SESSION_STDIN; f < SESSION_FILE_COUNT; f++)
-			ops_dirbuf_add(req, b, ops_file_names[f], session_ino(id, (enum session_file)f));
+		for (int f = SESSION_DIR + 1; f < SESSION_FILE_COUNT; f++)
+			ops_dirbuf_add(req, b, session_files[f].name, session_ino(id, (enum session_file)f));
 	} else {
 		free(b->data);
 		free(b);
@@ -269,7 +270,7 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
 	(void)mode;
 	if (parent == INO_SESSIONS)
-		session_mkdir(req, name);
+		session_mkdir((struct req *)req, name);
 	else
 		fuse_reply_err(req, EPERM);
 }
@@ -277,7 +278,7 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	if (parent == INO_SESSIONS)
-		session_rmdir(req, name);
+		session_rmdir((struct req *)req, name);
 	else
 		fuse_reply_err(req, EPERM);
 }
@@ -310,37 +311,48 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	fi->fh = (uintptr_t)h;
 	/* Reads return exactly what the session hands out; stdin and the streams are pipes. */
 	fi->direct_io = 1;
-	fi->nonseekable = file != SESSION_CTL && file != SESSION_TRANSCRIPT;
+	fi->nonseekable = !session_files[file].seekable;
 	if (fuse_reply_open(req, fi) != 0)
 		session_release(h);	/* the opener is gone */
 }
 
+/* open checked the access mode, so the handler a read or write needs is there. */
 static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
+	struct session_handle *h = (struct session_handle *)fi->fh;
 	(void)ino;
-	session_read(req, (struct session_handle *)fi->fh, size, off, fi->flags);
+
+	session_handle_type(h)->read((struct req *)req, h, size, off, fi->flags);
 }
 
 static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
 		      struct fuse_file_info *fi)
 {
+	struct session_handle *h = (struct session_handle *)fi->fh;
 	(void)ino;
 	(void)off;
-	session_write(req, (struct session_handle *)fi->fh, buf, size);
+
+	session_handle_type(h)->write((struct req *)req, h, buf, size);
 }
 
 static void ops_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		     struct fuse_pollhandle *ph)
 {
 	(void)ino;
-	session_poll(req, (struct session_handle *)fi->fh, ph);
+	session_poll((struct req *)req, (struct session_handle *)fi->fh, (struct poll_handle *)ph);
 }
 
+/* SEEK_DATA and SEEK_HOLE (the kernel does the rest): files without an lseek handler are pipes. */
 static void ops_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
 {
+	struct session_handle *h = (struct session_handle *)fi->fh;
 	(void)ino;
-	session_lseek(req, (struct session_handle *)fi->fh, off, whence);
+
+	if (session_handle_type(h)->lseek)
+		session_handle_type(h)->lseek((struct req *)req, h, off, whence);
+	else
+		fuse_reply_err(req, ESPIPE);
 }
 
 static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

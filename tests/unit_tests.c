@@ -8,9 +8,9 @@
 #include <string.h>
 
 #include "../backend/demux.h"
-#include "../fs/bytequeue.h"
-#include "../fs/ctl.h"
-#include "../fs/prompt.h"
+#include "../fs/session/ctl.h"
+#include "../fs/session/prompt.h"
+#include "../fs/util/bytequeue.h"
 
 static int passed;
 static int failed;
@@ -106,13 +106,13 @@ static void test_ctl(void)
 	char buf[32];
 
 	CHECK(parse("timeout 5\n", cmds, err) == 1);
-	CHECK(cmds[0].verb == CTL_TIMEOUT && cmds[0].timeout_ms == 5000);
-	CHECK(parse("timeout 0.25", cmds, err) == 1 && cmds[0].timeout_ms == 250);
-	CHECK(parse("timeout 0", cmds, err) == 1 && cmds[0].timeout_ms == 0);
-	CHECK(parse("timeout 1.23456", cmds, err) == 1 && cmds[0].timeout_ms == 1234);
+	CHECK(strcmp(cmds[0].def->name, "timeout") == 0 && cmds[0].number == 5000);
+	CHECK(parse("timeout 0.25", cmds, err) == 1 && cmds[0].number == 250);
+	CHECK(parse("timeout 0", cmds, err) == 1 && cmds[0].number == 0);
+	CHECK(parse("timeout 1.23456", cmds, err) == 1 && cmds[0].number == 1234);
 	CHECK(parse("  signal int \r\n\ntimeout 2\n", cmds, err) == 2);
-	CHECK(cmds[0].verb == CTL_SIGNAL && strcmp(cmds[0].signal, "INT") == 0);
-	CHECK(cmds[1].verb == CTL_TIMEOUT && cmds[1].timeout_ms == 2000);
+	CHECK(strcmp(cmds[0].def->name, "signal") == 0 && strcmp(cmds[0].signal, "INT") == 0);
+	CHECK(strcmp(cmds[1].def->name, "timeout") == 0 && cmds[1].number == 2000);
 	CHECK(parse("signal SIGKILL", cmds, err) == 1 && strcmp(cmds[0].signal, "KILL") == 0);
 	CHECK(parse("signal USR2", cmds, err) == 1 && strcmp(cmds[0].signal, "USR2") == 0);
 

@@ -1,5 +1,5 @@
 /*
- * seshfs: processes of a session inside the container.
+ * seshfs backend: processes of a session inside the container.
  *
  * The engine has no call to signal an exec, and a host pid is useless on a
  * remote engine. So each shell is started through /bin/sh, which prints its
@@ -14,7 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "../backend/docker.h"
+#include "engine.h"
 
 #define PROCCTL_ENV_NAME "SESHFS_SESSION"
 
@@ -37,15 +37,15 @@ void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SH
  * a prefix. Returns 1 if the shell itself got it (see PROCCTL_FOREGROUND),
  * 0 if not, -errno on failure.
  */
-int procctl_signal(struct docker *d, const char *container, const char *signal,
+int procctl_signal(struct engine *e, const char *container, const char *signal,
 		   enum procctl_target target, const char *marker,
-		   const int *shell_pids, size_t npids, char err[DOCKER_ERR_MAX]);
+		   const int *shell_pids, size_t npids, char err[ENGINE_ERR_MAX]);
 
 /*
  * Does the shell wait for input: asleep outside wait(), with no foreground
  * child? 1 yes, 0 no, -errno when the helper could not tell.
  */
-int procctl_shell_waiting(struct docker *d, const char *container, int shell_pid,
-			  char err[DOCKER_ERR_MAX]);
+int procctl_shell_waiting(struct engine *e, const char *container, int shell_pid,
+			  char err[ENGINE_ERR_MAX]);
 
 #endif

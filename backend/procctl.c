@@ -1,5 +1,5 @@
 /*
- * seshfs: shell start-up and in-container signals (see procctl.h).
+ * seshfs backend: shell start-up and in-container signals (see procctl.h).
  */
 #include "procctl.h"
 
@@ -8,7 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "../backend/exec_run.h"
 
 #define PROCCTL_TIMEOUT_MS 15000
 #define PROCCTL_BUSY 3
@@ -110,9 +109,9 @@ void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SH
 }
 
 /* Runs the helper script; returns its exit code or -errno. */
-static int procctl_run(struct docker *d, const char *container, const char *signal,
+static int procctl_run(struct engine *e, const char *container, const char *signal,
 		       enum procctl_target target, const char *marker,
-		       const int *shell_pids, size_t npids, char err[DOCKER_ERR_MAX])
+		       const int *shell_pids, size_t npids, char err[ENGINE_ERR_MAX])
 {
 	const char **argv = calloc(npids + 8, sizeof(*argv));
 	char (*pid_text)[16] = calloc(npids + 1, sizeof(*pid_text));
@@ -122,7 +121,7 @@ static int procctl_run(struct docker *d, const char *container, const char *sign
 	size_t argc = 0;
 
 	if (!argv || !pid_text) {
-		snprintf(err, DOCKER_ERR_MAX, "out of memory");
+		snprintf(err, ENGINE_ERR_MAX, "out of memory");
 		goto out;
 	}
 	argv[argc++] = "/bin/sh";
@@ -138,16 +137,16 @@ static int procctl_run(struct docker *d, const char *container, const char *sign
 	}
 	argv[argc] = NULL;
 
-	struct docker_exec_spec spec = {
+	struct engine_exec_spec spec = {
 		.container = container,
 		.argv = argv,
 		.user = "0",
 	};
-	ret = exec_run(d, &spec, PROCCTL_TIMEOUT_MS, &exit_code, output, sizeof(output), err);
+	ret = e->ops->exec_run(e, &spec, PROCCTL_TIMEOUT_MS, &exit_code, output, sizeof(output), err);
 	if (ret == 0) {
 		ret = exit_code;
 		if (exit_code != 0 && exit_code != PROCCTL_BUSY && exit_code != PROCCTL_SHELL_SIGNALED)
-			snprintf(err, DOCKER_ERR_MAX, "signal helper exited %d: %.160s", exit_code, output);
+			snprintf(err, ENGINE_ERR_MAX, "signal helper exited %d: %.160s", exit_code, output);
 	}
 out:
 	free(pid_text);
@@ -155,21 +154,21 @@ out:
 	return ret;
 }
 
-int procctl_signal(struct docker *d, const char *container, const char *signal,
+int procctl_signal(struct engine *e, const char *container, const char *signal,
 		   enum procctl_target target, const char *marker,
-		   const int *shell_pids, size_t npids, char err[DOCKER_ERR_MAX])
+		   const int *shell_pids, size_t npids, char err[ENGINE_ERR_MAX])
 {
-	int ret = procctl_run(d, container, signal, target, marker, shell_pids, npids, err);
+	int ret = procctl_run(e, container, signal, target, marker, shell_pids, npids, err);
 
 	if (ret == PROCCTL_SHELL_SIGNALED)
 		return 1;
 	return ret > 0 ? -EIO : ret;
 }
 
-int procctl_shell_waiting(struct docker *d, const char *container, int shell_pid,
-			  char err[DOCKER_ERR_MAX])
+int procctl_shell_waiting(struct engine *e, const char *container, int shell_pid,
+			  char err[ENGINE_ERR_MAX])
 {
-	int ret = procctl_run(d, container, "waiting", PROCCTL_FOREGROUND, "-", &shell_pid, 1, err);
+	int ret = procctl_run(e, container, "waiting", PROCCTL_FOREGROUND, "-", &shell_pid, 1, err);
 
 	if (ret == 0 || ret == PROCCTL_BUSY)
 		return ret == 0;

@@ -1,0 +1,87 @@
+/*
+ * seshfs backend: the engine interface, what a container engine must offer
+ * seshfs. Sessions call only these; Docker's API (docker.c) implements them,
+ * and another protocol (Kubernetes pods/exec, say) would be one more
+ * struct engine_ops.
+ *
+ * Every call blocks (bounded) and returns 0 or a negative errno, with one
+ * human-readable line in err on failure (never logged here: the caller
+ * decides). The errno says the cause the same way for every call:
+ *   -ECONNREFUSED  the engine cannot be reached
+ *   -ETIMEDOUT     it did not answer in time
+ *   -ENOENT        no such container or exec
+ *   -ESRCH         the container is not running (stopped, paused)
+ *   -EIO           anything else
+ */
+#ifndef SESHFS_ENGINE_H
+#define SESHFS_ENGINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "transport.h"
+
+#define ENGINE_ERR_MAX TRANSPORT_ERR_MAX
+#define ENGINE_EXEC_ID_MAX 72
+
+struct exec_conn;
+
+/* What to run in a new exec. argv and env are NULL-terminated; env entries are "K=V". */
+struct engine_exec_spec {
+	const char *container;
+	const char *const *argv;
+	const char *const *env;
+	const char *user;	/* NULL or "" for the container's default */
+	const char *workdir;	/* NULL or "" for the container's default */
+	bool attach_stdin;
+	bool tty;
+};
+
+struct engine_exec_status {
+	bool has_exit_code;
+	int exit_code;
+};
+
+struct engine;
+
+struct engine_ops {
+	const char *name;
+	int (*exec_create)(struct engine *e, const struct engine_exec_spec *spec,
+			   char id[ENGINE_EXEC_ID_MAX], char err[ENGINE_ERR_MAX]);
+	/* Starts the exec and hands back its stream (see exec_conn.h). */
+	int (*exec_attach)(struct engine *e, const char *exec_id, bool tty, int timeout_ms,
+			   struct exec_conn **out, char err[ENGINE_ERR_MAX]);
+	/* Terminal size of a tty exec. */
+	int (*exec_resize)(struct engine *e, const char *exec_id, unsigned cols, unsigned rows,
+			   char err[ENGINE_ERR_MAX]);
+	int (*exec_inspect)(struct engine *e, const char *exec_id, struct engine_exec_status *st,
+			    char err[ENGINE_ERR_MAX]);
+	/*
+	 * Runs a short command to completion; its output (stdout and stderr in
+	 * order) is kept up to out_size bytes so a failure can be explained.
+	 */
+	int (*exec_run)(struct engine *e, const struct engine_exec_spec *spec, int timeout_ms,
+			int *exit_code, char *out, size_t out_size, char err[ENGINE_ERR_MAX]);
+	/* Does the container exist and run? 0, -ENOENT or -ESRCH. */
+	int (*container_check)(struct engine *e, const char *container, char err[ENGINE_ERR_MAX]);
+	void (*free)(struct engine *e);
+};
+
+struct engine {
+	const struct engine_ops *ops;
+	struct transport transport;
+};
+
+/* host_url: unix:///path or tcp://host:port; NULL means $DOCKER_HOST or the default socket. */
+struct engine *engine_open(const char *host_url, char err[ENGINE_ERR_MAX]);
+void engine_free(struct engine *e);
+
+static inline const char *engine_url(const struct engine *e)
+{
+	return e->transport.url;
+}
+
+/* The errno (see above) for an engine's HTTP status that is not a success. */
+int engine_errno_from_status(long status);
+
+#endif

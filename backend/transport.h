@@ -1,0 +1,59 @@
+/*
+ * seshfs backend: transports, how bytes reach an engine.
+ *
+ * A transport is parsed from the engine's address (unix:///path,
+ * tcp://host:port). It sets up libcurl for request/response calls and for
+ * the connect-only connections that exec streams are hijacked from, and it
+ * names the stream operations that move a hijacked connection's bytes:
+ * plain recv/send on the socket, where there is no TLS, so the data path
+ * costs one syscall per read. A stream operation set whose library buffers
+ * bytes (TLS) reports them with pending(), since epoll cannot see them.
+ */
+#ifndef SESHFS_TRANSPORT_H
+#define SESHFS_TRANSPORT_H
+
+#include <curl/curl.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+#define TRANSPORT_ERR_MAX 256
+
+struct transport_stream;
+
+/* Non-blocking: a byte count, 0 for EOF (recv), or -EAGAIN / -EPIPE / -EIO. */
+struct transport_stream_ops {
+	ssize_t (*recv)(struct transport_stream *ts, void *buf, size_t len);
+	ssize_t (*send)(struct transport_stream *ts, const void *buf, size_t len);
+	/* Bytes received and buffered by the transport, invisible to epoll. */
+	size_t (*pending)(const struct transport_stream *ts);
+};
+
+struct transport_stream {
+	const struct transport_stream_ops *ops;
+	CURL *curl;
+	curl_socket_t fd;
+};
+
+struct transport {
+	char *url;		/* as given, for messages */
+	char *unix_path;	/* unix:// only */
+	char *base_url;		/* "http://localhost" or "http://host:port" */
+	char *host_header;
+	const struct transport_stream_ops *stream_ops;
+};
+
+/* 0, or -EINVAL / -ENOMEM with a line in err. */
+int transport_init(struct transport *t, const char *url, char err[TRANSPORT_ERR_MAX]);
+void transport_cleanup(struct transport *t);
+/* Points curl at the engine (URL base, socket, timeouts, no signals). */
+void transport_setup_curl(const struct transport *t, CURL *curl, long connect_timeout_ms);
+
+/*
+ * Connects a stream (blocking, bounded by timeout_ms). 0, -ECONNREFUSED
+ * (the engine cannot be reached), -ETIMEDOUT or -ENOMEM, with a line in err.
+ */
+int transport_connect(const struct transport *t, struct transport_stream *ts, int timeout_ms,
+		      char err[TRANSPORT_ERR_MAX]);
+void transport_close(struct transport_stream *ts);
+
+#endif

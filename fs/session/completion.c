@@ -1,0 +1,148 @@
+/*
+ * seshfs: completion, knowing when the shell has run everything written to
+ * it (pipe sessions). The prompt markers (prompt.h) are taken out of the
+ * output and counted against the lines written to stdin: the session is
+ * idle (internal.h) when the shell prompted for a new command after reading
+ * every line.
+ *
+ * Lines still unaccounted for at a prompt were either not read yet, or read
+ * by a command (cat, read, a REPL) instead of the shell. Only the shell's
+ * state tells which: once things are quiet, a probe (a helper exec) asks
+ * whether the shell waits for input with no foreground child.
+ */
+#include <string.h>
+
+#include "../util/log.h"
+#include "internal.h"
+
+/* Quiet time after a prompt, and after the last input, before asking the shell's state. */
+#define COMPLETION_PROBE_DELAY_NS (100 * NSEC_PER_MSEC)
+
+static void completion_probe_due(struct loop_timer *timer);
+
+void completion_start(struct session *s)
+{
+	loop_timer_init(&s->probe, completion_probe_due);
+}
+
+/* The scanner's callbacks get one of these, to know which stream they scan. */
+struct completion_scan {
+	struct session *s;
+	enum session_stream stream;
+};
+
+static void completion_data(void *ctx, const char *data, size_t len)
+{
+	struct completion_scan *scan = ctx;
+
+	/* Before the set-up prompt everything is start-up noise: banners, job control warnings. */
+	if (scan->s->shell.markers[scan->stream] > 0)
+		stream_push(scan->s, scan->stream, data, len);
+}
+
+static void completion_marker(void *ctx, enum prompt_kind kind, int status)
+{
+	struct completion_scan *scan = ctx;
+	struct session *s = scan->s;
+	struct session_shell *sh = &s->shell;
+	enum session_stream other = scan->stream == STREAM_STDOUT ? STREAM_STDERR : STREAM_STDOUT;
+
+	sh->markers[scan->stream]++;
+	/* A prompt is complete when its marker came on both streams. */
+	if (sh->markers[scan->stream] > sh->markers[other])
+		return;
+	sh->last_kind = kind;
+	if (sh->markers[scan->stream] == 1)
+		return;	/* the set-up line's prompt: no command of the user's ran */
+	sh->prompts++;
+	if (kind != PROMPT_COMMAND)
+		return;
+	sh->last_exit = status;
+	sh->has_last_exit = true;
+	/* A prompt nobody asked for (after an interrupt, say) must not leave the count behind. */
+	if (sh->prompts > sh->lines_sent)
+		sh->lines_sent = sh->prompts;
+	if (sh->prompts < sh->lines_sent)
+		loop_timer_set(sessions.loop, &s->probe, loop_now_ns() + COMPLETION_PROBE_DELAY_NS);
+}
+
+void completion_feed(struct session *s, enum session_stream stream, const char *data, size_t len)
+{
+	struct completion_scan scan = { s, stream };
+	struct prompt_sink sink = { completion_data, completion_marker, &scan };
+
+	prompt_scan(&s->shell.scanner[stream], data, len, &sink);
+}
+
+void completion_flush(struct session *s)
+{
+	if (s->shell.tty)
+		return;
+	for (int i = 0; i < STREAM_COUNT; i++) {
+		struct completion_scan scan = { s, (enum session_stream)i };
+		struct prompt_sink sink = { completion_data, completion_marker, &scan };
+		prompt_scan_flush(&s->shell.scanner[i], &sink);
+	}
+}
+
+struct completion_probe {
+	struct session_job job;
+	/* The counts when the probe started: lines sent since then are not its business. */
+	uint64_t lines_sent;
+	uint64_t prompts;
+};
+
+/* Job: is the shell at its prompt with nothing left to read? Then the missing lines were eaten. */
+static void completion_probe_run(struct job *j)
+{
+	struct completion_probe *probe = (struct completion_probe *)j;
+	struct session *s = probe->job.s;
+	char exec_id[ENGINE_EXEC_ID_MAX];
+	char err[ENGINE_ERR_MAX] = "";
+
+	pthread_mutex_lock(&sessions.lock);
+	int pid = s->shell.pid;
+	strcpy(exec_id, s->shell.exec_id);
+	pthread_mutex_unlock(&sessions.lock);
+	int waiting = procctl_shell_waiting(sessions.cfg.engine, sessions.cfg.container, pid, err);
+	pthread_mutex_lock(&sessions.lock);
+	struct session_shell *sh = &s->shell;
+	if (waiting < 0)
+		log_error("session %s: cannot tell whether the shell waits: %s", s->name, err);
+	if (s->state == SESSION_RUNNING && strcmp(exec_id, sh->exec_id) == 0) {
+		sh->probing = false;
+		if (waiting == 1) {
+			uint64_t eaten = probe->lines_sent - probe->prompts;
+			sh->lines_sent = sh->lines_sent - eaten > sh->prompts ? sh->lines_sent - eaten : sh->prompts;
+			log_debug("session %s: %llu input lines were read by commands", s->name,
+				  (unsigned long long)eaten);
+			stream_serve_readers(s, STREAM_STDOUT);
+			stream_serve_readers(s, STREAM_STDERR);
+		}
+	}
+	session_job_done(&probe->job);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+static void completion_probe_due(struct loop_timer *timer)
+{
+	struct session *s = list_entry(timer, struct session, probe);
+	struct session_shell *sh = &s->shell;
+	int64_t now = loop_now_ns();
+
+	if (s->state != SESSION_RUNNING || sh->probing || sh->prompts >= sh->lines_sent ||
+	    sh->last_kind != PROMPT_COMMAND)
+		return;
+	/* Input sent just now may not have reached the shell: let it arrive first. */
+	if (s->last_input_ns + COMPLETION_PROBE_DELAY_NS > now) {
+		loop_timer_set(sessions.loop, timer, s->last_input_ns + COMPLETION_PROBE_DELAY_NS);
+		return;
+	}
+	struct completion_probe *probe = session_job_new(s, completion_probe_run, NULL, sizeof(*probe));
+	if (!probe)
+		return;
+	probe->lines_sent = sh->lines_sent;
+	probe->prompts = sh->prompts;
+	sh->probing = true;
+	jobs_submit(&probe->job.job);
+}

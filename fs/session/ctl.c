@@ -1,0 +1,580 @@
+/*
+ * seshfs: the ctl file of a session.
+ *
+ * Reading gives "key value" lines, one row of ctl_keys each. Writing takes
+ * one command per line, one row of ctl_commands each: all lines are parsed
+ * and applied to a staged change before anything takes effect, so a bad
+ * line changes nothing. Engine work (signals, resize, restart) runs as a
+ * job that answers the write when done. Adding a command is one row plus
+ * its validate and apply.
+ */
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/log.h"
+#include "ctl.h"
+#include "internal.h"
+
+#define CTL_PATH_MAX 4096
+#define CTL_USER_MAX 256
+
+/* What one ctl write does, staged before any of it takes effect. */
+struct ctl_change {
+	struct session *s;
+	struct session_settings settings;	/* a copy of the session's, changed */
+	int64_t timeout_ms;
+	bool eof_when_idle;
+	int signal_count;
+	const char *signals[CTL_MAX_COMMANDS];
+	bool resize;
+	bool restart;
+};
+
+/* ---- validate: the argument is well-formed (no session needed) ---- */
+
+static int ctl_check_seconds(struct ctl_command *cmd)
+{
+	return ctl_parse_seconds(cmd->arg, cmd->arg_len, &cmd->number);
+}
+
+/* The argument is one of the row's "a|b" choices; flag: it is the first. */
+static int ctl_check_choice(struct ctl_command *cmd)
+{
+	const char *usage = cmd->def->usage;
+	size_t first = strcspn(usage, "|");
+
+	cmd->flag = cmd->arg_len == first && memcmp(cmd->arg, usage, first) == 0;
+	if (cmd->flag || (strlen(usage + first + 1) == cmd->arg_len &&
+			  memcmp(cmd->arg, usage + first + 1, cmd->arg_len) == 0))
+		return 0;
+	return -EINVAL;
+}
+
+static int ctl_check_signal(struct ctl_command *cmd)
+{
+	cmd->signal = ctl_signal_name(cmd->arg, cmd->arg_len);
+	return cmd->signal ? 0 : -EINVAL;
+}
+
+static int ctl_check_size(struct ctl_command *cmd)
+{
+	return ctl_parse_size(cmd->arg, cmd->arg_len, &cmd->cols, &cmd->rows) ? 0 : -EINVAL;
+}
+
+static int ctl_check_path(struct ctl_command *cmd)
+{
+	return cmd->arg_len > 0 && cmd->arg_len < CTL_PATH_MAX ? 0 : -EINVAL;
+}
+
+static int ctl_check_user(struct ctl_command *cmd)
+{
+	return cmd->arg_len < CTL_USER_MAX && !memchr(cmd->arg, ' ', cmd->arg_len) ? 0 : -EINVAL;
+}
+
+static int ctl_check_assignment(struct ctl_command *cmd)
+{
+	return ctl_valid_env(cmd->arg, cmd->arg_len, true) ? 0 : -EINVAL;
+}
+
+static int ctl_check_name(struct ctl_command *cmd)
+{
+	return ctl_valid_env(cmd->arg, cmd->arg_len, false) ? 0 : -EINVAL;
+}
+
+static int ctl_check_nothing(struct ctl_command *cmd)
+{
+	return cmd->arg_len == 0 ? 0 : -EINVAL;
+}
+
+/* ---- apply: stage the command's effect in the change ---- */
+
+static int ctl_apply_timeout(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	c->timeout_ms = cmd->number;
+	return 0;
+}
+
+static int ctl_apply_eof(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	c->eof_when_idle = cmd->flag;
+	return 0;
+}
+
+static int ctl_apply_signal(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	if (c->s->state != SESSION_RUNNING || c->s->shell.pid <= 0) {
+		snprintf(err, CTL_ERR_MAX, "signal: the shell is not running");
+		return -ESRCH;
+	}
+	c->signals[c->signal_count++] = cmd->signal;
+	return 0;
+}
+
+static int ctl_apply_resize(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	c->settings.cols = cmd->cols;
+	c->settings.rows = cmd->rows;
+	c->resize = true;
+	return 0;
+}
+
+static int ctl_apply_tty(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	c->settings.tty = cmd->flag;
+	return 0;
+}
+
+/* shell, user and workdir: the string setting the row's offset names. */
+static int ctl_apply_string(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	char **field = (char **)((char *)&c->settings + cmd->def->setting);
+	(void)err;
+
+	return settings_set_string(field, cmd->arg, cmd->arg_len);
+}
+
+static int ctl_apply_env(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	return settings_setenv(&c->settings, cmd->arg, cmd->arg_len);
+}
+
+static int ctl_apply_unsetenv(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	settings_unsetenv(&c->settings, cmd->arg, cmd->arg_len);
+	return 0;
+}
+
+static const char *session_state_name(const struct session *s);
+
+static int ctl_apply_restart(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	enum session_state state = c->s->state;
+	(void)cmd;
+
+	if (state != SESSION_RUNNING && state != SESSION_EXITING && state != SESSION_EXITED) {
+		snprintf(err, CTL_ERR_MAX, "restart: the session is %s", session_state_name(c->s));
+		return -EBUSY;
+	}
+	c->restart = true;
+	return 0;
+}
+
+#define SETTING(field) offsetof(struct session_settings, field)
+
+static const struct ctl_cmdtab ctl_commands[] = {
+	{ "timeout", "SECONDS", ctl_check_seconds, ctl_apply_timeout, 0 },
+	{ "eof", "idle|deadline", ctl_check_choice, ctl_apply_eof, 0 },
+	{ "signal", "INT|TERM|KILL|HUP|QUIT|USR1|USR2", ctl_check_signal, ctl_apply_signal, 0 },
+	{ "resize", "COLS ROWS, each 1 to 10000", ctl_check_size, ctl_apply_resize, 0 },
+	{ "tty", "on|off", ctl_check_choice, ctl_apply_tty, 0 },
+	{ "shell", "PATH", ctl_check_path, ctl_apply_string, SETTING(shell) },
+	{ "workdir", "PATH", ctl_check_path, ctl_apply_string, SETTING(workdir) },
+	{ "user", "a user name or uid[:gid], or nothing", ctl_check_user, ctl_apply_string, SETTING(user) },
+	{ "env", "NAME=VALUE", ctl_check_assignment, ctl_apply_env, 0 },
+	{ "unsetenv", "NAME", ctl_check_name, ctl_apply_unsetenv, 0 },
+	{ "restart", "no argument", ctl_check_nothing, ctl_apply_restart, 0 },
+};
+
+/* ---- the parser ---- */
+
+static bool ctl_blank(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (!ctl_is_space(line[i]))
+			return false;
+	}
+	return true;
+}
+
+/* A line is a command word, blanks, then its argument: the rest of the line, trailing blanks cut. */
+static int ctl_parse_line(const char *line, size_t len, struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	size_t i = 0;
+
+	while (i < len && ctl_is_space(line[i]))
+		i++;
+	const char *verb = line + i;
+	while (i < len && !ctl_is_space(line[i]))
+		i++;
+	size_t verb_len = line + i - verb;
+	while (i < len && ctl_is_space(line[i]))
+		i++;
+	memset(cmd, 0, sizeof(*cmd));
+	cmd->arg = line + i;
+	cmd->arg_len = len - i;
+	while (cmd->arg_len > 0 && ctl_is_space(cmd->arg[cmd->arg_len - 1]))
+		cmd->arg_len--;
+	for (size_t row = 0; row < sizeof(ctl_commands) / sizeof(ctl_commands[0]); row++) {
+		cmd->def = &ctl_commands[row];
+		if (strlen(cmd->def->name) != verb_len || memcmp(cmd->def->name, verb, verb_len) != 0)
+			continue;
+		if (cmd->def->validate(cmd) == 0)
+			return 0;
+		snprintf(err, CTL_ERR_MAX, "%s: expected %s", cmd->def->name, cmd->def->usage);
+		return -EINVAL;
+	}
+	snprintf(err, CTL_ERR_MAX, "unknown command '%.*s'", (int)(len > 60 ? 60 : len), line);
+	return -EINVAL;
+}
+
+int ctl_parse(const char *text, size_t len, struct ctl_command cmds[CTL_MAX_COMMANDS], char err[CTL_ERR_MAX])
+{
+	int count = 0;
+
+	while (len > 0) {
+		const char *nl = memchr(text, '\n', len);
+		size_t line_len = nl ? (size_t)(nl - text) : len;
+		if (memchr(text, '\0', line_len)) {
+			snprintf(err, CTL_ERR_MAX, "NUL byte in command");
+			return -EINVAL;
+		}
+		if (!ctl_blank(text, line_len)) {
+			if (count == CTL_MAX_COMMANDS) {
+				snprintf(err, CTL_ERR_MAX, "more than %d commands in one write", CTL_MAX_COMMANDS);
+				return -EINVAL;
+			}
+			if (ctl_parse_line(text, line_len, &cmds[count], err) < 0)
+				return -EINVAL;
+			count++;
+		}
+		text += nl ? line_len + 1 : line_len;
+		len -= nl ? line_len + 1 : line_len;
+	}
+	if (count == 0) {
+		snprintf(err, CTL_ERR_MAX, "empty command");
+		return -EINVAL;
+	}
+	return count;
+}
+
+/* ---- status: one row of ctl_keys per key ---- */
+
+static const char *session_state_name(const struct session *s)
+{
+	switch (s->state) {
+	case SESSION_CREATING:
+		return "starting";
+	case SESSION_RUNNING:
+		return "running";
+	case SESSION_RESTARTING:
+		return "restarting";
+	case SESSION_EXITING:
+	case SESSION_EXITED:
+		return "exited";
+	default:
+		return "closed";
+	}
+}
+
+/* A growing text; failed sticks once memory runs out. */
+struct ctl_text {
+	char *data;
+	size_t len;
+	bool failed;
+};
+
+static void ctl_line(struct ctl_text *t, const char *key, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Appends "key value\n". */
+static void ctl_line(struct ctl_text *t, const char *key, const char *fmt, ...)
+{
+	va_list ap;
+	char *value;
+
+	if (t->failed)
+		return;
+	va_start(ap, fmt);
+	int n = vasprintf(&value, fmt, ap);
+	va_end(ap);
+	size_t add = n < 0 ? 0 : strlen(key) + 1 + (size_t)n + 1;
+	char *grown = n < 0 ? NULL : realloc(t->data, t->len + add + 1);
+	if (grown)
+		snprintf(grown + t->len, add + 1, "%s %s\n", key, value);
+	if (n >= 0)
+		free(value);
+	if (!grown) {
+		t->failed = true;
+		return;
+	}
+	t->data = grown;
+	t->len += add;
+}
+
+static void key_state(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, "%s", session_state_name(s));
+}
+
+static void key_activity(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->state == SESSION_RUNNING && !s->shell.tty)
+		ctl_line(t, key, "%s", session_idle(s) ? "idle" : "busy");
+}
+
+static void key_last_exit(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->shell.has_last_exit)
+		ctl_line(t, key, "%d", s->shell.last_exit);
+}
+
+static void key_exit_code(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->state == SESSION_EXITED)
+		ctl_line(t, key, "%d", s->shell.exit_code);
+}
+
+static void key_timeout(struct ctl_text *t, const char *key, const struct session *s)
+{
+	char seconds[32];
+
+	ctl_format_seconds(s->timeout_ms, seconds, sizeof(seconds));
+	ctl_line(t, key, "%s", seconds);
+}
+
+static void key_eof(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, "%s", s->eof_when_idle ? "idle" : "deadline");
+}
+
+static void key_container(struct ctl_text *t, const char *key, const struct session *s)
+{
+	(void)s;
+	ctl_line(t, key, "%s", sessions.cfg.container);
+}
+
+static void key_exec_id(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, "%s", s->shell.exec_id);
+}
+
+static void key_pid(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, "%d", s->shell.pid);
+}
+
+static void key_shell(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, "%s", s->settings.shell);
+}
+
+static void key_tty(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, "%s", s->settings.tty ? "on" : "off");
+}
+
+static void key_size(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, "%u %u", s->settings.cols, s->settings.rows);
+}
+
+static void key_user(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->settings.user[0])
+		ctl_line(t, key, "%s", s->settings.user);
+}
+
+static void key_workdir(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->settings.workdir[0])
+		ctl_line(t, key, "%s", s->settings.workdir);
+}
+
+static void key_env(struct ctl_text *t, const char *key, const struct session *s)
+{
+	for (size_t i = 0; i < s->settings.env_count; i++)
+		ctl_line(t, key, "%s", s->settings.env[i]);
+}
+
+static void key_transcript_start(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, "%llu", (unsigned long long)transcript_start(s));
+}
+
+static void key_error(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->last_error[0])
+		ctl_line(t, key, "%s", s->last_error);
+}
+
+/* The keys in the order they are shown; a row may show no line (not applicable) or several. */
+static const struct {
+	const char *key;
+	void (*show)(struct ctl_text *t, const char *key, const struct session *s);
+} ctl_keys[] = {
+	{ "state", key_state },
+	{ "activity", key_activity },
+	{ "last_exit", key_last_exit },
+	{ "exit_code", key_exit_code },
+	{ "timeout", key_timeout },
+	{ "eof", key_eof },
+	{ "container", key_container },
+	{ "exec_id", key_exec_id },
+	{ "pid", key_pid },
+	{ "shell", key_shell },
+	{ "tty", key_tty },
+	{ "size", key_size },
+	{ "user", key_user },
+	{ "workdir", key_workdir },
+	{ "env", key_env },
+	{ "transcript_start", key_transcript_start },
+	{ "error", key_error },
+};
+
+/* A read at offset 0 takes a snapshot; reads further on continue it. */
+void ctl_read(struct req *req, struct session_handle *h, size_t size, off_t off, int flags)
+{
+	(void)flags;
+	pthread_mutex_lock(&sessions.lock);
+	if (off == 0 || !h->ctl_text) {
+		struct ctl_text t = { 0 };
+		for (size_t i = 0; i < sizeof(ctl_keys) / sizeof(ctl_keys[0]); i++)
+			ctl_keys[i].show(&t, ctl_keys[i].key, h->s);
+		free(h->ctl_text);
+		h->ctl_text = t.failed ? NULL : t.data;
+		h->ctl_len = t.failed ? 0 : t.len;
+		if (t.failed) {
+			free(t.data);
+			pthread_mutex_unlock(&sessions.lock);
+			reply_err(req, ENOMEM);
+			return;
+		}
+	}
+	size_t start = (size_t)off < h->ctl_len ? (size_t)off : h->ctl_len;
+	size_t n = h->ctl_len - start < size ? h->ctl_len - start : size;
+	reply_buf(req, h->ctl_text ? h->ctl_text + start : "", n);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+/* ---- the engine work of a write ---- */
+
+struct ctl_job {
+	struct session_job job;
+	size_t reply_size;	/* the write's length, reported once all is done */
+	int signal_count;
+	const char *signals[CTL_MAX_COMMANDS];
+	bool resize;
+	bool restart;
+};
+
+/* Job: signals, then resize, then restart, in that order; then the write is answered. */
+static void ctl_run(struct job *j)
+{
+	struct ctl_job *job = (struct ctl_job *)j;
+	struct session *s = job->job.s;
+	char err[ENGINE_ERR_MAX] = "";
+	int ret = 0;
+
+	pthread_mutex_lock(&sessions.lock);
+	for (int i = 0; i < job->signal_count && ret == 0; i++) {
+		/* Set before: the shell's newline may come before the helper's answer. */
+		bool may_reach_shell = !strcmp(job->signals[i], "INT") || !strcmp(job->signals[i], "QUIT");
+		s->shell.scanner[STREAM_STDERR].eat_newline |= may_reach_shell && !s->shell.tty;
+		ret = shell_signal(s, job->signals[i], PROCCTL_FOREGROUND, err);
+		if (ret == 0 && may_reach_shell)
+			s->shell.scanner[STREAM_STDERR].eat_newline = false;
+		if (ret < 0)
+			log_error("session %s: signal: %s", s->name, err);
+		ret = ret < 0 ? ret : 0;
+	}
+	if (ret == 0 && job->resize) {
+		ret = shell_resize(s, err);
+		if (ret < 0)
+			log_error("session %s: resize: %s", s->name, err);
+	}
+	if (ret == 0 && job->restart) {
+		ret = shell_restart(s, err);
+		if (ret < 0)
+			log_error("session %s: restart: %s", s->name, err);
+	}
+	if (ret < 0) {
+		snprintf(s->last_error, sizeof(s->last_error), "%s", err);
+		reply_err(job->job.req, ret == -ESRCH ? ESRCH : EIO);
+	} else {
+		reply_written(job->job.req, job->reply_size);
+	}
+	session_job_done(&job->job);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+/* Stages every command; 0, or -errno with err set and nothing changed. */
+static int ctl_stage(struct ctl_change *c, const struct ctl_command *cmds, int count, char err[CTL_ERR_MAX])
+{
+	if (settings_copy(&c->settings, &c->s->settings) < 0) {
+		snprintf(err, CTL_ERR_MAX, "out of memory");
+		return -ENOMEM;
+	}
+	c->timeout_ms = c->s->timeout_ms;
+	c->eof_when_idle = c->s->eof_when_idle;
+	for (int i = 0; i < count; i++) {
+		int ret = cmds[i].def->apply(c, &cmds[i], err);
+		if (ret < 0) {
+			if (ret == -ENOMEM)
+				snprintf(err, CTL_ERR_MAX, "out of memory");
+			settings_free(&c->settings);
+			return ret;
+		}
+	}
+	return 0;
+}
+
+void ctl_write(struct req *req, struct session_handle *h, const char *buf, size_t size)
+{
+	struct session *s = h->s;
+	struct ctl_command cmds[CTL_MAX_COMMANDS];
+	struct ctl_change change = { .s = s };
+	struct ctl_job *job = NULL;
+	char err[CTL_ERR_MAX];
+	int count = ctl_parse(buf, size, cmds, err);
+	int ret = count < 0 ? count : 0;
+
+	pthread_mutex_lock(&sessions.lock);
+	if (ret < 0) {
+		log_info("session %s: ctl: %s", s->name, err);
+		goto out;
+	}
+	ret = ctl_stage(&change, cmds, count, err);
+	if (ret < 0)
+		goto out;
+	if (change.signal_count > 0 || change.resize || change.restart) {
+		job = session_job_new(s, ctl_run, req, sizeof(*job));
+		if (!job) {
+			settings_free(&change.settings);
+			snprintf(err, sizeof(err), "out of memory");
+			ret = -ENOMEM;
+			goto out;
+		}
+		job->reply_size = size;
+		job->signal_count = change.signal_count;
+		memcpy(job->signals, change.signals, sizeof(job->signals));
+		job->resize = change.resize;
+		job->restart = change.restart;
+	}
+	/* Commit: nothing can fail from here on. */
+	settings_free(&s->settings);
+	s->settings = change.settings;
+	s->timeout_ms = change.timeout_ms;
+	s->eof_when_idle = change.eof_when_idle;
+	if (change.restart)
+		shell_begin_restart(s);
+	s->last_error[0] = '\0';
+	pthread_mutex_unlock(&sessions.lock);
+	if (job)
+		jobs_submit(&job->job.job);
+	else
+		reply_written(req, size);
+	return;
+out:
+	snprintf(s->last_error, sizeof(s->last_error), "%s", err);
+	pthread_mutex_unlock(&sessions.lock);
+	reply_err(req, -ret);
+}

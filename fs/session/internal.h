@@ -1,0 +1,288 @@
+/*
+ * seshfs: what the session modules share; nothing outside fs/session/
+ * includes this.
+ *
+ * The modules, each calling only those above it in this list:
+ *   registry.c    ids and names, references, handles, poll notification
+ *   transcript.c  the record of input and output (transcript file)
+ *   stream.c      stdout/stderr: buffers, parked readers, deadlines, flow
+ *   input.c       stdin: the queue to the shell, parked writers
+ *   completion.c  prompt markers: when the shell is done; the waiting probe
+ *   shell.c       the exec: start, read its stream, exit, signal, restart
+ *   ctl.c         the ctl file: command table, status keys
+ *   files.c       the file table (session.h), open, stat, poll
+ *   lifecycle.c   mkdir, rmdir, idle close, start-up and shutdown
+ *
+ * Locking: one mutex, sessions.lock, guards every session, the registry,
+ * the parked requests and the event loop's timers. Nobody holds it across a
+ * call to the engine; jobs take it only to publish their result.
+ * req_watch_interrupt() is never called with the lock held: libfuse calls
+ * the interrupt callback with its request lock held, and the callback takes
+ * sessions.lock. Functions declared here expect the lock held unless they
+ * say otherwise.
+ */
+#ifndef SESHFS_SESSION_INTERNAL_H
+#define SESHFS_SESSION_INTERNAL_H
+
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "../../backend/demux.h"
+#include "../../backend/exec_conn.h"
+#include "../../backend/procctl.h"
+#include "../util/bytequeue.h"
+#include "../util/jobs.h"
+#include "../util/list.h"
+#include "../util/loop.h"
+#include "ctl_lang.h"
+#include "prompt.h"
+#include "session.h"
+#include "settings.h"
+
+#define SESSION_HASH_BUCKETS 1024
+#define SESSION_START_TIMEOUT_MS 10000
+#define SESSION_JOB_THREADS 2
+#define SESSION_STARTUP_MAX 64
+#define SESSION_MARKER_MAX 64
+#define SESSION_REPLY_IOV 64
+
+enum session_state {
+	SESSION_CREATING,	/* name reserved, exec being started by a job */
+	SESSION_RUNNING,	/* shell runs; its connection is in the event loop */
+	SESSION_RESTARTING,	/* old shell being killed, new one started by a job */
+	SESSION_EXITING,	/* stream ended, exit code being fetched */
+	SESSION_EXITED,		/* exit code known */
+	SESSION_CLOSING,	/* rmdir'ed: processes being killed */
+	SESSION_CLOSED,		/* gone; lives on only while files are open */
+};
+
+enum session_stream {
+	STREAM_STDOUT,
+	STREAM_STDERR,
+	STREAM_COUNT,
+};
+
+/* A request waiting on a session. */
+enum parked_kind {
+	PARKED_READ,	/* stdout/stderr: nothing to return yet */
+	PARKED_WRITE,	/* stdin: bytes queued, but over bufsize */
+};
+
+struct parked {
+	struct req *req;
+	enum parked_kind kind;
+	size_t size;			/* read: most bytes wanted; write: bytes to report */
+	struct session *s;
+	enum session_stream stream;	/* read */
+	struct loop_timer deadline;	/* read: the open's deadline */
+	struct list_node in_queue;	/* the session's readers of a stream, or writers */
+	struct list_node in_all;	/* sessions.parked, to find it on an interrupt */
+};
+
+struct session_output {
+	struct bytequeue queue;
+	uint64_t produced;		/* st_size: bytes ever produced */
+	struct timespec mtime;		/* time of the last output */
+	struct list_node readers;
+	/* Bytes in the current and the previous flow window: is output streaming in? */
+	int64_t flow_window_start_ns;
+	size_t flow_bytes;
+	size_t flow_prev_bytes;
+	/* A reader waits for a fuller reply until the timer fires (see stream.c). */
+	struct loop_timer hold;
+	struct session *s;
+	enum session_stream stream;
+};
+
+/* What belongs to one shell: reset when a restart starts another. */
+struct session_shell {
+	char exec_id[ENGINE_EXEC_ID_MAX];
+	int pid;			/* in the container; 0 until the pid line came */
+	char startup[SESSION_STARTUP_MAX];	/* the wrapper's first stdout line */
+	size_t startup_len;
+	bool tty;
+	struct exec_conn *conn;
+	struct demux demux;
+	uint32_t events;		/* epoll interest; 0 = not watched */
+	bool input_broken;		/* sending stdin failed: writes get EPIPE */
+	/* Completion (pipe sessions, see prompt.h and completion.c). */
+	bool setup_sent;
+	struct prompt_scanner scanner[STREAM_COUNT];
+	uint64_t markers[STREAM_COUNT];	/* markers seen per stream, the set-up one included */
+	uint64_t prompts;		/* prompts complete on both streams, after the set-up one */
+	uint64_t lines_sent;		/* newlines written to stdin since the set-up line */
+	enum prompt_kind last_kind;
+	bool probing;			/* a waiting probe (completion.c) is out */
+	bool has_last_exit;
+	int last_exit;
+	int exit_code;			/* EXITED */
+};
+
+struct session {
+	uint64_t id;
+	char name[SESSION_NAME_MAX + 1];
+	char marker[SESSION_MARKER_MAX];	/* PROCCTL_ENV_NAME=<mount>.<id> */
+	char token[PROMPT_TOKEN_LEN + 1];
+	enum session_state state;
+	unsigned refs;
+	bool listed;
+	struct session *id_next;
+	struct session *name_next;
+	struct list_node in_listing;
+
+	struct session_shell shell;
+	struct session_settings settings;
+	struct session_output out[STREAM_COUNT];
+	struct bytequeue input;
+	struct list_node writers;
+	/* Input and output in the order they happened; offsets count from the first byte ever. */
+	struct bytequeue transcript;
+	uint64_t transcript_end;
+	struct timespec transcript_mtime;
+
+	int64_t timeout_ms;
+	bool eof_when_idle;
+	int64_t last_activity_ns;	/* last stdin write or stream read, for idle_timeout */
+	int64_t last_input_ns;		/* last stdin write */
+	struct loop_timer probe;	/* when to ask the shell's state (completion.c) */
+	char last_error[CTL_ERR_MAX];
+	struct timespec ctime;
+	struct list_node handles;
+};
+
+struct session_handle {
+	struct session *s;
+	enum session_file file;
+	int64_t deadline_ns;		/* stdout/stderr: open time + timeout */
+	char *ctl_text;			/* ctl: snapshot made by the read at offset 0 */
+	size_t ctl_len;
+	struct poll_handle *poll;	/* to notify when the file becomes ready */
+	struct list_node in_session;
+};
+
+/* A job of a session: holds a reference to it while queued and running. Kinds embed it first. */
+struct session_job {
+	struct job job;
+	struct session *s;
+	struct req *req;
+};
+
+struct sessions_state {
+	pthread_mutex_t lock;
+	struct sessions_config cfg;
+	char mount_token[17];
+	uint64_t next_id;
+	struct session *by_id[SESSION_HASH_BUCKETS];
+	struct session *by_name[SESSION_HASH_BUCKETS];
+	struct list_node listing;	/* listed sessions, creation order */
+	struct list_node parked;	/* every parked request */
+	struct loop *loop;
+	struct loop_timer idle_check;	/* lifecycle.c: idle_timeout */
+	bool stopping;
+};
+
+extern struct sessions_state sessions;
+
+static inline bool session_stream_ended(const struct session *s)
+{
+	return s->state == SESSION_EXITING || s->state == SESSION_EXITED ||
+	       s->state == SESSION_CLOSING || s->state == SESSION_CLOSED;
+}
+
+/* The shell has run every line written to it and waits for a new command. */
+static inline bool session_idle(const struct session *s)
+{
+	const struct session_shell *sh = &s->shell;
+
+	return s->state == SESSION_RUNNING && !sh->tty && sh->markers[STREAM_STDOUT] > 0 &&
+	       sh->markers[STREAM_STDERR] > 0 && sh->prompts >= sh->lines_sent &&
+	       sh->last_kind == PROMPT_COMMAND;
+}
+
+/* With nothing buffered, a read ends (EOF) now rather than at its deadline. */
+static inline bool session_reads_end(const struct session *s)
+{
+	return session_stream_ended(s) || (s->eof_when_idle && session_idle(s));
+}
+
+static inline enum session_file session_stream_file(enum session_stream stream)
+{
+	return stream == STREAM_STDOUT ? SESSION_STDOUT : SESSION_STDERR;
+}
+
+/* registry.c */
+void session_ref(struct session *s);
+void session_unref(struct session *s);
+void session_register(struct session *s);
+void session_unlist(struct session *s);
+bool session_visible(const struct session *s);
+struct session *session_find_id(uint64_t id);
+struct session *session_find_name(const char *name);
+/* Frees every session, open handles included: shutdown, once nothing else runs. */
+void session_free_all(void);
+/* A zeroed job of size bytes (a kind that embeds struct session_job first). */
+void *session_job_new(struct session *s, void (*run)(struct job *), struct req *req, size_t size);
+void session_job_done(struct session_job *job);
+/* Wakes poll(2) waiting on file of s (never from inside a related request's handler). */
+void session_notify_poll(struct session *s, enum session_file file);
+void session_handle_attach(struct session *s, struct session_handle *h);
+void session_handle_free(struct session_handle *h);
+
+/* transcript.c: also the file's handlers */
+void transcript_record(struct session *s, const char *data, size_t len);
+uint64_t transcript_start(const struct session *s);
+void transcript_read(struct req *req, struct session_handle *h, size_t size, off_t off, int flags);
+void transcript_lseek(struct req *req, struct session_handle *h, off_t off, int whence);
+void transcript_stat(const struct session *s, enum session_file file, struct stat *st);
+
+/* stream.c: also the stdout and stderr files' handlers */
+void stream_read(struct req *req, struct session_handle *h, size_t size, off_t off, int flags);
+unsigned stream_poll(const struct session *s, enum session_file file);
+void stream_stat(const struct session *s, enum session_file file, struct stat *st);
+void stream_init(struct session *s);
+void stream_push(struct session *s, enum session_stream stream, const char *data, size_t len);
+void stream_serve_readers(struct session *s, enum session_stream stream);
+bool stream_output_full(const struct session *s);
+/* A request to park: add it behind a queue; answer it, then parked_finish it. */
+struct parked *parked_new(struct req *req, enum parked_kind kind, size_t size, struct session *s);
+void parked_add(struct parked *p, struct list_node *queue);
+void parked_finish(struct parked *p);
+/* The connection's epoll interest from the session's state and buffers. */
+void session_watch_update(struct session *s);
+
+/* input.c: also the stdin file's handlers */
+void input_write(struct req *req, struct session_handle *h, const char *buf, size_t size);
+unsigned input_poll(const struct session *s, enum session_file file);
+void input_pump_out(struct session *s);
+void input_serve_writers(struct session *s);
+
+/* completion.c */
+void completion_start(struct session *s);
+/* Output of a pipe session: markers taken out, the rest to the stream. */
+void completion_feed(struct session *s, enum session_stream stream, const char *data, size_t len);
+/* End of stream: whatever was held back as a possible marker was output after all. */
+void completion_flush(struct session *s);
+
+/* shell.c */
+int shell_start(struct session *s, char err[ENGINE_ERR_MAX]);
+void shell_disconnect(struct session *s);
+void shell_exit(struct session *s);
+void shell_handle_events(struct session *s, uint32_t events);
+int shell_signal(struct session *s, const char *signal, enum procctl_target target, char err[ENGINE_ERR_MAX]);
+int shell_resize(struct session *s, char err[ENGINE_ERR_MAX]);
+void shell_begin_restart(struct session *s);
+int shell_restart(struct session *s, char err[ENGINE_ERR_MAX]);
+int shell_errno(int engine_errno);
+/* Answers everything parked on s that can be: readers get what is left or EOF, writers EPIPE. */
+void session_release_parked(struct session *s);
+
+/* ctl.c (take the lock themselves) */
+void ctl_read(struct req *req, struct session_handle *h, size_t size, off_t off, int flags);
+void ctl_write(struct req *req, struct session_handle *h, const char *buf, size_t size);
+
+/* files.c */
+void session_stat_locked(const struct session *s, enum session_file file, struct stat *st);
+
+#endif

@@ -1,0 +1,299 @@
+/*
+ * seshfs: sessions coming and going: mkdir and rmdir, closing idle
+ * sessions, and the start-up and shutdown of the whole layer.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "../util/log.h"
+#include "internal.h"
+
+#define SESSION_IDLE_CHECK_NS (1000 * NSEC_PER_MSEC)
+
+static int random_hex(char *out, size_t bytes)
+{
+	unsigned char random[32];
+	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || bytes > sizeof(random) || read(fd, random, bytes) != (ssize_t)bytes) {
+		if (fd >= 0)
+			close(fd);
+		return -EIO;
+	}
+	close(fd);
+	for (size_t i = 0; i < bytes; i++)
+		snprintf(out + 2 * i, 3, "%02x", random[i]);
+	return 0;
+}
+
+/* ---- closing ---- */
+
+/* Job: kill what the session started, then answer the rmdir (if any). */
+static void session_close_run(struct job *j)
+{
+	struct session_job *job = (struct session_job *)j;
+	struct session *s = job->s;
+	char err[ENGINE_ERR_MAX] = "";
+
+	pthread_mutex_lock(&sessions.lock);
+	if (shell_signal(s, "KILL", PROCCTL_ALL, err) < 0)
+		log_error("session %s: processes may be left in %s: %s", s->name, sessions.cfg.container, err);
+	s->state = SESSION_CLOSED;
+	/* Pollers learn of the end here, on a job thread: never from inside rmdir's handler. */
+	for (int f = SESSION_STDIN; f <= SESSION_STDERR; f++)
+		session_notify_poll(s, (enum session_file)f);
+	if (job->req)
+		reply_err(job->req, 0);
+	session_job_done(job);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+/* Unlists s and kills what it started; req (rmdir) is answered once that is done. */
+int session_close(struct session *s, struct req *req)
+{
+	struct session_job *job = session_job_new(s, session_close_run, req, sizeof(*job));
+
+	if (!job)
+		return -ENOMEM;
+	session_unlist(s);
+	s->state = SESSION_CLOSING;
+	shell_disconnect(s);
+	bytequeue_clear(&s->input);
+	session_release_parked(s);
+	session_unref(s);	/* the listing's reference; the job holds one */
+	jobs_submit(&job->job);
+	return 0;
+}
+
+static bool session_has_readers(const struct session *s)
+{
+	return !list_empty(&s->out[STREAM_STDOUT].readers) || !list_empty(&s->out[STREAM_STDERR].readers);
+}
+
+/* Closes sessions nobody wrote to or read from for idle_timeout. */
+static void session_close_idle(struct loop_timer *timer)
+{
+	struct list_node *pos, *tmp;
+	int64_t now = loop_now_ns();
+
+	loop_timer_set(sessions.loop, timer, now + SESSION_IDLE_CHECK_NS);
+	list_for_each_safe(pos, tmp, &sessions.listing) {
+		struct session *s = list_entry(pos, struct session, in_listing);
+		bool busy_state = s->state == SESSION_CREATING || s->state == SESSION_RESTARTING;
+		if (busy_state || session_has_readers(s) ||
+		    now - s->last_activity_ns < sessions.cfg.idle_timeout_ms * NSEC_PER_MSEC)
+			continue;
+		log_info("session %s: closed after %lld s without a read or write", s->name,
+			 (long long)(sessions.cfg.idle_timeout_ms / 1000));
+		if (session_close(s, NULL) < 0)
+			log_error("session %s: cannot close: out of memory", s->name);
+	}
+}
+
+/* ---- mkdir / rmdir ---- */
+
+static bool session_name_valid(const char *name)
+{
+	size_t len = strlen(name);
+
+	if (len == 0 || len > SESSION_NAME_MAX || name[0] == '.')
+		return false;
+	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
+}
+
+/* Job: start the shell, then answer the mkdir. */
+static void session_open_run(struct job *j)
+{
+	struct session_job *job = (struct session_job *)j;
+	struct session *s = job->s;
+	char err[ENGINE_ERR_MAX] = "";
+
+	pthread_mutex_lock(&sessions.lock);
+	int ret = shell_start(s, err);
+	if (ret == 0 && sessions.stopping) {
+		snprintf(err, sizeof(err), "unmounting");
+		ret = -ENODEV;
+	}
+	if (ret < 0) {
+		log_error("mkdir %s: %s", s->name, err);
+		session_unlist(s);
+		s->state = SESSION_CLOSED;
+		reply_err(job->req, -ret);
+		session_unref(s);	/* the listing's reference */
+	} else {
+		struct stat st;
+		s->state = SESSION_RUNNING;
+		s->last_activity_ns = loop_now_ns();
+		session_watch_update(s);
+		session_stat_locked(s, SESSION_DIR, &st);
+		reply_entry(job->req, &st);
+		log_debug("session %s: shell pid %d in %s", s->name, s->shell.pid, sessions.cfg.container);
+	}
+	session_job_done(job);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+/* A session named name, CREATING, with one reference (the listing's); not registered yet. */
+static struct session *session_new(const char *name)
+{
+	struct session *s = calloc(1, sizeof(*s));
+
+	if (!s)
+		return NULL;
+	if (settings_copy(&s->settings, &sessions.cfg.defaults) < 0 ||
+	    random_hex(s->token, PROMPT_TOKEN_LEN / 2) < 0) {
+		settings_free(&s->settings);
+		free(s);
+		return NULL;
+	}
+	s->id = sessions.next_id++;
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	snprintf(s->marker, sizeof(s->marker), "%s=%s.%010llu", PROCCTL_ENV_NAME,
+		 sessions.mount_token, (unsigned long long)s->id);
+	s->state = SESSION_CREATING;
+	s->refs = 1;
+	s->timeout_ms = sessions.cfg.timeout_ms;
+	s->eof_when_idle = true;
+	clock_gettime(CLOCK_REALTIME, &s->ctime);
+	list_init(&s->in_listing);
+	list_init(&s->writers);
+	list_init(&s->handles);
+	stream_init(s);
+	completion_start(s);
+	return s;
+}
+
+void session_mkdir(struct req *req, const char *name)
+{
+	struct session *s = NULL;
+	struct session_job *job = NULL;
+	int err = 0;
+
+	if (!session_name_valid(name)) {
+		reply_err(req, EINVAL);
+		return;
+	}
+	pthread_mutex_lock(&sessions.lock);
+	if (session_find_name(name)) {
+		err = EEXIST;
+	} else if (!(s = session_new(name)) ||
+		   !(job = session_job_new(s, session_open_run, req, sizeof(*job)))) {
+		if (s)
+			session_unref(s);
+		err = ENOMEM;
+	} else {
+		session_register(s);
+	}
+	pthread_mutex_unlock(&sessions.lock);
+	if (err)
+		reply_err(req, err);
+	else
+		jobs_submit(&job->job);
+}
+
+void session_rmdir(struct req *req, const char *name)
+{
+	int ret = 0;
+
+	pthread_mutex_lock(&sessions.lock);
+	struct session *s = session_find_name(name);
+	if (!s || !session_visible(s))
+		ret = -ENOENT;
+	else if (s->state == SESSION_RESTARTING)
+		ret = -EBUSY;	/* the restart's job owns the shell until it is done */
+	else
+		ret = session_close(s, req);
+	pthread_mutex_unlock(&sessions.lock);
+	if (ret < 0)
+		reply_err(req, -ret);
+}
+
+/* ---- the event loop's fds ---- */
+
+static void sessions_on_fd(uint64_t id, uint32_t events)
+{
+	struct session *s = session_find_id(id);
+
+	if (s)
+		shell_handle_events(s, events);
+}
+
+/* ---- start and shutdown ---- */
+
+int sessions_init(const struct sessions_config *cfg)
+{
+	sessions.cfg = *cfg;
+	sessions.next_id = 1;
+	list_init(&sessions.listing);
+	list_init(&sessions.parked);
+	loop_timer_init(&sessions.idle_check, session_close_idle);
+	if (random_hex(sessions.mount_token, 8) < 0)
+		return -EIO;
+	sessions.loop = loop_new(&sessions.lock, sessions_on_fd);
+	if (!sessions.loop)
+		return -errno;
+	if (cfg->idle_timeout_ms > 0) {
+		pthread_mutex_lock(&sessions.lock);
+		loop_timer_set(sessions.loop, &sessions.idle_check, loop_now_ns() + SESSION_IDLE_CHECK_NS);
+		pthread_mutex_unlock(&sessions.lock);
+	}
+	int ret = loop_start(sessions.loop);
+	return ret < 0 ? ret : jobs_start(SESSION_JOB_THREADS);
+}
+
+/* One helper kills what every session of this mount started. */
+static void sessions_kill_all(void)
+{
+	size_t npids = 0;
+	int *pids = calloc(sessions.next_id, sizeof(*pids));
+	char marker[SESSION_MARKER_MAX];
+	char err[ENGINE_ERR_MAX];
+
+	for (size_t b = 0; pids && b < SESSION_HASH_BUCKETS; b++) {
+		for (struct session *s = sessions.by_id[b]; s; s = s->id_next) {
+			if (s->shell.pid > 0 && s->state != SESSION_CLOSED)
+				pids[npids++] = s->shell.pid;
+		}
+	}
+	snprintf(marker, sizeof(marker), "%s=%s.", PROCCTL_ENV_NAME, sessions.mount_token);
+	if (npids > 0 && procctl_signal(sessions.cfg.engine, sessions.cfg.container, "KILL",
+					PROCCTL_ALL, marker, pids, npids, err) < 0)
+		log_error("unmount: processes may be left in %s: %s", sessions.cfg.container, err);
+	free(pids);
+}
+
+void sessions_shutdown(void)
+{
+	struct list_node *pos, *tmp;
+
+	if (!sessions.loop)
+		return;	/* sessions_init failed before anything started */
+	/*
+	 * No request comes any more. Answer the parked ones; connections stay
+	 * open until the shells are killed: closing them first would make every
+	 * shell exit on EOF at once, and the engine, busy with all those exits,
+	 * would start the kill helper late.
+	 */
+	pthread_mutex_lock(&sessions.lock);
+	sessions.stopping = true;
+	list_for_each_safe(pos, tmp, &sessions.listing) {
+		struct session *s = list_entry(pos, struct session, in_listing);
+		if (s->state == SESSION_RUNNING) {
+			s->state = SESSION_CLOSING;
+			session_watch_update(s);	/* out of the event loop */
+		}
+		session_release_parked(s);
+	}
+	pthread_mutex_unlock(&sessions.lock);
+	loop_stop(sessions.loop);
+	jobs_stop();	/* pending mkdir/rmdir/ctl jobs finish and answer */
+	sessions_kill_all();
+	/* Whatever is left is ours alone now: free it, open handles included. */
+	session_free_all();
+	loop_free(sessions.loop);
+	sessions.loop = NULL;
+}

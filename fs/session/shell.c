@@ -1,0 +1,386 @@
+/*
+ * seshfs: the shell of a session, one exec: starting it, reading its stream
+ * (demux, the pid line, markers), its exit, and what jobs do to it (signal,
+ * resize, restart). Engine calls happen on job threads with the lock dropped.
+ */
+#include <errno.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include "../util/log.h"
+#include "internal.h"
+
+#define SHELL_RECV_CHUNK (64 * 1024)
+/* Reads per wake-up of one session, so a busy stream cannot starve the others. */
+#define SHELL_RECV_BURST 8
+
+enum pump_result {
+	PUMP_AGAIN,	/* nothing more to read now */
+	PUMP_FULL,	/* buffers full: reading paused */
+	PUMP_ENDED,	/* end of stream or a broken connection */
+};
+
+/* mkdir and restart: what an engine failure means to a caller starting a shell. */
+int shell_errno(int engine_errno)
+{
+	switch (engine_errno) {
+	case -ENOENT:
+	case -ESRCH:
+		return -ESRCH;	/* container gone or stopped */
+	case -ECONNREFUSED:
+	case -ETIMEDOUT:
+		return engine_errno;
+	default:
+		return -EIO;
+	}
+}
+
+/* The wrapper's first stdout line is the shell's pid; the rest is output. */
+static void shell_take_startup(struct session *s, const char **data, size_t *len)
+{
+	struct session_shell *sh = &s->shell;
+
+	while (*len > 0 && sh->pid == 0 && sh->startup_len < sizeof(sh->startup) - 1) {
+		char c = **data;
+		(*data)++;
+		(*len)--;
+		if (c == '\r')
+			continue;	/* a tty turns \n into \r\n */
+		if (c == '\n') {
+			char *end;
+			long pid = strtol(sh->startup, &end, 10);
+			if (sh->startup_len > 0 && *end == '\0' && pid > 0 && pid < INT32_MAX)
+				sh->pid = (int)pid;
+			else
+				sh->startup_len = sizeof(sh->startup) - 1;	/* not a pid: fail */
+			return;
+		}
+		sh->startup[sh->startup_len++] = c;
+		sh->startup[sh->startup_len] = '\0';
+	}
+}
+
+static void shell_sink(void *ctx, enum demux_stream stream, const char *data, size_t len)
+{
+	struct session *s = ctx;
+	enum session_stream which = stream == DEMUX_STDERR ? STREAM_STDERR : STREAM_STDOUT;
+
+	if (which == STREAM_STDOUT && s->shell.pid == 0)
+		shell_take_startup(s, &data, &len);
+	if (len == 0)
+		return;
+	if (s->shell.tty)
+		stream_push(s, which, data, len);
+	else
+		completion_feed(s, which, data, len);
+}
+
+static enum pump_result shell_pump_in(struct session *s)
+{
+	static char buf[SHELL_RECV_CHUNK];	/* used under sessions.lock only */
+	enum pump_result result = PUMP_AGAIN;
+
+	for (int burst = 0; burst < SHELL_RECV_BURST; burst++) {
+		if (stream_output_full(s)) {
+			result = PUMP_FULL;
+			break;
+		}
+		ssize_t n = exec_conn_recv(s->shell.conn, buf, sizeof(buf));
+		if (n == -EAGAIN)
+			break;
+		if (n <= 0) {
+			result = PUMP_ENDED;
+			break;
+		}
+		if (demux_feed(&s->shell.demux, buf, n, shell_sink, s) < 0) {
+			log_error("session %s: malformed stream from the engine", s->name);
+			result = PUMP_ENDED;
+			break;
+		}
+	}
+	stream_serve_readers(s, STREAM_STDOUT);
+	stream_serve_readers(s, STREAM_STDERR);
+	return result;
+}
+
+/* Stops moving bytes: out of the event loop and the connection closed. */
+void shell_disconnect(struct session *s)
+{
+	session_watch_update(s);	/* state is no longer RUNNING: unwatches */
+	exec_conn_close(s->shell.conn);
+	s->shell.conn = NULL;
+}
+
+void session_release_parked(struct session *s)
+{
+	for (int i = 0; i < STREAM_COUNT; i++)
+		stream_serve_readers(s, (enum session_stream)i);
+	input_serve_writers(s);
+}
+
+struct shell_exit_job {
+	struct session_job job;
+	char exec_id[ENGINE_EXEC_ID_MAX];
+};
+
+/* Job: the exit code of the shell whose stream ended. */
+static void shell_inspect_run(struct job *j)
+{
+	struct shell_exit_job *job = (struct shell_exit_job *)j;
+	struct session *s = job->job.s;
+	struct engine_exec_status status = { 0 };
+	char err[ENGINE_ERR_MAX];
+	int ret = sessions.cfg.engine->ops->exec_inspect(sessions.cfg.engine, job->exec_id, &status, err);
+
+	pthread_mutex_lock(&sessions.lock);
+	if (ret < 0 || !status.has_exit_code) {
+		log_error("session %s: cannot read the shell's exit code: %s", s->name,
+			  ret < 0 ? err : "engine reports none");
+		snprintf(s->last_error, sizeof(s->last_error), "exit code unknown");
+	}
+	/* A restart may have begun meanwhile: then this exit is old news. */
+	if (s->state == SESSION_EXITING && strcmp(job->exec_id, s->shell.exec_id) == 0) {
+		s->shell.exit_code = status.exit_code;
+		s->state = SESSION_EXITED;
+	}
+	session_job_done(&job->job);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+/* RUNNING -> EXITING: the shell is gone. */
+void shell_exit(struct session *s)
+{
+	s->state = SESSION_EXITING;
+	shell_disconnect(s);
+	bytequeue_clear(&s->input);
+	completion_flush(s);
+	session_release_parked(s);
+	for (int f = SESSION_STDIN; f <= SESSION_STDERR; f++)
+		session_notify_poll(s, (enum session_file)f);
+	struct shell_exit_job *job = session_job_new(s, shell_inspect_run, NULL, sizeof(*job));
+	if (job) {
+		strcpy(job->exec_id, s->shell.exec_id);
+		jobs_submit(&job->job.job);
+	} else {
+		s->state = SESSION_EXITED;
+	}
+	log_debug("session %s: shell exited", s->name);
+}
+
+/* The event loop: the connection is readable or writable. */
+void shell_handle_events(struct session *s, uint32_t events)
+{
+	/* Events of a connection closed since epoll_wait returned are stale. */
+	if (s->state != SESSION_RUNNING || !s->shell.conn)
+		return;
+	if (events & EPOLLOUT)
+		input_pump_out(s);
+	if (s->state == SESSION_RUNNING && (events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+		if (shell_pump_in(s) == PUMP_ENDED)
+			shell_exit(s);
+		else
+			session_watch_update(s);
+	}
+}
+
+/* The shell is up once its pid came and, without a tty, both streams carried the set-up prompt. */
+static bool shell_ready(const struct session_shell *sh)
+{
+	return sh->pid > 0 && (sh->tty || (sh->markers[STREAM_STDOUT] > 0 && sh->markers[STREAM_STDERR] > 0));
+}
+
+/* Pipe sessions: the first line installs the prompt markers (see prompt.h). */
+static int shell_send_setup(struct session *s, char err[ENGINE_ERR_MAX])
+{
+	char line[PROMPT_SETUP_MAX];
+	int len = prompt_setup_line(s->token, line, sizeof(line));
+
+	s->shell.setup_sent = true;
+	/* A short first write into an empty socket goes out whole. */
+	if (exec_conn_send(s->shell.conn, line, len) != len) {
+		snprintf(err, ENGINE_ERR_MAX, "cannot send the prompt set-up line");
+		return -EIO;
+	}
+	return 0;
+}
+
+/* The exec's environment: the session marker, TERM for a tty, then the settings'. */
+static const char **shell_env(const struct session *s, const struct session_settings *settings)
+{
+	const char **env = calloc(settings->env_count + 3, sizeof(*env));
+	size_t envc = 0;
+
+	if (!env)
+		return NULL;
+	env[envc++] = s->marker;
+	if (settings->tty && !settings_has_env(settings, "TERM"))
+		env[envc++] = "TERM=xterm";
+	for (size_t i = 0; i < settings->env_count; i++)
+		env[envc++] = settings->env[i];
+	return env;
+}
+
+/* Creates and attaches the exec (lock dropped); 0 with *conn, or -errno. */
+static int shell_create(struct session *s, const struct session_settings *settings,
+			char exec_id[ENGINE_EXEC_ID_MAX], struct exec_conn **conn, char err[ENGINE_ERR_MAX])
+{
+	struct engine *e = sessions.cfg.engine;
+	const char *argv[PROCCTL_SHELL_ARGC];
+	const char **env = shell_env(s, settings);
+	int ret;
+
+	if (!env) {
+		snprintf(err, ENGINE_ERR_MAX, "out of memory");
+		return -ENOMEM;
+	}
+	procctl_shell_argv(settings->shell, settings->tty, argv);
+	struct engine_exec_spec spec = {
+		.container = sessions.cfg.container,
+		.argv = argv,
+		.env = env,
+		.user = settings->user,
+		.workdir = settings->workdir,
+		.attach_stdin = true,
+		.tty = settings->tty,
+	};
+	pthread_mutex_unlock(&sessions.lock);
+	ret = e->ops->exec_create(e, &spec, exec_id, err);
+	if (ret == 0)
+		ret = e->ops->exec_attach(e, exec_id, settings->tty, SESSION_START_TIMEOUT_MS, conn, err);
+	/* A tty starts with no size at all: give it one before the shell asks. */
+	if (ret == 0 && settings->tty &&
+	    e->ops->exec_resize(e, exec_id, settings->cols, settings->rows, err) < 0)
+		log_error("session %s: resize: %s", s->name, err);
+	pthread_mutex_lock(&sessions.lock);
+	free(env);
+	return ret < 0 ? shell_errno(ret) : 0;
+}
+
+/* Reads the new shell's stream (lock dropped while waiting) until it is ready, bounded. */
+static int shell_wait_ready(struct session *s, int64_t deadline_ns, char err[ENGINE_ERR_MAX])
+{
+	struct session_shell *sh = &s->shell;
+
+	for (;;) {
+		enum pump_result result = shell_pump_in(s);
+		if (sh->pid > 0 && !sh->tty && !sh->setup_sent) {
+			int ret = shell_send_setup(s, err);
+			if (ret < 0)
+				return ret;
+		}
+		if (shell_ready(sh))
+			return 0;
+		if (result == PUMP_ENDED || sh->startup_len >= sizeof(sh->startup) - 1) {
+			snprintf(err, ENGINE_ERR_MAX, "shell did not start: %s",
+				 sh->startup_len ? sh->startup : "exec ended at once");
+			return sh->startup_len && strstr(sh->startup, "not found") ? -ENOENT : -EIO;
+		}
+		struct exec_conn *conn = sh->conn;
+		pthread_mutex_unlock(&sessions.lock);
+		int64_t left_ms = (deadline_ns - loop_now_ns()) / NSEC_PER_MSEC;
+		int ready = left_ms > 0 ? exec_conn_wait(conn, POLLIN, (int)left_ms) : 0;
+		pthread_mutex_lock(&sessions.lock);
+		if (ready <= 0) {
+			snprintf(err, ENGINE_ERR_MAX, "shell did not start within %d ms", SESSION_START_TIMEOUT_MS);
+			return -ETIMEDOUT;
+		}
+	}
+}
+
+/*
+ * Job thread, lock held (dropped around every engine call): create and
+ * start the exec, then wait until the shell is ready.
+ */
+int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
+{
+	struct session_settings settings;
+	struct session_shell *sh = &s->shell;
+	char exec_id[ENGINE_EXEC_ID_MAX];
+	struct exec_conn *conn = NULL;
+	int64_t deadline = loop_now_ns() + SESSION_START_TIMEOUT_MS * NSEC_PER_MSEC;
+
+	if (settings_copy(&settings, &s->settings) < 0) {
+		snprintf(err, ENGINE_ERR_MAX, "out of memory");
+		return -ENOMEM;
+	}
+	int ret = shell_create(s, &settings, exec_id, &conn, err);
+	if (ret == 0) {
+		strcpy(sh->exec_id, exec_id);
+		sh->tty = settings.tty;
+		sh->conn = conn;
+		demux_init(&sh->demux, settings.tty);
+		for (int i = 0; i < STREAM_COUNT; i++)
+			prompt_scanner_init(&sh->scanner[i], s->token);
+		ret = shell_wait_ready(s, deadline, err);
+	}
+	settings_free(&settings);
+	return ret;
+}
+
+/* Job thread, lock held: signal, restart and kill helpers take the session's shell pid. */
+int shell_signal(struct session *s, const char *signal, enum procctl_target target, char err[ENGINE_ERR_MAX])
+{
+	int pid = s->shell.pid;
+	char marker[SESSION_MARKER_MAX];
+
+	strcpy(marker, s->marker);
+	pthread_mutex_unlock(&sessions.lock);
+	int ret = procctl_signal(sessions.cfg.engine, sessions.cfg.container, signal, target, marker,
+				 &pid, pid > 0 ? 1 : 0, err);
+	pthread_mutex_lock(&sessions.lock);
+	return ret;
+}
+
+/* Job thread, lock held: the tty's size from the settings. */
+int shell_resize(struct session *s, char err[ENGINE_ERR_MAX])
+{
+	struct engine *e = sessions.cfg.engine;
+	char exec_id[ENGINE_EXEC_ID_MAX];
+	unsigned cols = s->settings.cols, rows = s->settings.rows;
+
+	if (s->state != SESSION_RUNNING || !s->shell.tty)
+		return 0;
+	strcpy(exec_id, s->shell.exec_id);
+	pthread_mutex_unlock(&sessions.lock);
+	int ret = e->ops->exec_resize(e, exec_id, cols, rows, err);
+	pthread_mutex_lock(&sessions.lock);
+	return ret;
+}
+
+/* ctl restart, at once: the old shell's connection goes; its unread output stays for readers. */
+void shell_begin_restart(struct session *s)
+{
+	s->state = SESSION_RESTARTING;
+	shell_disconnect(s);
+	bytequeue_clear(&s->input);
+	input_serve_writers(s);
+	memset(&s->shell, 0, sizeof(s->shell));
+}
+
+/* Job thread, RESTARTING: kill the old shell and all it started, then start a new one. */
+int shell_restart(struct session *s, char err[ENGINE_ERR_MAX])
+{
+	int ret = shell_signal(s, "KILL", PROCCTL_ALL, err);
+
+	if (ret < 0)
+		log_error("session %s: restart: processes may be left: %s", s->name, err);
+	if (s->state != SESSION_RESTARTING)
+		return -ESRCH;
+	ret = shell_start(s, err);
+	if (s->state != SESSION_RESTARTING)
+		return -ESRCH;
+	if (ret < 0) {
+		s->state = SESSION_EXITED;
+		s->shell.exit_code = -1;
+		shell_disconnect(s);
+		session_release_parked(s);
+		return ret;
+	}
+	s->state = SESSION_RUNNING;
+	session_watch_update(s);	/* input written meanwhile goes out now */
+	session_release_parked(s);
+	return 0;
+}

@@ -1,0 +1,92 @@
+/*
+ * seshfs unit tests: the reply port (fs/session/reply.h) without FUSE. The
+ * parsers under test never answer a request; linking the session library
+ * needs the symbols, and a call to any of them is a test failure.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "../fs/session/reply.h"
+
+static void reply_unexpected(const char *what)
+{
+	fprintf(stderr, "unit tests: unexpected %s\n", what);
+	abort();
+}
+
+void reply_err(struct req *req, int errnum)
+{
+	(void)req;
+	(void)errnum;
+	reply_unexpected("reply_err");
+}
+
+int reply_data(struct req *req, const struct iovec *iov, int count)
+{
+	(void)req;
+	(void)iov;
+	(void)count;
+	reply_unexpected("reply_data");
+	return 0;
+}
+
+void reply_buf(struct req *req, const void *buf, size_t len)
+{
+	(void)req;
+	(void)buf;
+	(void)len;
+	reply_unexpected("reply_buf");
+}
+
+void reply_written(struct req *req, size_t count)
+{
+	(void)req;
+	(void)count;
+	reply_unexpected("reply_written");
+}
+
+void reply_entry(struct req *req, const struct stat *st)
+{
+	(void)req;
+	(void)st;
+	reply_unexpected("reply_entry");
+}
+
+void reply_offset(struct req *req, off_t off)
+{
+	(void)req;
+	(void)off;
+	reply_unexpected("reply_offset");
+}
+
+void reply_poll(struct req *req, unsigned revents)
+{
+	(void)req;
+	(void)revents;
+	reply_unexpected("reply_poll");
+}
+
+void req_watch_interrupt(struct req *req)
+{
+	(void)req;
+	reply_unexpected("req_watch_interrupt");
+}
+
+bool req_interrupted(struct req *req)
+{
+	(void)req;
+	reply_unexpected("req_interrupted");
+	return false;
+}
+
+void poll_handle_notify(struct poll_handle *ph)
+{
+	(void)ph;
+	reply_unexpected("poll_handle_notify");
+}
+
+void poll_handle_free(struct poll_handle *ph)
+{
+	(void)ph;
+	reply_unexpected("poll_handle_free");
+}
