@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -90,21 +91,33 @@ static void docker_error_message(const struct docker_body *body, long status, ch
 }
 
 /*
- * One request. Returns 0 with *status a success (2xx) and *out the parsed
- * JSON body (NULL when empty); else -errno (engine.h), with err set.
+ * One request to the path that path_fmt makes (its %s arguments URL-safe
+ * already). Returns 0 with *status a success (2xx) and *out the parsed JSON
+ * body (NULL when empty); else -errno (engine.h), with err set.
  */
-static int docker_request(struct docker *d, const char *method, const char *path,
-			  json_t *request_body, long *status, json_t **out, char err[ENGINE_ERR_MAX])
+static int docker_request(struct docker *d, const char *method, json_t *request_body, long *status,
+			  json_t **out, char err[ENGINE_ERR_MAX], const char *path_fmt, ...)
+	__attribute__((format(printf, 7, 8)));
+
+static int docker_request(struct docker *d, const char *method, json_t *request_body, long *status,
+			  json_t **out, char err[ENGINE_ERR_MAX], const char *path_fmt, ...)
 {
 	struct docker_body body = { 0 };
 	struct curl_slist *headers = NULL;
 	char *payload = NULL;
+	char *path = NULL;
 	char *url = NULL;
 	int ret = -EIO;
 	CURL *curl = docker_handle_take(d);
+	va_list ap;
 
 	*out = NULL;
-	if (!curl || asprintf(&url, "%s%s%s", d->engine.transport.base_url, DOCKER_API_PREFIX, path) < 0) {
+	va_start(ap, path_fmt);
+	if (vasprintf(&path, path_fmt, ap) < 0)
+		path = NULL;
+	va_end(ap);
+	if (!curl || !path ||
+	    asprintf(&url, "%s%s%s", d->engine.transport.base_url, DOCKER_API_PREFIX, path) < 0) {
 		url = NULL;
 		snprintf(err, ENGINE_ERR_MAX, "out of memory");
 		ret = -ENOMEM;
@@ -159,6 +172,7 @@ static int docker_request(struct docker *d, const char *method, const char *path
 out:
 	curl_slist_free_all(headers);
 	free(payload);
+	free(path);
 	free(url);
 	free(body.data);
 	if (curl)
@@ -166,31 +180,26 @@ out:
 	return ret;
 }
 
-/* printf into a freshly allocated path, the container name escaped for a URL. */
-static char *docker_container_path(const char *container, const char *suffix)
+/* The container's name made safe for a URL path; free with curl_free. NULL: out of memory. */
+static char *docker_escape(const char *container, char err[ENGINE_ERR_MAX])
 {
 	char *name = curl_easy_escape(NULL, container, 0);
-	char *path = NULL;
 
-	if (name && asprintf(&path, "/containers/%s%s", name, suffix) < 0)
-		path = NULL;
-	curl_free(name);
-	return path;
+	if (!name)
+		snprintf(err, ENGINE_ERR_MAX, "out of memory");
+	return name;
 }
 
 static int docker_container_check(struct engine *e, const char *container, char err[ENGINE_ERR_MAX])
 {
 	struct docker *d = (struct docker *)e;
-	char *path = docker_container_path(container, "/json");
+	char *name = docker_escape(container, err);
 	json_t *info = NULL;
 	long status = 0;
-	int ret;
 
-	if (!path) {
-		snprintf(err, ENGINE_ERR_MAX, "out of memory");
+	if (!name)
 		return -ENOMEM;
-	}
-	ret = docker_request(d, "GET", path, NULL, &status, &info, err);
+	int ret = docker_request(d, "GET", NULL, &status, &info, err, "/containers/%s/json", name);
 	if (ret == -ENOENT) {
 		snprintf(err, ENGINE_ERR_MAX, "container '%s' does not exist", container);
 	} else if (ret == 0 && !info) {
@@ -201,7 +210,7 @@ static int docker_container_check(struct engine *e, const char *container, char 
 		ret = -ESRCH;
 	}
 	json_decref(info);
-	free(path);
+	curl_free(name);
 	return ret;
 }
 
@@ -218,16 +227,14 @@ static int docker_exec_create(struct engine *e, const struct engine_exec_spec *s
 			      char id[ENGINE_EXEC_ID_MAX], char err[ENGINE_ERR_MAX])
 {
 	struct docker *d = (struct docker *)e;
-	char *path = docker_container_path(spec->container, "/exec");
+	char *name = docker_escape(spec->container, err);
 	json_t *answer = NULL;
 	json_t *request = NULL;
 	long status = 0;
 	int ret = -ENOMEM;
 
-	if (!path) {
-		snprintf(err, ENGINE_ERR_MAX, "out of memory");
+	if (!name)
 		goto out;
-	}
 	request = json_pack("{s:b, s:b, s:b, s:b, s:o, s:o, s:s, s:s}",
 			    "AttachStdin", spec->attach_stdin,
 			    "AttachStdout", 1, "AttachStderr", 1,
@@ -240,7 +247,7 @@ static int docker_exec_create(struct engine *e, const struct engine_exec_spec *s
 		snprintf(err, ENGINE_ERR_MAX, "out of memory");
 		goto out;
 	}
-	ret = docker_request(d, "POST", path, request, &status, &answer, err);
+	ret = docker_request(d, "POST", request, &status, &answer, err, "/containers/%s/exec", name);
 	if (ret < 0)
 		goto out;
 	const char *exec_id = json_string_value(json_object_get(answer, "Id"));
@@ -253,7 +260,7 @@ static int docker_exec_create(struct engine *e, const struct engine_exec_spec *s
 out:
 	json_decref(answer);
 	json_decref(request);
-	free(path);
+	curl_free(name);
 	return ret;
 }
 
@@ -261,17 +268,10 @@ static int docker_exec_inspect(struct engine *e, const char *exec_id, struct eng
 			       char err[ENGINE_ERR_MAX])
 {
 	struct docker *d = (struct docker *)e;
-	char *path = NULL;
 	json_t *info = NULL;
 	long status = 0;
-	int ret;
+	int ret = docker_request(d, "GET", NULL, &status, &info, err, "/exec/%s/json", exec_id);
 
-	if (asprintf(&path, "/exec/%s/json", exec_id) < 0) {
-		snprintf(err, ENGINE_ERR_MAX, "out of memory");
-		return -ENOMEM;
-	}
-	ret = docker_request(d, "GET", path, NULL, &status, &info, err);
-	free(path);
 	if (ret == 0 && !info) {
 		snprintf(err, ENGINE_ERR_MAX, "exec inspect: empty answer");
 		ret = -EIO;
@@ -289,17 +289,11 @@ static int docker_exec_resize(struct engine *e, const char *exec_id, unsigned co
 			      char err[ENGINE_ERR_MAX])
 {
 	struct docker *d = (struct docker *)e;
-	char *path = NULL;
 	json_t *answer = NULL;
 	long status = 0;
-	int ret;
+	int ret = docker_request(d, "POST", NULL, &status, &answer, err, "/exec/%s/resize?h=%u&w=%u",
+				 exec_id, rows, cols);
 
-	if (asprintf(&path, "/exec/%s/resize?h=%u&w=%u", exec_id, rows, cols) < 0) {
-		snprintf(err, ENGINE_ERR_MAX, "out of memory");
-		return -ENOMEM;
-	}
-	ret = docker_request(d, "POST", path, NULL, &status, &answer, err);
-	free(path);
 	json_decref(answer);
 	return ret;
 }

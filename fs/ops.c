@@ -50,9 +50,10 @@ static void ops_reply_stat_entry(fuse_req_t req, fuse_ino_t ino, const struct st
 
 static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	struct session *s = NULL;
+	enum session_file file = SESSION_DIR, parent_file;
 	struct stat st;
 	uint64_t id;
-	enum session_file file;
 
 	if (parent == INO_ROOT) {
 		if (strcmp(name, "sessions") != 0) {
@@ -64,27 +65,19 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 		return;
 	}
 	if (parent == INO_SESSIONS) {
-		struct session *s = session_get_by_name(name);
-		if (!s) {
-			fuse_reply_err(req, ENOENT);
-			return;
-		}
-		session_stat(s, SESSION_DIR, &st);
-		session_put(s);
-		ops_reply_stat_entry(req, st.st_ino, &st);
-		return;
-	}
-	if (!session_ino_split(parent, &id, &file) || file != SESSION_DIR) {
+		s = session_get_by_name(name);
+	} else if (session_ino_split(parent, &id, &parent_file) && parent_file == SESSION_DIR) {
+		file = ops_file_named(name);
+		s = file == SESSION_DIR ? NULL : session_get_by_id(id);
+	} else {
 		fuse_reply_err(req, ENOTDIR);
 		return;
 	}
-	enum session_file f = ops_file_named(name);
-	struct session *s = f == SESSION_DIR ? NULL : session_get_by_id(id);
 	if (!s) {
 		fuse_reply_err(req, ENOENT);
 		return;
 	}
-	session_stat(s, f, &st);
+	session_stat(s, file, &st);
 	session_put(s);
 	ops_reply_stat_entry(req, st.st_ino, &st);
 }
