@@ -8,6 +8,7 @@ shared machine lands on both.
 Usage: bench/run.sh  (sets up, then runs this with the paths below)
 """
 import argparse
+import json
 import os
 import statistics
 import subprocess
@@ -87,6 +88,7 @@ def main():
     ap.add_argument("--commands", type=int, default=1000)
     ap.add_argument("--stream-mib", type=int, default=1024)
     ap.add_argument("--sessions", type=int, default=1000)
+    ap.add_argument("--json", help="also write the rows here, for bench/compare.py")
     a = ap.parse_args()
 
     mnt = tempfile.mkdtemp(prefix="seshfs-bench-")
@@ -182,6 +184,10 @@ def main():
         print(f"unmount with {a.sessions} shells (all killed) took {time.perf_counter() - start:.1f} s")
     os.rmdir(mnt)
     print_table()
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump([{"name": r[0], "seshfs": r[1], "baseline": r[2], "unit": r[3],
+                        "higher_is_better": r[6]} for r in ROWS], f)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@
 
 static void completion_probe_due(struct loop_timer *timer);
 
-void completion_start(struct session *s)
+void completion_init(struct session *s)
 {
 	loop_timer_init(&s->probe, completion_probe_due);
 }

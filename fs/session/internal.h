@@ -147,6 +147,7 @@ struct session {
 	int64_t last_activity_ns;	/* last stdin write or stream read, for idle_timeout */
 	int64_t last_input_ns;		/* last stdin write */
 	struct loop_timer probe;	/* when to ask the shell's state (completion.c) */
+	struct loop_timer buffered;	/* the transport holds bytes epoll cannot see (shell.c) */
 	char last_error[CTL_ERR_MAX];
 	struct timespec ctime;
 	struct list_node handles;
@@ -259,13 +260,14 @@ void input_pump_out(struct session *s);
 void input_serve_writers(struct session *s);
 
 /* completion.c */
-void completion_start(struct session *s);
+void completion_init(struct session *s);
 /* Output of a pipe session: markers taken out, the rest to the stream. */
 void completion_feed(struct session *s, enum session_stream stream, const char *data, size_t len);
 /* End of stream: whatever was held back as a possible marker was output after all. */
 void completion_flush(struct session *s);
 
 /* shell.c */
+void shell_init(struct session *s);
 int shell_start(struct session *s, char err[ENGINE_ERR_MAX]);
 void shell_disconnect(struct session *s);
 void shell_exit(struct session *s);

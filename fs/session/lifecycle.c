@@ -163,7 +163,8 @@ static struct session *session_new(const char *name)
 	list_init(&s->writers);
 	list_init(&s->handles);
 	stream_init(s);
-	completion_start(s);
+	completion_init(s);
+	shell_init(s);
 	return s;
 }
 

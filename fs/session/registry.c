@@ -78,6 +78,7 @@ static void session_free(struct session *s)
 {
 	registry_unlink(&sessions.by_id[s->id % SESSION_HASH_BUCKETS], s, offsetof(struct session, id_next));
 	loop_timer_cancel(&s->probe);
+	loop_timer_cancel(&s->buffered);
 	for (int i = 0; i < STREAM_COUNT; i++)
 		loop_timer_cancel(&s->out[i].hold);
 	exec_conn_close(s->shell.conn);

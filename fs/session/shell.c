@@ -110,6 +110,7 @@ static enum pump_result shell_pump_in(struct session *s)
 void shell_disconnect(struct session *s)
 {
 	session_watch_update(s);	/* state is no longer RUNNING: unwatches */
+	loop_timer_cancel(&s->buffered);
 	exec_conn_close(s->shell.conn);
 	s->shell.conn = NULL;
 }
@@ -184,6 +185,16 @@ void shell_handle_events(struct session *s, uint32_t events)
 		else
 			session_watch_update(s);
 	}
+}
+
+static void shell_read_buffered(struct loop_timer *timer)
+{
+	shell_handle_events(list_entry(timer, struct session, buffered), EPOLLIN);
+}
+
+void shell_init(struct session *s)
+{
+	loop_timer_init(&s->buffered, shell_read_buffered);
 }
 
 /* The shell is up once its pid came and, without a tty, both streams carried the set-up prompt. */

@@ -114,6 +114,9 @@ void session_watch_update(struct session *s)
 	}
 	if (loop_watch(sessions.loop, exec_conn_fd(sh->conn), s->id, &sh->events, want) < 0)
 		log_error("session %s: epoll_ctl: %s", s->name, strerror(errno));
+	/* Bytes a transport library holds never make the socket readable: read them now. */
+	if ((want & EPOLLIN) && exec_conn_pending(sh->conn) > 0)
+		loop_timer_set(sessions.loop, &s->buffered, loop_now_ns());
 }
 
 static bool stream_flowing(const struct session_output *o, int64_t now)

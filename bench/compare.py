@@ -1,0 +1,46 @@
+"""Compares two seshfs builds: bench.py alternately with each, N times each.
+
+For each figure it prints the median of each build's runs beside the
+baseline's own min-max over all runs: a change is real only where the two
+medians differ by more than the baseline drifts.
+
+Usage: bench/compare.sh OLD_SESHFS NEW_SESHFS [--runs N] [bench.py options]
+"""
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--old", required=True)
+    ap.add_argument("--new", required=True)
+    ap.add_argument("--client", required=True)
+    ap.add_argument("--container", required=True)
+    ap.add_argument("--runs", type=int, default=5)
+    a, rest = ap.parse_known_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+    results = {"old": [], "new": []}
+    for i in range(a.runs):
+        for which in ("old", "new"):
+            with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                subprocess.run([sys.executable, os.path.join(here, "bench.py"), "--seshfs", getattr(a, which),
+                                "--client", a.client, "--container", a.container, "--json", out.name, *rest],
+                               check=True, stdout=subprocess.DEVNULL)
+                results[which].append(json.load(open(out.name)))
+            print(f"run {i + 1}/{a.runs} {which} done", file=sys.stderr)
+    print(f"{'figure':44} {'old':>10} {'new':>10} {'new/old':>8}   baseline min-max")
+    for idx, row in enumerate(results["old"][0]):
+        old = statistics.median(r[idx]["seshfs"] for r in results["old"])
+        new = statistics.median(r[idx]["seshfs"] for r in results["new"])
+        base = [r[idx]["baseline"] for w in results.values() for r in w]
+        print(f"{row['name']:44} {old:>10,.0f} {new:>10,.0f} {new / old:>7.3f}x   "
+              f"{min(base):,.0f}-{max(base):,.0f} {row['unit']}")
+
+
+if __name__ == "__main__":
+    main()
