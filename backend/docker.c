@@ -144,9 +144,9 @@ static int docker_request(struct docker *d, const char *method, json_t *request_
 
 	CURLcode rc = curl_easy_perform(curl);
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
-		snprintf(err, ENGINE_ERR_MAX, "cannot reach the Docker engine at %s: %s",
-			 d->engine.transport.url, curl_easy_strerror(rc));
-		ret = -ECONNREFUSED;
+		ret = transport_connect_errno(curl);
+		snprintf(err, ENGINE_ERR_MAX, "cannot reach the Docker engine at %s: %s", d->engine.transport.url,
+			 ret == -ECONNREFUSED ? curl_easy_strerror(rc) : strerror(-ret));
 		goto out;
 	}
 	if (rc != CURLE_OK) {

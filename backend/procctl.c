@@ -12,6 +12,7 @@
 #define PROCCTL_TIMEOUT_MS 15000
 #define PROCCTL_BUSY 3
 #define PROCCTL_SHELL_SIGNALED 4
+#define PROCCTL_SHELL_GONE 5
 
 /*
  * $0 is the shell, $1 "pipe" or "tty". The shell must exist before the pid
@@ -35,29 +36,39 @@ static const char procctl_shell_wrapper[] =
 /*
  * $1 signal, or "waiting" to ask whether the shell waits for input (exit 0)
  * or runs something (exit 3); a signal exits 4 if it reached the shell
- * itself; $2 foreground|all, $3 marker (a prefix of an environment entry,
- * a regular expression), then the shell pids.
+ * itself, and either exits 5 if the shell is gone; $2 foreground|all, $3
+ * marker (a prefix of an environment entry, a regular expression), then
+ * the shell pids.
  *
- * "all" is one call per shell (busybox kill takes -PGID, dash wants -- -PGID):
- * an exec'd shell leads its own process group
- * and, without job control, everything it starts stays in it; what left the
- * group (setsid) still carries the marker, found by one grep over every
- * environ (busybox grep -F stops at the NULs in there; a regex does not).
+ * A process is the session's only while its environment carries the
+ * marker: a pid the kernel gave to another process since is left alone, so
+ * each pid is checked before it is signalled. "all" kills each shell's
+ * process group (busybox kill takes -PGID, dash wants -- -PGID): an exec'd
+ * shell leads its own group and, without job control, everything it starts
+ * stays in it. A live leader without the marker means the pid was reused,
+ * and the group is not ours; a group whose leader is gone is still the
+ * shell's, since a group's id is not given out while it has members. What
+ * left the group (setsid) still carries the marker, found by one grep over
+ * every environ (busybox grep -F stops at the NULs in there; a regex does
+ * not). The helper runs as the sessions' user: root without CAP_SYS_PTRACE
+ * cannot read another user's environ.
  */
 static const char procctl_signal_script[] =
 	"sig=$1 target=$2 marker=$3\n"
 	"shift 3\n"
+	"ours() { grep -q -e \"$marker\" \"/proc/$1/environ\" 2>/dev/null; }\n"
 	"if [ \"$target\" = all ]; then\n"
 	"  for pid; do\n"
+	"    [ -d \"/proc/$pid\" ] && ! ours \"$pid\" && continue\n"
 	"    kill -s \"$sig\" \"-$pid\" 2>/dev/null || kill -s \"$sig\" -- \"-$pid\" 2>/dev/null\n"
-	"    kill -s \"$sig\" \"$pid\" 2>/dev/null\n"
 	"  done\n"
 	"  grep -l -e \"$marker\" /proc/[0-9]*/environ 2>/dev/null | while read -r file; do\n"
 	"    file=${file#/proc/}; kill -s \"$sig\" \"${file%/environ}\" 2>/dev/null\n"
 	"  done\n"
 	"  exit 0\n"
 	"fi\n"
-	"shell=$1 table=\n"
+	"ours \"$1\" || exit 5\n"
+"shell=$1 table=\n"
 	"for dir in /proc/[0-9]*; do\n"
 	"  pid=${dir#/proc/}\n"
 	"  [ \"$pid\" = \"$$\" ] && continue\n"
@@ -109,9 +120,9 @@ void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SH
 }
 
 /* Runs the helper script; returns its exit code or -errno. */
-static int procctl_run(struct engine *e, const char *container, const char *signal,
-		       enum procctl_target target, const char *marker,
-		       const int *shell_pids, size_t npids, char err[ENGINE_ERR_MAX])
+static int procctl_run(struct engine *e, const struct procctl_scope *scope, const char *signal,
+		       enum procctl_target target, const int *shell_pids, size_t npids,
+		       char err[ENGINE_ERR_MAX])
 {
 	const char **argv = calloc(npids + 8, sizeof(*argv));
 	char (*pid_text)[16] = calloc(npids + 1, sizeof(*pid_text));
@@ -130,7 +141,7 @@ static int procctl_run(struct engine *e, const char *container, const char *sign
 	argv[argc++] = "seshfs-signal";
 	argv[argc++] = signal;
 	argv[argc++] = target == PROCCTL_ALL ? "all" : "foreground";
-	argv[argc++] = marker;
+	argv[argc++] = scope->marker;
 	for (size_t i = 0; i < npids; i++) {
 		snprintf(pid_text[i], sizeof(pid_text[i]), "%d", shell_pids[i]);
 		argv[argc++] = pid_text[i];
@@ -138,14 +149,15 @@ static int procctl_run(struct engine *e, const char *container, const char *sign
 	argv[argc] = NULL;
 
 	struct engine_exec_spec spec = {
-		.container = container,
+		.container = scope->container,
 		.argv = argv,
-		.user = "0",
+		.user = scope->user,
 	};
 	ret = e->ops->exec_run(e, &spec, PROCCTL_TIMEOUT_MS, &exit_code, output, sizeof(output), err);
 	if (ret == 0) {
 		ret = exit_code;
-		if (exit_code != 0 && exit_code != PROCCTL_BUSY && exit_code != PROCCTL_SHELL_SIGNALED)
+		if (exit_code != 0 && exit_code != PROCCTL_BUSY && exit_code != PROCCTL_SHELL_SIGNALED &&
+		    exit_code != PROCCTL_SHELL_GONE)
 			snprintf(err, ENGINE_ERR_MAX, "signal helper exited %d: %.160s", exit_code, output);
 	}
 out:
@@ -154,23 +166,32 @@ out:
 	return ret;
 }
 
-int procctl_signal(struct engine *e, const char *container, const char *signal,
-		   enum procctl_target target, const char *marker,
-		   const int *shell_pids, size_t npids, char err[ENGINE_ERR_MAX])
+/* The helper's exit codes that are not answers. */
+static int procctl_failure(int ret, char err[ENGINE_ERR_MAX])
 {
-	int ret = procctl_run(e, container, signal, target, marker, shell_pids, npids, err);
-
-	if (ret == PROCCTL_SHELL_SIGNALED)
-		return 1;
+	if (ret == PROCCTL_SHELL_GONE) {
+		snprintf(err, ENGINE_ERR_MAX, "the shell is gone");
+		return -ESRCH;
+	}
 	return ret > 0 ? -EIO : ret;
 }
 
-int procctl_shell_waiting(struct engine *e, const char *container, int shell_pid,
+int procctl_signal(struct engine *e, const struct procctl_scope *scope, const char *signal,
+		   enum procctl_target target, const int *shell_pids, size_t npids, char err[ENGINE_ERR_MAX])
+{
+	int ret = procctl_run(e, scope, signal, target, shell_pids, npids, err);
+
+	if (ret == 0 || ret == PROCCTL_SHELL_SIGNALED)
+		return ret == PROCCTL_SHELL_SIGNALED;
+	return procctl_failure(ret, err);
+}
+
+int procctl_shell_waiting(struct engine *e, const struct procctl_scope *scope, int shell_pid,
 			  char err[ENGINE_ERR_MAX])
 {
-	int ret = procctl_run(e, container, "waiting", PROCCTL_FOREGROUND, "-", &shell_pid, 1, err);
+	int ret = procctl_run(e, scope, "waiting", PROCCTL_FOREGROUND, &shell_pid, 1, err);
 
 	if (ret == 0 || ret == PROCCTL_BUSY)
 		return ret == 0;
-	return ret > 0 ? -EIO : ret;
+	return procctl_failure(ret, err);
 }

@@ -32,20 +32,27 @@ enum procctl_target {
 /* argv for the exec that runs shell (a path or a name on PATH); NULL-terminated. */
 void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SHELL_ARGC]);
 
+/* Whose processes a helper acts on. */
+struct procctl_scope {
+	const char *container;
+	const char *user;	/* the helper runs as the sessions' user ("": the container's) */
+	const char *marker;	/* what every process of theirs carries in its environment; a prefix will do */
+};
+
 /*
- * Sends signal (a name such as "INT") to the target processes; marker may be
- * a prefix. Returns 1 if the shell itself got it (see PROCCTL_FOREGROUND),
- * 0 if not, -errno on failure.
+ * Sends signal (a name such as "INT") to the target processes, each proven
+ * the scope's by its marker first. Returns 1 if the shell itself got it
+ * (see PROCCTL_FOREGROUND), 0 if not, -ESRCH if the shell is gone, -errno
+ * if the helper failed.
  */
-int procctl_signal(struct engine *e, const char *container, const char *signal,
-		   enum procctl_target target, const char *marker,
-		   const int *shell_pids, size_t npids, char err[ENGINE_ERR_MAX]);
+int procctl_signal(struct engine *e, const struct procctl_scope *scope, const char *signal,
+		   enum procctl_target target, const int *shell_pids, size_t npids, char err[ENGINE_ERR_MAX]);
 
 /*
  * Does the shell wait for input: asleep outside wait(), with no foreground
- * child? 1 yes, 0 no, -errno when the helper could not tell.
+ * child? 1 yes, 0 no, -ESRCH if it is gone, -errno when the helper could not tell.
  */
-int procctl_shell_waiting(struct engine *e, const char *container, int shell_pid,
+int procctl_shell_waiting(struct engine *e, const struct procctl_scope *scope, int shell_pid,
 			  char err[ENGINE_ERR_MAX]);
 
 #endif

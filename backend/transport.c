@@ -80,6 +80,22 @@ void transport_cleanup(struct transport *t)
 	memset(t, 0, sizeof(*t));
 }
 
+int transport_connect_errno(CURL *curl)
+{
+	long os_errno = 0;
+
+	curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+	switch (os_errno) {
+	case EMFILE:
+	case ENFILE:
+	case ENOMEM:
+	case ENOBUFS:
+		return -(int)os_errno;
+	default:
+		return -ECONNREFUSED;
+	}
+}
+
 void transport_setup_curl(const struct transport *t, CURL *curl, long connect_timeout_ms)
 {
 	if (t->unix_path)
@@ -110,10 +126,11 @@ int transport_connect(const struct transport *t, struct transport_stream *ts, in
 	CURLcode rc = curl_easy_perform(ts->curl);
 	free(url);
 	if (rc != CURLE_OK) {
+		int ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : transport_connect_errno(ts->curl);
 		snprintf(err, TRANSPORT_ERR_MAX, "cannot reach the Docker engine at %s: %s", t->url,
-			 curl_easy_strerror(rc));
+			 ret == -ECONNREFUSED || ret == -ETIMEDOUT ? curl_easy_strerror(rc) : strerror(-ret));
 		transport_close(ts);
-		return rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -ECONNREFUSED;
+		return ret;
 	}
 	curl_easy_getinfo(ts->curl, CURLINFO_ACTIVESOCKET, &ts->fd);
 	return 0;

@@ -45,6 +45,13 @@ struct transport {
 /* 0, or -EINVAL / -ENOMEM with a line in err. */
 int transport_init(struct transport *t, const char *url, char err[TRANSPORT_ERR_MAX]);
 void transport_cleanup(struct transport *t);
+/*
+ * The errno for a connection curl could not make: what the system said when
+ * it is about this process (EMFILE, ENFILE, ENOMEM, ENOBUFS), else
+ * ECONNREFUSED (nobody answers at the engine's address). Negative.
+ */
+int transport_connect_errno(CURL *curl);
+
 /* Points curl at the engine (URL base, socket, timeouts, no signals). */
 void transport_setup_curl(const struct transport *t, CURL *curl, long connect_timeout_ms);
 

@@ -27,12 +27,20 @@ def main():
     results = {"old": [], "new": []}
     for i in range(a.runs):
         for which in ("old", "new"):
-            with tempfile.NamedTemporaryFile(suffix=".json") as out:
-                subprocess.run([sys.executable, os.path.join(here, "bench.py"), "--seshfs", getattr(a, which),
-                                "--client", a.client, "--container", a.container, "--json", out.name, *rest],
-                               check=True, stdout=subprocess.DEVNULL)
-                results[which].append(json.load(open(out.name)))
-            print(f"run {i + 1}/{a.runs} {which} done", file=sys.stderr)
+            # A run that fails (a mount that timed out on a loaded machine) is tried once more.
+            for attempt in range(2):
+                with tempfile.NamedTemporaryFile(suffix=".json") as out:
+                    done = subprocess.run([sys.executable, os.path.join(here, "bench.py"), "--seshfs",
+                                           getattr(a, which), "--client", a.client, "--container",
+                                           a.container, "--json", out.name, *rest],
+                                          stdout=subprocess.DEVNULL).returncode == 0
+                    if done:
+                        results[which].append(json.load(open(out.name)))
+                        break
+            print(f"run {i + 1}/{a.runs} {which} {'done' if done else 'failed twice'}", file=sys.stderr)
+    if not results["old"] or not results["new"]:
+        sys.exit("compare: no run of one of the builds completed")
+    print(f"{len(results['old'])} runs of the old build, {len(results['new'])} of the new, alternating")
     print(f"{'figure':44} {'old':>10} {'new':>10} {'new/old':>8}   baseline min-max")
     for idx, row in enumerate(results["old"][0]):
         old = statistics.median(r[idx]["seshfs"] for r in results["old"])

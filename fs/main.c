@@ -22,6 +22,7 @@
 #include "session/session.h"
 #include "session/settings.h"
 #include "util/log.h"
+#include "util/text.h"
 
 #define SESHFS_VERSION "0.1.0"
 #define SESHFS_DEFAULT_BUFSIZE (1024 * 1024)
@@ -38,7 +39,7 @@ struct seshfs_options {
 	char *transcript_size;
 	int tty;
 	struct session_settings *defaults;	/* env= entries go straight here */
-	bool bad_env;
+	bool bad_setting;
 };
 
 enum {
@@ -81,6 +82,33 @@ static void seshfs_usage(const char *progname)
 	       progname);
 }
 
+/*
+ * A start setting given as a mount option gets the check of the ctl command
+ * of its name (session/ctl.h); if it fails, one line on stderr says why.
+ * cmd's argument points into value.
+ */
+static bool seshfs_setting_valid(const char *name, const char *value, struct ctl_command *cmd)
+{
+	struct ctl_command cmds[CTL_MAX_COMMANDS];
+	char err[CTL_ERR_MAX];
+	char shown[TEXT_SHOWN_MAX + 1];
+	char *line = NULL;
+	int len = asprintf(&line, "%s %s", name, value);
+	int count = len < 0 ? -ENOMEM : ctl_parse(line, (size_t)len, cmds, err);
+
+	if (count == 1) {
+		/* The argument points into line: point it at the same bytes of value. */
+		*cmd = cmds[0];
+		cmd->arg = value + (cmds[0].arg - line - (strlen(name) + 1));
+		free(line);
+		return true;
+	}
+	free(line);
+	text_escape(value, strlen(value), shown, sizeof(shown));
+	fprintf(stderr, "seshfs: -o %s=%s: expected %s=%s\n", name, shown, name, ctl_command_usage(name));
+	return false;
+}
+
 /* The first non-option is the container; the second (the mountpoint) is FUSE's. */
 static int seshfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
@@ -92,17 +120,12 @@ static int seshfs_opt_proc(void *data, const char *arg, int key, struct fuse_arg
 		return opts->container ? 0 : -1;
 	}
 	if (key == SESHFS_KEY_ENV) {
-		/* The same check as ctl's "env NAME=VALUE". */
-		struct ctl_command cmd[CTL_MAX_COMMANDS];
-		char line[4096];
-		char err[CTL_ERR_MAX];
-		int len = snprintf(line, sizeof(line), "env %s", arg + strlen("env="));
-		if (len >= (int)sizeof(line) || ctl_parse(line, len, cmd, err) != 1) {
-			fprintf(stderr, "seshfs: -o %s: expected env=NAME=VALUE\n", arg);
-			opts->bad_env = true;
+		struct ctl_command cmd;
+		if (!seshfs_setting_valid("env", arg + strlen("env="), &cmd)) {
+			opts->bad_setting = true;
 			return 0;
 		}
-		return settings_setenv(opts->defaults, cmd[0].arg, cmd[0].arg_len) == 0 ? 0 : -1;
+		return settings_setenv(opts->defaults, cmd.arg, cmd.arg_len) == 0 ? 0 : -1;
 	}
 	return 1;
 }
@@ -160,7 +183,7 @@ int main(int argc, char *argv[])
 	char err[ENGINE_ERR_MAX];
 	int ret = 1;
 
-	if (fuse_opt_parse(&args, &opts, seshfs_opts, seshfs_opt_proc) == -1 || opts.bad_env)
+	if (fuse_opt_parse(&args, &opts, seshfs_opts, seshfs_opt_proc) == -1 || opts.bad_setting)
 		goto out_args;
 	if (fuse_parse_cmdline(&args, &cmdline) != 0)
 		goto out_args;
@@ -202,10 +225,11 @@ int main(int argc, char *argv[])
 			opts.idle_timeout);
 		goto out_args;
 	}
-	if (opts.shell && !*opts.shell) {
-		fprintf(stderr, "seshfs: shell must not be empty\n");
+	struct ctl_command checked;
+	if ((opts.shell && !seshfs_setting_valid("shell", opts.shell, &checked)) ||
+	    (opts.user && !seshfs_setting_valid("user", opts.user, &checked)) ||
+	    (opts.workdir && !seshfs_setting_valid("workdir", opts.workdir, &checked)))
 		goto out_args;
-	}
 	cfg.defaults.tty = opts.tty;
 	cfg.defaults.shell = strdup(opts.shell ? opts.shell : "/bin/sh");
 	cfg.defaults.user = strdup(opts.user ? opts.user : "");

@@ -99,12 +99,14 @@ static void completion_probe_run(struct job *j)
 	struct session *s = probe->job.s;
 	char exec_id[ENGINE_EXEC_ID_MAX];
 	char err[ENGINE_ERR_MAX] = "";
+	struct procctl_scope scope;
 
 	pthread_mutex_lock(&sessions.lock);
-	int pid = s->shell.pid;
+	struct shell_id id = s->shell.id;
 	strcpy(exec_id, s->shell.exec_id);
+	shell_scope(s, &id, &scope);
 	pthread_mutex_unlock(&sessions.lock);
-	int waiting = procctl_shell_waiting(sessions.cfg.engine, sessions.cfg.container, pid, err);
+	int waiting = procctl_shell_waiting(sessions.cfg.engine, &scope, id.pid, err);
 	pthread_mutex_lock(&sessions.lock);
 	struct session_shell *sh = &s->shell;
 	if (waiting < 0)

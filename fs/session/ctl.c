@@ -15,11 +15,11 @@
 #include <string.h>
 
 #include "../util/log.h"
+#include "../util/text.h"
 #include "ctl.h"
 #include "internal.h"
 
 #define CTL_PATH_MAX 4096
-#define CTL_USER_MAX 256
 
 /* What one ctl write does, staged before any of it takes effect. */
 struct ctl_change {
@@ -64,19 +64,23 @@ static int ctl_check_size(struct ctl_command *cmd)
 	return ctl_parse_size(cmd->arg, cmd->arg_len, &cmd->cols, &cmd->rows) ? 0 : -EINVAL;
 }
 
+/* Settings go to the engine as JSON strings: UTF-8 only. */
 static int ctl_check_path(struct ctl_command *cmd)
 {
-	return cmd->arg_len > 0 && cmd->arg_len < CTL_PATH_MAX ? 0 : -EINVAL;
+	return cmd->arg_len > 0 && cmd->arg_len < CTL_PATH_MAX && text_valid_utf8(cmd->arg, cmd->arg_len) ?
+	       0 : -EINVAL;
 }
 
 static int ctl_check_user(struct ctl_command *cmd)
 {
-	return cmd->arg_len < CTL_USER_MAX && !memchr(cmd->arg, ' ', cmd->arg_len) ? 0 : -EINVAL;
+	return cmd->arg_len < SETTINGS_USER_MAX && !memchr(cmd->arg, ' ', cmd->arg_len) &&
+	       text_valid_utf8(cmd->arg, cmd->arg_len) ? 0 : -EINVAL;
 }
 
 static int ctl_check_assignment(struct ctl_command *cmd)
 {
-	return ctl_valid_env(cmd->arg, cmd->arg_len, true) ? 0 : -EINVAL;
+	return ctl_valid_env(cmd->arg, cmd->arg_len, true) && text_valid_utf8(cmd->arg, cmd->arg_len) ?
+	       0 : -EINVAL;
 }
 
 static int ctl_check_name(struct ctl_command *cmd)
@@ -107,7 +111,7 @@ static int ctl_apply_eof(struct ctl_change *c, const struct ctl_command *cmd, ch
 
 static int ctl_apply_signal(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
 {
-	if (c->s->state != SESSION_RUNNING || c->s->shell.pid <= 0) {
+	if (c->s->state != SESSION_RUNNING || c->s->shell.id.pid <= 0) {
 		snprintf(err, CTL_ERR_MAX, "signal: the shell is not running");
 		return -ESRCH;
 	}
@@ -176,13 +180,22 @@ static const struct ctl_cmdtab ctl_commands[] = {
 	{ "signal", "INT|TERM|KILL|HUP|QUIT|USR1|USR2", ctl_check_signal, ctl_apply_signal, 0 },
 	{ "resize", "COLS ROWS, each 1 to 10000", ctl_check_size, ctl_apply_resize, 0 },
 	{ "tty", "on|off", ctl_check_choice, ctl_apply_tty, 0 },
-	{ "shell", "PATH", ctl_check_path, ctl_apply_string, SETTING(shell) },
-	{ "workdir", "PATH", ctl_check_path, ctl_apply_string, SETTING(workdir) },
-	{ "user", "a user name or uid[:gid], or nothing", ctl_check_user, ctl_apply_string, SETTING(user) },
-	{ "env", "NAME=VALUE", ctl_check_assignment, ctl_apply_env, 0 },
+	{ "shell", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, SETTING(shell) },
+	{ "workdir", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, SETTING(workdir) },
+	{ "user", "a user name or uid[:gid] (UTF-8), or nothing", ctl_check_user, ctl_apply_string, SETTING(user) },
+	{ "env", "NAME=VALUE (UTF-8)", ctl_check_assignment, ctl_apply_env, 0 },
 	{ "unsetenv", "NAME", ctl_check_name, ctl_apply_unsetenv, 0 },
 	{ "restart", "no argument", ctl_check_nothing, ctl_apply_restart, 0 },
 };
+
+const char *ctl_command_usage(const char *name)
+{
+	for (size_t row = 0; row < sizeof(ctl_commands) / sizeof(ctl_commands[0]); row++) {
+		if (strcmp(ctl_commands[row].name, name) == 0)
+			return ctl_commands[row].usage;
+	}
+	return NULL;
+}
 
 /* ---- the parser ---- */
 
@@ -282,11 +295,15 @@ struct ctl_text {
 	bool failed;
 };
 
-static void ctl_line(struct ctl_text *t, const char *key, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+static void ctl_line(struct ctl_text *t, const char *key, size_t max, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 
-/* Appends "key value\n". */
-static void ctl_line(struct ctl_text *t, const char *key, const char *fmt, ...)
+/*
+ * Appends "key value\n", the value escaped (text.h): values hold text from
+ * users and containers, and a reader parses one key per line. max bounds
+ * the escaped value (0: no bound).
+ */
+static void ctl_line(struct ctl_text *t, const char *key, size_t max, const char *fmt, ...)
 {
 	va_list ap;
 	char *value;
@@ -296,41 +313,41 @@ static void ctl_line(struct ctl_text *t, const char *key, const char *fmt, ...)
 	va_start(ap, fmt);
 	int n = vasprintf(&value, fmt, ap);
 	va_end(ap);
-	size_t add = n < 0 ? 0 : strlen(key) + 1 + (size_t)n + 1;
-	char *grown = n < 0 ? NULL : realloc(t->data, t->len + add + 1);
-	if (grown)
-		snprintf(grown + t->len, add + 1, "%s %s\n", key, value);
+	size_t room = n < 0 ? 0 : max ? max + 1 : 4 * (size_t)n + 1;
+	char *grown = n < 0 ? NULL : realloc(t->data, t->len + strlen(key) + 1 + room + 1);
+	if (grown) {
+		size_t len = (size_t)sprintf(grown + t->len, "%s ", key);
+		len += text_escape(value, (size_t)n, grown + t->len + len, room);
+		grown[t->len + len++] = '\n';
+		t->data = grown;
+		t->len += len;
+	}
 	if (n >= 0)
 		free(value);
-	if (!grown) {
-		t->failed = true;
-		return;
-	}
-	t->data = grown;
-	t->len += add;
+	t->failed = !grown;
 }
 
 static void key_state(struct ctl_text *t, const char *key, const struct session *s)
 {
-	ctl_line(t, key, "%s", session_state_name(s));
+	ctl_line(t, key, 0, "%s", session_state_name(s));
 }
 
 static void key_activity(struct ctl_text *t, const char *key, const struct session *s)
 {
 	if (s->state == SESSION_RUNNING && !s->shell.tty)
-		ctl_line(t, key, "%s", session_idle(s) ? "idle" : "busy");
+		ctl_line(t, key, 0, "%s", session_idle(s) ? "idle" : "busy");
 }
 
 static void key_last_exit(struct ctl_text *t, const char *key, const struct session *s)
 {
 	if (s->shell.has_last_exit)
-		ctl_line(t, key, "%d", s->shell.last_exit);
+		ctl_line(t, key, 0, "%d", s->shell.last_exit);
 }
 
 static void key_exit_code(struct ctl_text *t, const char *key, const struct session *s)
 {
 	if (s->state == SESSION_EXITED)
-		ctl_line(t, key, "%d", s->shell.exit_code);
+		ctl_line(t, key, 0, "%d", s->shell.exit_code);
 }
 
 static void key_timeout(struct ctl_text *t, const char *key, const struct session *s)
@@ -338,72 +355,72 @@ static void key_timeout(struct ctl_text *t, const char *key, const struct sessio
 	char seconds[32];
 
 	ctl_format_seconds(s->timeout_ms, seconds, sizeof(seconds));
-	ctl_line(t, key, "%s", seconds);
+	ctl_line(t, key, 0, "%s", seconds);
 }
 
 static void key_eof(struct ctl_text *t, const char *key, const struct session *s)
 {
-	ctl_line(t, key, "%s", s->eof_when_idle ? "idle" : "deadline");
+	ctl_line(t, key, 0, "%s", s->eof_when_idle ? "idle" : "deadline");
 }
 
 static void key_container(struct ctl_text *t, const char *key, const struct session *s)
 {
 	(void)s;
-	ctl_line(t, key, "%s", sessions.cfg.container);
+	ctl_line(t, key, 0, "%s", sessions.cfg.container);
 }
 
 static void key_exec_id(struct ctl_text *t, const char *key, const struct session *s)
 {
-	ctl_line(t, key, "%s", s->shell.exec_id);
+	ctl_line(t, key, 0, "%s", s->shell.exec_id);
 }
 
 static void key_pid(struct ctl_text *t, const char *key, const struct session *s)
 {
-	ctl_line(t, key, "%d", s->shell.pid);
+	ctl_line(t, key, 0, "%d", s->shell.id.pid);
 }
 
 static void key_shell(struct ctl_text *t, const char *key, const struct session *s)
 {
-	ctl_line(t, key, "%s", s->settings.shell);
+	ctl_line(t, key, 0, "%s", s->settings.shell);
 }
 
 static void key_tty(struct ctl_text *t, const char *key, const struct session *s)
 {
-	ctl_line(t, key, "%s", s->settings.tty ? "on" : "off");
+	ctl_line(t, key, 0, "%s", s->settings.tty ? "on" : "off");
 }
 
 static void key_size(struct ctl_text *t, const char *key, const struct session *s)
 {
-	ctl_line(t, key, "%u %u", s->settings.cols, s->settings.rows);
+	ctl_line(t, key, 0, "%u %u", s->settings.cols, s->settings.rows);
 }
 
 static void key_user(struct ctl_text *t, const char *key, const struct session *s)
 {
 	if (s->settings.user[0])
-		ctl_line(t, key, "%s", s->settings.user);
+		ctl_line(t, key, 0, "%s", s->settings.user);
 }
 
 static void key_workdir(struct ctl_text *t, const char *key, const struct session *s)
 {
 	if (s->settings.workdir[0])
-		ctl_line(t, key, "%s", s->settings.workdir);
+		ctl_line(t, key, 0, "%s", s->settings.workdir);
 }
 
 static void key_env(struct ctl_text *t, const char *key, const struct session *s)
 {
 	for (size_t i = 0; i < s->settings.env_count; i++)
-		ctl_line(t, key, "%s", s->settings.env[i]);
+		ctl_line(t, key, 0, "%s", s->settings.env[i]);
 }
 
 static void key_transcript_start(struct ctl_text *t, const char *key, const struct session *s)
 {
-	ctl_line(t, key, "%llu", (unsigned long long)transcript_start(s));
+	ctl_line(t, key, 0, "%llu", (unsigned long long)transcript_start(s));
 }
 
 static void key_error(struct ctl_text *t, const char *key, const struct session *s)
 {
 	if (s->last_error[0])
-		ctl_line(t, key, "%s", s->last_error);
+		ctl_line(t, key, TEXT_SHOWN_MAX, "%s", s->last_error);
 }
 
 /* The keys in the order they are shown; a row may show no line (not applicable) or several. */
@@ -459,6 +476,7 @@ void ctl_read(struct req *req, struct session_handle *h, size_t size, off_t off,
 
 struct ctl_job {
 	struct session_job job;
+	struct shell_id shell;	/* the shell the write was for (a restart resets the session's at once) */
 	size_t reply_size;	/* the write's length, reported once all is done */
 	int signal_count;
 	const char *signals[CTL_MAX_COMMANDS];
@@ -479,8 +497,9 @@ static void ctl_run(struct job *j)
 		/* Set before: the shell's newline may come before the helper's answer. */
 		bool may_reach_shell = !strcmp(job->signals[i], "INT") || !strcmp(job->signals[i], "QUIT");
 		s->shell.scanner[STREAM_STDERR].eat_newline |= may_reach_shell && !s->shell.tty;
-		ret = shell_signal(s, job->signals[i], PROCCTL_FOREGROUND, err);
-		if (ret == 0 && may_reach_shell)
+		ret = shell_signal(s, &job->shell, job->signals[i], PROCCTL_FOREGROUND, err);
+		/* Only a shell that got the signal prints that newline. */
+		if (ret != 1 && may_reach_shell)
 			s->shell.scanner[STREAM_STDERR].eat_newline = false;
 		if (ret < 0)
 			log_error("session %s: signal: %s", s->name, err);
@@ -492,13 +511,13 @@ static void ctl_run(struct job *j)
 			log_error("session %s: resize: %s", s->name, err);
 	}
 	if (ret == 0 && job->restart) {
-		ret = shell_restart(s, err);
+		ret = shell_restart(s, &job->shell, err);
 		if (ret < 0)
 			log_error("session %s: restart: %s", s->name, err);
 	}
 	if (ret < 0) {
 		snprintf(s->last_error, sizeof(s->last_error), "%s", err);
-		reply_err(job->job.req, ret == -ESRCH ? ESRCH : EIO);
+		reply_err(job->job.req, -ret);
 	} else {
 		reply_written(job->job.req, job->reply_size);
 	}
@@ -553,6 +572,7 @@ void ctl_write(struct req *req, struct session_handle *h, const char *buf, size_
 			ret = -ENOMEM;
 			goto out;
 		}
+		job->shell = s->shell.id;
 		job->reply_size = size;
 		job->signal_count = change.signal_count;
 		memcpy(job->signals, change.signals, sizeof(job->signals));

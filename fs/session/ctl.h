@@ -34,6 +34,9 @@ struct ctl_command {
 	unsigned cols, rows;
 };
 
+/* What the argument of the command name must be (its row's usage). */
+const char *ctl_command_usage(const char *name);
+
 /* Returns the number of commands, or -EINVAL with a one-line reason in err. */
 int ctl_parse(const char *text, size_t len, struct ctl_command cmds[CTL_MAX_COMMANDS], char err[CTL_ERR_MAX]);
 

@@ -1,10 +1,14 @@
 /*
  * seshfs: stdin of a session. A write queues its bytes for the shell and
- * returns; while more than bufsize bytes are pending the writer is parked,
- * like a writer of a full pipe, until the shell reads.
+ * returns. The queue holds at most bufsize bytes: a write that does not fit
+ * is parked with its bytes, like a writer of a full pipe, and queued once
+ * the shell has read enough (one larger than bufsize goes in whole when
+ * the queue is empty). Writers are admitted in order, under the lock, so
+ * the bound holds however many write at once.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "../util/log.h"
@@ -31,15 +35,46 @@ static void input_send(struct session *s)
 	}
 }
 
+static uint64_t count_newlines(const char *buf, size_t size)
+{
+	uint64_t lines = 0;
+
+	for (const char *nl = buf; (nl = memchr(nl, '\n', size - (size_t)(nl - buf))); nl++)
+		lines++;
+	return lines;
+}
+
+static bool input_fits(const struct session *s, size_t size)
+{
+	return s->input.len == 0 || s->input.len + size <= sessions.cfg.bufsize;
+}
+
+/* Takes the bytes of a write: 0, or -ENOMEM with nothing taken. */
+static int input_queue(struct session *s, const char *buf, size_t size)
+{
+	if (bytequeue_push(&s->input, buf, size) < 0)
+		return -ENOMEM;
+	s->shell.lines_sent += count_newlines(buf, size);
+	transcript_record(s, buf, size);
+	return 0;
+}
+
+static bool input_broken(const struct session *s)
+{
+	return s->shell.input_broken || (s->state != SESSION_RUNNING && s->state != SESSION_RESTARTING);
+}
+
+/* Writers waiting for room: queued in order while they fit; EPIPE once the shell is gone. */
 void input_serve_writers(struct session *s)
 {
-	bool broken = s->shell.input_broken ||
-		      (s->state != SESSION_RUNNING && s->state != SESSION_RESTARTING);
-
-	while (!list_empty(&s->writers) && (broken || s->input.len <= sessions.cfg.bufsize)) {
+	while (!list_empty(&s->writers)) {
 		struct parked *p = list_entry(s->writers.next, struct parked, in_queue);
-		if (broken)
+		if (input_broken(s))
 			reply_err(p->req, EPIPE);
+		else if (!input_fits(s, p->size))
+			break;
+		else if (input_queue(s, p->data, p->size) < 0)
+			reply_err(p->req, ENOMEM);
 		else
 			reply_written(p->req, p->size);
 		parked_finish(p);
@@ -56,53 +91,45 @@ void input_pump_out(struct session *s)
 		session_notify_poll(s, SESSION_STDIN);
 }
 
-static uint64_t count_newlines(const char *buf, size_t size)
+/* Nothing of an interrupted parked write was queued: it wrote nothing. */
+static void input_write_interrupted(struct parked *p)
 {
-	uint64_t lines = 0;
-
-	for (const char *nl = buf; (nl = memchr(nl, '\n', size - (size_t)(nl - buf))); nl++)
-		lines++;
-	return lines;
+	reply_err(p->req, EINTR);
+	parked_finish(p);
 }
 
 void input_write(struct req *req, struct session_handle *h, const char *buf, size_t size)
 {
 	struct session *s = h->s;
-	struct session_shell *sh = &s->shell;
+	struct parked *p = NULL;
 	int err = 0;
 
 	req_watch_interrupt(req);
 	pthread_mutex_lock(&sessions.lock);
 	s->last_activity_ns = s->last_input_ns = loop_now_ns();
 	/* While restarting, input waits in the queue for the new shell. */
-	if ((s->state != SESSION_RUNNING && s->state != SESSION_RESTARTING) || sh->input_broken) {
+	if (input_broken(s)) {
 		err = EPIPE;
-		goto out;
-	}
-	if (bytequeue_push(&s->input, buf, size) < 0) {
+	} else if (list_empty(&s->writers) && input_fits(s, size)) {
+		err = -input_queue(s, buf, size);
+		if (!err) {
+			/*
+			 * Answer first, then send: sending wakes the engine, which would
+			 * otherwise run before the writer hears back.
+			 */
+			reply_written(req, size);
+			if (s->state == SESSION_RUNNING)
+				input_send(s);
+			session_watch_update(s);
+		}
+	} else if (!(p = parked_new(req, input_write_interrupted, size, s)) || !(p->data = malloc(size))) {
+		free(p);
 		err = ENOMEM;
-		goto out;
-	}
-	sh->lines_sent += count_newlines(buf, size);
-	transcript_record(s, buf, size);
-	if (s->input.len <= sessions.cfg.bufsize && list_empty(&s->writers)) {
-		/*
-		 * Answer first, then send: sending wakes the engine, which would
-		 * otherwise run before the writer hears back.
-		 */
-		reply_written(req, size);
-		if (s->state == SESSION_RUNNING)
-			input_send(s);
-		session_watch_update(s);
 	} else {
-		session_watch_update(s);
-		struct parked *p = parked_new(req, PARKED_WRITE, size, s);
-		if (!p)
-			reply_written(req, size);	/* the bytes are queued already */
-		else
-			parked_add(p, &s->writers);
+		/* The request's buffer is libfuse's until the handler returns: keep a copy. */
+		memcpy(p->data, buf, size);
+		parked_add(p, &s->writers);
 	}
-out:
 	pthread_mutex_unlock(&sessions.lock);
 	if (err)
 		reply_err(req, err);

@@ -64,19 +64,19 @@ enum session_stream {
 	STREAM_COUNT,
 };
 
-/* A request waiting on a session. */
-enum parked_kind {
-	PARKED_READ,	/* stdout/stderr: nothing to return yet */
-	PARKED_WRITE,	/* stdin: bytes queued, but over bufsize */
-};
-
+/*
+ * A request waiting on a session: a read with nothing to return yet, a
+ * stdin write with no room yet, a mkdir whose shell is starting.
+ */
 struct parked {
 	struct req *req;
-	enum parked_kind kind;
-	size_t size;			/* read: most bytes wanted; write: bytes to report */
+	/* The caller was interrupted: answer req and parked_finish(p). */
+	void (*interrupted)(struct parked *p);
 	struct session *s;
+	size_t size;			/* read: most bytes wanted; write: bytes of data */
 	enum session_stream stream;	/* read */
-	struct loop_timer deadline;	/* read: the open's deadline */
+	char *data;			/* write: its bytes, not queued yet */
+	struct loop_timer deadline;	/* read: the open's deadline; mkdir: its limit */
 	struct list_node in_queue;	/* the session's readers of a stream, or writers */
 	struct list_node in_all;	/* sessions.parked, to find it on an interrupt */
 };
@@ -96,10 +96,16 @@ struct session_output {
 	enum session_stream stream;
 };
 
+/* A shell as helpers find it: a copy outlives a restart that resets the shell. */
+struct shell_id {
+	int pid;			/* in the container; 0 until the pid line came */
+	char user[SETTINGS_USER_MAX];	/* it runs as; helpers run as it too */
+};
+
 /* What belongs to one shell: reset when a restart starts another. */
 struct session_shell {
 	char exec_id[ENGINE_EXEC_ID_MAX];
-	int pid;			/* in the container; 0 until the pid line came */
+	struct shell_id id;
 	char startup[SESSION_STARTUP_MAX];	/* the wrapper's first stdout line */
 	size_t startup_len;
 	bool tty;
@@ -148,6 +154,7 @@ struct session {
 	int64_t last_input_ns;		/* last stdin write */
 	struct loop_timer probe;	/* when to ask the shell's state (completion.c) */
 	struct loop_timer buffered;	/* the transport holds bytes epoll cannot see (shell.c) */
+	struct parked *mkdir;		/* CREATING: the mkdir waiting for the shell; NULL once it gave up */
 	char last_error[CTL_ERR_MAX];
 	struct timespec ctime;
 	struct list_node handles;
@@ -246,8 +253,9 @@ void stream_init(struct session *s);
 void stream_push(struct session *s, enum session_stream stream, const char *data, size_t len);
 void stream_serve_readers(struct session *s, enum session_stream stream);
 bool stream_output_full(const struct session *s);
-/* A request to park: add it behind a queue; answer it, then parked_finish it. */
-struct parked *parked_new(struct req *req, enum parked_kind kind, size_t size, struct session *s);
+/* A request to park: add it (behind queue, if any); answer it, then parked_finish it. */
+struct parked *parked_new(struct req *req, void (*interrupted)(struct parked *p), size_t size,
+			  struct session *s);
 void parked_add(struct parked *p, struct list_node *queue);
 void parked_finish(struct parked *p);
 /* The connection's epoll interest from the session's state and buffers. */
@@ -272,11 +280,13 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX]);
 void shell_disconnect(struct session *s);
 void shell_exit(struct session *s);
 void shell_handle_events(struct session *s, uint32_t events);
-int shell_signal(struct session *s, const char *signal, enum procctl_target target, char err[ENGINE_ERR_MAX]);
+/* Signals id's processes (a copy: the lock is dropped); -ESRCH if the shell is gone. */
+int shell_signal(struct session *s, const struct shell_id *id, const char *signal, enum procctl_target target,
+		 char err[ENGINE_ERR_MAX]);
+void shell_scope(const struct session *s, const struct shell_id *id, struct procctl_scope *scope);
 int shell_resize(struct session *s, char err[ENGINE_ERR_MAX]);
 void shell_begin_restart(struct session *s);
-int shell_restart(struct session *s, char err[ENGINE_ERR_MAX]);
-int shell_errno(int engine_errno);
+int shell_restart(struct session *s, const struct shell_id *old, char err[ENGINE_ERR_MAX]);
 /* Answers everything parked on s that can be: readers get what is left or EOF, writers EPIPE. */
 void session_release_parked(struct session *s);
 

@@ -13,6 +13,8 @@
 #include "internal.h"
 
 #define SESSION_IDLE_CHECK_NS (1000 * NSEC_PER_MSEC)
+/* The longest a mkdir waits for its shell; the start goes on, and is undone, in the background. */
+#define SESSION_MKDIR_LIMIT_NS (15000 * NSEC_PER_MSEC)
 
 static int random_hex(char *out, size_t bytes)
 {
@@ -32,7 +34,7 @@ static int random_hex(char *out, size_t bytes)
 
 /* ---- closing ---- */
 
-/* Job: kill what the session started, then answer the rmdir (if any). */
+/* Job: kill what the session started. */
 static void session_close_run(struct job *j)
 {
 	struct session_job *job = (struct session_job *)j;
@@ -40,22 +42,24 @@ static void session_close_run(struct job *j)
 	char err[ENGINE_ERR_MAX] = "";
 
 	pthread_mutex_lock(&sessions.lock);
-	if (shell_signal(s, "KILL", PROCCTL_ALL, err) < 0)
+	if (shell_signal(s, &s->shell.id, "KILL", PROCCTL_ALL, err) < 0)
 		log_error("session %s: processes may be left in %s: %s", s->name, sessions.cfg.container, err);
 	s->state = SESSION_CLOSED;
 	/* Pollers learn of the end here, on a job thread: never from inside rmdir's handler. */
 	for (int f = SESSION_STDIN; f <= SESSION_STDERR; f++)
 		session_notify_poll(s, (enum session_file)f);
-	if (job->req)
-		reply_err(job->req, 0);
 	session_job_done(job);
 	pthread_mutex_unlock(&sessions.lock);
 }
 
-/* Unlists s and kills what it started; req (rmdir) is answered once that is done. */
-int session_close(struct session *s, struct req *req)
+/*
+ * Takes s out of the tree at once and kills what it started in the
+ * background (unmount waits for that): the kernel holds sessions/ locked
+ * until an rmdir is answered, so it must not wait for the engine.
+ */
+static int session_close(struct session *s)
 {
-	struct session_job *job = session_job_new(s, session_close_run, req, sizeof(*job));
+	struct session_job *job = session_job_new(s, session_close_run, NULL, sizeof(*job));
 
 	if (!job)
 		return -ENOMEM;
@@ -89,7 +93,7 @@ static void session_close_idle(struct loop_timer *timer)
 			continue;
 		log_info("session %s: closed after %lld s without a read or write", s->name,
 			 (long long)(sessions.cfg.idle_timeout_ms / 1000));
-		if (session_close(s, NULL) < 0)
+		if (session_close(s) < 0)
 			log_error("session %s: cannot close: out of memory", s->name);
 	}
 }
@@ -105,7 +109,48 @@ static bool session_name_valid(const char *name)
 	return strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789._-") == len;
 }
 
-/* Job: start the shell, then answer the mkdir. */
+/* The mkdir's caller gave up (errnum says why): the name is free, the start is undone later. */
+static void session_mkdir_abandon(struct parked *p, int errnum)
+{
+	struct session *s = p->s;
+
+	log_error("mkdir %s: %s; the shell is stopped in the background", s->name, strerror(errnum));
+	reply_err(p->req, errnum);
+	s->mkdir = NULL;
+	parked_finish(p);
+	session_unlist(s);
+	session_unref(s);	/* the listing's reference; the starting job holds one */
+}
+
+static void session_mkdir_interrupted(struct parked *p)
+{
+	session_mkdir_abandon(p, EINTR);
+}
+
+static void session_mkdir_expired(struct loop_timer *timer)
+{
+	session_mkdir_abandon(list_entry(timer, struct parked, deadline), ETIMEDOUT);
+}
+
+/* Answers the mkdir waiting on s, if it still waits. */
+static void session_mkdir_answer(struct session *s, int errnum)
+{
+	struct parked *p = s->mkdir;
+	struct stat st;
+
+	if (!p)
+		return;
+	if (errnum) {
+		reply_err(p->req, errnum);
+	} else {
+		session_stat_locked(s, SESSION_DIR, &st);
+		reply_entry(p->req, &st);
+	}
+	s->mkdir = NULL;
+	parked_finish(p);
+}
+
+/* Job: start the shell, then answer the mkdir, or undo the start if the mkdir gave up. */
 static void session_open_run(struct job *j)
 {
 	struct session_job *job = (struct session_job *)j;
@@ -118,37 +163,45 @@ static void session_open_run(struct job *j)
 		snprintf(err, sizeof(err), "unmounting");
 		ret = -ENODEV;
 	}
-	if (ret < 0) {
-		log_error("mkdir %s: %s", s->name, err);
-		session_unlist(s);
+	if (ret == 0 && !s->mkdir) {
+		if (shell_signal(s, &s->shell.id, "KILL", PROCCTL_ALL, err) < 0)
+			log_error("session %s: processes may be left in %s: %s", s->name, sessions.cfg.container, err);
 		s->state = SESSION_CLOSED;
-		reply_err(job->req, -ret);
-		session_unref(s);	/* the listing's reference */
+		shell_disconnect(s);
+	} else if (ret < 0) {
+		if (s->mkdir) {
+			log_error("mkdir %s: %s", s->name, err);
+			session_unlist(s);
+			session_mkdir_answer(s, -ret);
+			session_unref(s);	/* the listing's reference */
+		}
+		s->state = SESSION_CLOSED;
+		shell_disconnect(s);
 	} else {
-		struct stat st;
 		s->state = SESSION_RUNNING;
 		s->last_activity_ns = loop_now_ns();
 		session_watch_update(s);
-		session_stat_locked(s, SESSION_DIR, &st);
-		reply_entry(job->req, &st);
-		log_debug("session %s: shell pid %d in %s", s->name, s->shell.pid, sessions.cfg.container);
+		session_mkdir_answer(s, 0);
+		log_debug("session %s: shell pid %d in %s", s->name, s->shell.id.pid, sessions.cfg.container);
 	}
 	session_job_done(job);
 	pthread_mutex_unlock(&sessions.lock);
 }
 
 /* A session named name, CREATING, with one reference (the listing's); not registered yet. */
-static struct session *session_new(const char *name)
+static int session_new(const char *name, struct session **out)
 {
 	struct session *s = calloc(1, sizeof(*s));
+	int ret = -ENOMEM;
 
 	if (!s)
-		return NULL;
+		return -ENOMEM;
 	if (settings_copy(&s->settings, &sessions.cfg.defaults) < 0 ||
-	    random_hex(s->token, PROMPT_TOKEN_LEN / 2) < 0) {
+	    (ret = random_hex(s->token, PROMPT_TOKEN_LEN / 2)) < 0) {
+		log_error("mkdir %s: %s", name, ret == -ENOMEM ? "out of memory" : "no random source");
 		settings_free(&s->settings);
 		free(s);
-		return NULL;
+		return ret;
 	}
 	s->id = sessions.next_id++;
 	snprintf(s->name, sizeof(s->name), "%s", name);
@@ -165,29 +218,44 @@ static struct session *session_new(const char *name)
 	stream_init(s);
 	completion_init(s);
 	shell_init(s);
-	return s;
+	*out = s;
+	return 0;
 }
 
+/* mkdir returns once the shell runs, within SESSION_MKDIR_LIMIT_NS; an interrupt ends it at once. */
 void session_mkdir(struct req *req, const char *name)
 {
 	struct session *s = NULL;
 	struct session_job *job = NULL;
+	struct parked *p = NULL;
 	int err = 0;
 
 	if (!session_name_valid(name)) {
 		reply_err(req, EINVAL);
 		return;
 	}
+	req_watch_interrupt(req);
 	pthread_mutex_lock(&sessions.lock);
-	if (session_find_name(name)) {
+	if (req_interrupted(req)) {
+		err = EINTR;
+	} else if (session_find_name(name)) {
 		err = EEXIST;
-	} else if (!(s = session_new(name)) ||
-		   !(job = session_job_new(s, session_open_run, req, sizeof(*job)))) {
+	} else if ((err = -session_new(name, &s)) == 0 &&
+		   (!(job = session_job_new(s, session_open_run, NULL, sizeof(*job))) ||
+		    !(p = parked_new(req, session_mkdir_interrupted, 0, s)))) {
+		err = ENOMEM;
+	}
+	if (err) {
+		if (job)
+			session_job_done(job);
 		if (s)
 			session_unref(s);
-		err = ENOMEM;
 	} else {
 		session_register(s);
+		s->mkdir = p;
+		parked_add(p, NULL);
+		p->deadline.fire = session_mkdir_expired;
+		loop_timer_set(sessions.loop, &p->deadline, loop_now_ns() + SESSION_MKDIR_LIMIT_NS);
 	}
 	pthread_mutex_unlock(&sessions.lock);
 	if (err)
@@ -196,6 +264,7 @@ void session_mkdir(struct req *req, const char *name)
 		jobs_submit(&job->job);
 }
 
+/* Answered as soon as the session is out of the tree; its processes go within a moment. */
 void session_rmdir(struct req *req, const char *name)
 {
 	int ret = 0;
@@ -207,10 +276,9 @@ void session_rmdir(struct req *req, const char *name)
 	else if (s->state == SESSION_RESTARTING)
 		ret = -EBUSY;	/* the restart's job owns the shell until it is done */
 	else
-		ret = session_close(s, req);
+		ret = session_close(s);
 	pthread_mutex_unlock(&sessions.lock);
-	if (ret < 0)
-		reply_err(req, -ret);
+	reply_err(req, -ret);
 }
 
 /* ---- the event loop's fds ---- */
@@ -246,25 +314,40 @@ int sessions_init(const struct sessions_config *cfg)
 	return ret < 0 ? ret : jobs_start(SESSION_JOB_THREADS);
 }
 
-/* One helper kills what every session of this mount started. */
+/* One helper per user the shells run as kills what the sessions of this mount started. */
 static void sessions_kill_all(void)
 {
-	size_t npids = 0;
+	struct session **shells = calloc(sessions.next_id, sizeof(*shells));
 	int *pids = calloc(sessions.next_id, sizeof(*pids));
+	size_t nshells = 0;
 	char marker[SESSION_MARKER_MAX];
 	char err[ENGINE_ERR_MAX];
 
-	for (size_t b = 0; pids && b < SESSION_HASH_BUCKETS; b++) {
+	for (size_t b = 0; shells && pids && b < SESSION_HASH_BUCKETS; b++) {
 		for (struct session *s = sessions.by_id[b]; s; s = s->id_next) {
-			if (s->shell.pid > 0 && s->state != SESSION_CLOSED)
-				pids[npids++] = s->shell.pid;
+			if (s->shell.id.pid > 0 && s->state != SESSION_CLOSED)
+				shells[nshells++] = s;
 		}
 	}
 	snprintf(marker, sizeof(marker), "%s=%s.", PROCCTL_ENV_NAME, sessions.mount_token);
-	if (npids > 0 && procctl_signal(sessions.cfg.engine, sessions.cfg.container, "KILL",
-					PROCCTL_ALL, marker, pids, npids, err) < 0)
-		log_error("unmount: processes may be left in %s: %s", sessions.cfg.container, err);
+	for (size_t first = 0; first < nshells; first++) {
+		if (!shells[first])
+			continue;	/* its user's helper ran already */
+		const char *user = shells[first]->shell.id.user;
+		size_t npids = 0;
+		for (size_t i = first; i < nshells; i++) {
+			if (shells[i] && strcmp(shells[i]->shell.id.user, user) == 0) {
+				pids[npids++] = shells[i]->shell.id.pid;
+				if (i > first)
+					shells[i] = NULL;
+			}
+		}
+		struct procctl_scope scope = { sessions.cfg.container, user, marker };
+		if (procctl_signal(sessions.cfg.engine, &scope, "KILL", PROCCTL_ALL, pids, npids, err) < 0)
+			log_error("unmount: processes may be left in %s: %s", sessions.cfg.container, err);
+	}
 	free(pids);
+	free(shells);
 }
 
 void sessions_shutdown(void)

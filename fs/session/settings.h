@@ -10,6 +10,7 @@
 
 #define SETTINGS_DEFAULT_COLS 80
 #define SETTINGS_DEFAULT_ROWS 24
+#define SETTINGS_USER_MAX 256	/* user names, with the NUL */
 
 struct session_settings {
 	char *shell;

@@ -23,19 +23,10 @@ enum pump_result {
 	PUMP_ENDED,	/* end of stream or a broken connection */
 };
 
-/* mkdir and restart: what an engine failure means to a caller starting a shell. */
-int shell_errno(int engine_errno)
+/* mkdir and restart: an engine's "no such container" is, to a caller starting a shell, a stopped one. */
+static int shell_errno(int engine_errno)
 {
-	switch (engine_errno) {
-	case -ENOENT:
-	case -ESRCH:
-		return -ESRCH;	/* container gone or stopped */
-	case -ECONNREFUSED:
-	case -ETIMEDOUT:
-		return engine_errno;
-	default:
-		return -EIO;
-	}
+	return engine_errno == -ENOENT ? -ESRCH : engine_errno;
 }
 
 /* The wrapper's first stdout line is the shell's pid; the rest is output. */
@@ -43,7 +34,7 @@ static void shell_take_startup(struct session *s, const char **data, size_t *len
 {
 	struct session_shell *sh = &s->shell;
 
-	while (*len > 0 && sh->pid == 0 && sh->startup_len < sizeof(sh->startup) - 1) {
+	while (*len > 0 && sh->id.pid == 0 && sh->startup_len < sizeof(sh->startup) - 1) {
 		char c = **data;
 		(*data)++;
 		(*len)--;
@@ -53,7 +44,7 @@ static void shell_take_startup(struct session *s, const char **data, size_t *len
 			char *end;
 			long pid = strtol(sh->startup, &end, 10);
 			if (sh->startup_len > 0 && *end == '\0' && pid > 0 && pid < INT32_MAX)
-				sh->pid = (int)pid;
+				sh->id.pid = (int)pid;
 			else
 				sh->startup_len = sizeof(sh->startup) - 1;	/* not a pid: fail */
 			return;
@@ -68,7 +59,7 @@ static void shell_sink(void *ctx, enum demux_stream stream, const char *data, si
 	struct session *s = ctx;
 	enum session_stream which = stream == DEMUX_STDERR ? STREAM_STDERR : STREAM_STDOUT;
 
-	if (which == STREAM_STDOUT && s->shell.pid == 0)
+	if (which == STREAM_STDOUT && s->shell.id.pid == 0)
 		shell_take_startup(s, &data, &len);
 	if (len == 0)
 		return;
@@ -200,7 +191,7 @@ void shell_init(struct session *s)
 /* The shell is up once its pid came and, without a tty, both streams carried the set-up prompt. */
 static bool shell_ready(const struct session_shell *sh)
 {
-	return sh->pid > 0 && (sh->tty || (sh->markers[STREAM_STDOUT] > 0 && sh->markers[STREAM_STDERR] > 0));
+	return sh->id.pid > 0 && (sh->tty || (sh->markers[STREAM_STDOUT] > 0 && sh->markers[STREAM_STDERR] > 0));
 }
 
 /* Pipe sessions: the first line installs the prompt markers (see prompt.h). */
@@ -277,7 +268,7 @@ static int shell_wait_ready(struct session *s, int64_t deadline_ns, char err[ENG
 
 	for (;;) {
 		enum pump_result result = shell_pump_in(s);
-		if (sh->pid > 0 && !sh->tty && !sh->setup_sent) {
+		if (sh->id.pid > 0 && !sh->tty && !sh->setup_sent) {
 			int ret = shell_send_setup(s, err);
 			if (ret < 0)
 				return ret;
@@ -320,6 +311,7 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 	int ret = shell_create(s, &settings, exec_id, &conn, err);
 	if (ret == 0) {
 		strcpy(sh->exec_id, exec_id);
+		snprintf(sh->id.user, sizeof(sh->id.user), "%s", settings.user);
 		sh->tty = settings.tty;
 		sh->conn = conn;
 		demux_init(&sh->demux, settings.tty);
@@ -331,16 +323,23 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 	return ret;
 }
 
-/* Job thread, lock held: signal, restart and kill helpers take the session's shell pid. */
-int shell_signal(struct session *s, const char *signal, enum procctl_target target, char err[ENGINE_ERR_MAX])
+void shell_scope(const struct session *s, const struct shell_id *id, struct procctl_scope *scope)
 {
-	int pid = s->shell.pid;
-	char marker[SESSION_MARKER_MAX];
+	scope->container = sessions.cfg.container;
+	scope->user = id->user;
+	scope->marker = s->marker;
+}
 
-	strcpy(marker, s->marker);
+/* Job thread, lock held (dropped while the helper runs). */
+int shell_signal(struct session *s, const struct shell_id *id, const char *signal, enum procctl_target target,
+		 char err[ENGINE_ERR_MAX])
+{
+	struct shell_id copy = *id;
+	struct procctl_scope scope;
+
+	shell_scope(s, &copy, &scope);
 	pthread_mutex_unlock(&sessions.lock);
-	int ret = procctl_signal(sessions.cfg.engine, sessions.cfg.container, signal, target, marker,
-				 &pid, pid > 0 ? 1 : 0, err);
+	int ret = procctl_signal(sessions.cfg.engine, &scope, signal, target, &copy.pid, copy.pid > 0 ? 1 : 0, err);
 	pthread_mutex_lock(&sessions.lock);
 	return ret;
 }
@@ -372,9 +371,9 @@ void shell_begin_restart(struct session *s)
 }
 
 /* Job thread, RESTARTING: kill the old shell and all it started, then start a new one. */
-int shell_restart(struct session *s, char err[ENGINE_ERR_MAX])
+int shell_restart(struct session *s, const struct shell_id *old, char err[ENGINE_ERR_MAX])
 {
-	int ret = shell_signal(s, "KILL", PROCCTL_ALL, err);
+	int ret = shell_signal(s, old, "KILL", PROCCTL_ALL, err);
 
 	if (ret < 0)
 		log_error("session %s: restart: processes may be left: %s", s->name, err);
@@ -391,7 +390,7 @@ int shell_restart(struct session *s, char err[ENGINE_ERR_MAX])
 		return ret;
 	}
 	s->state = SESSION_RUNNING;
+	session_release_parked(s);	/* writers waiting for room may queue now */
 	session_watch_update(s);	/* input written meanwhile goes out now */
-	session_release_parked(s);
 	return 0;
 }

@@ -37,24 +37,27 @@ void stream_init(struct session *s)
 
 /* ---- parked requests ---- */
 
-struct parked *parked_new(struct req *req, enum parked_kind kind, size_t size, struct session *s)
+struct parked *parked_new(struct req *req, void (*interrupted)(struct parked *p), size_t size,
+			  struct session *s)
 {
 	struct parked *p = calloc(1, sizeof(*p));
 
 	if (!p)
 		return NULL;
 	p->req = req;
-	p->kind = kind;
+	p->interrupted = interrupted;
 	p->size = size;
 	p->s = s;
 	list_init(&p->in_queue);
 	list_init(&p->in_all);
+	loop_timer_init(&p->deadline, NULL);
 	return p;
 }
 
 void parked_add(struct parked *p, struct list_node *queue)
 {
-	list_add_tail(queue, &p->in_queue);
+	if (queue)
+		list_add_tail(queue, &p->in_queue);
 	list_add_tail(&sessions.parked, &p->in_all);
 }
 
@@ -63,8 +66,8 @@ void parked_finish(struct parked *p)
 {
 	list_del(&p->in_queue);
 	list_del(&p->in_all);
-	if (p->kind == PARKED_READ)
-		loop_timer_cancel(&p->deadline);
+	loop_timer_cancel(&p->deadline);
+	free(p->data);
 	free(p);
 }
 
@@ -76,12 +79,7 @@ void session_req_interrupted(struct req *req)
 	list_for_each_safe(pos, tmp, &sessions.parked) {
 		struct parked *p = list_entry(pos, struct parked, in_all);
 		if (p->req == req) {
-			/* A parked write's bytes are queued already: it did write them. */
-			if (p->kind == PARKED_WRITE)
-				reply_written(req, p->size);
-			else
-				reply_err(req, EINTR);
-			parked_finish(p);
+			p->interrupted(p);
 			break;
 		}
 	}
@@ -205,6 +203,12 @@ static void stream_hold_over(struct loop_timer *timer)
 	session_watch_update(o->s);
 }
 
+static void stream_read_interrupted(struct parked *p)
+{
+	reply_err(p->req, EINTR);
+	parked_finish(p);
+}
+
 /* A parked read's deadline: it returns what is buffered, else EOF. */
 static void stream_read_expired(struct loop_timer *timer)
 {
@@ -266,12 +270,12 @@ void stream_read(struct req *req, struct session_handle *h, size_t size, off_t o
 	} else if (loop_now_ns() >= h->deadline_ns) {
 		reply_data(req, NULL, 0);
 	} else {
-		struct parked *p = parked_new(req, PARKED_READ, size, s);
+		struct parked *p = parked_new(req, stream_read_interrupted, size, s);
 		if (!p) {
 			reply_err(req, ENOMEM);
 		} else {
 			p->stream = stream;
-			loop_timer_init(&p->deadline, stream_read_expired);
+			p->deadline.fire = stream_read_expired;
 			parked_add(p, &o->readers);
 			loop_timer_set(sessions.loop, &p->deadline, h->deadline_ns);
 		}

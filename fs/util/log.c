@@ -7,6 +7,10 @@
 #include <stdio.h>
 #include <syslog.h>
 
+#include "text.h"
+
+#define LOG_LINE_MAX 1024
+
 static bool log_to_stderr = true;
 static bool log_debug_enabled;
 
@@ -18,15 +22,19 @@ void log_init(bool foreground, bool debug)
 		openlog("seshfs", LOG_PID, LOG_DAEMON);
 }
 
+/* Lines carry text from users and containers: escaped, they stay one printable line each. */
 static void log_line(int priority, const char *fmt, va_list ap)
 {
-	if (log_to_stderr) {
-		char line[1024];
-		vsnprintf(line, sizeof(line), fmt, ap);
-		fprintf(stderr, "seshfs: %s\n", line);
-	} else {
-		vsyslog(priority, fmt, ap);
-	}
+	char line[LOG_LINE_MAX];
+	char shown[LOG_LINE_MAX];
+	int len = vsnprintf(line, sizeof(line), fmt, ap);
+
+	text_escape(line, len < 0 ? 0 : (size_t)len < sizeof(line) ? (size_t)len : sizeof(line) - 1,
+		    shown, sizeof(shown));
+	if (log_to_stderr)
+		fprintf(stderr, "seshfs: %s\n", shown);
+	else
+		syslog(priority, "%s", shown);
 }
 
 void log_error(const char *fmt, ...)
