@@ -109,6 +109,7 @@ static int docker_request(struct docker *d, const char *method, json_t *request_
 	char *url = NULL;
 	int ret = -EIO;
 	CURL *curl = docker_handle_take(d);
+	int socket_errno = 0;
 	va_list ap;
 
 	*out = NULL;
@@ -125,7 +126,7 @@ static int docker_request(struct docker *d, const char *method, json_t *request_
 	}
 	curl_easy_reset(curl);
 	curl_easy_setopt(curl, CURLOPT_URL, url);
-	transport_setup_curl(&d->engine.transport, curl, DOCKER_CONNECT_TIMEOUT_MS);
+	transport_setup_curl(&d->engine.transport, curl, DOCKER_CONNECT_TIMEOUT_MS, &socket_errno);
 	curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST, method);
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, DOCKER_REQUEST_TIMEOUT_MS);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, docker_body_write);
@@ -144,7 +145,7 @@ static int docker_request(struct docker *d, const char *method, json_t *request_
 
 	CURLcode rc = curl_easy_perform(curl);
 	if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) {
-		ret = transport_connect_errno(curl);
+		ret = transport_connect_errno(curl, socket_errno);
 		snprintf(err, ENGINE_ERR_MAX, "cannot reach the Docker engine at %s: %s", d->engine.transport.url,
 			 ret == -ECONNREFUSED ? curl_easy_strerror(rc) : strerror(-ret));
 		goto out;

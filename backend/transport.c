@@ -80,11 +80,12 @@ void transport_cleanup(struct transport *t)
 	memset(t, 0, sizeof(*t));
 }
 
-int transport_connect_errno(CURL *curl)
+int transport_connect_errno(CURL *curl, int socket_errno)
 {
-	long os_errno = 0;
+	long os_errno = socket_errno;
 
-	curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
+	if (os_errno == 0)
+		curl_easy_getinfo(curl, CURLINFO_OS_ERRNO, &os_errno);
 	switch (os_errno) {
 	case EMFILE:
 	case ENFILE:
@@ -96,8 +97,22 @@ int transport_connect_errno(CURL *curl)
 	}
 }
 
-void transport_setup_curl(const struct transport *t, CURL *curl, long connect_timeout_ms)
+/* curl makes its sockets here, so that a failure keeps its errno (curl reports none for it). */
+static curl_socket_t transport_open_socket(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
 {
+	int *socket_errno = clientp;
+	curl_socket_t fd = socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+	(void)purpose;
+
+	*socket_errno = fd == CURL_SOCKET_BAD ? errno : 0;
+	return fd;
+}
+
+void transport_setup_curl(const struct transport *t, CURL *curl, long connect_timeout_ms, int *socket_errno)
+{
+	*socket_errno = 0;
+	curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, transport_open_socket);
+	curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, socket_errno);
 	if (t->unix_path)
 		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, t->unix_path);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
@@ -119,14 +134,15 @@ int transport_connect(const struct transport *t, struct transport_stream *ts, in
 		return -ENOMEM;
 	}
 	curl_easy_setopt(ts->curl, CURLOPT_URL, url);
-	transport_setup_curl(t, ts->curl, timeout_ms);
+	transport_setup_curl(t, ts->curl, timeout_ms, &ts->socket_errno);
 	curl_easy_setopt(ts->curl, CURLOPT_CONNECT_ONLY, 1L);
 	/* curl only connects: the stream is read into seshfs's buffers, not curl's. */
 	curl_easy_setopt(ts->curl, CURLOPT_BUFFERSIZE, 1024L);
 	CURLcode rc = curl_easy_perform(ts->curl);
 	free(url);
 	if (rc != CURLE_OK) {
-		int ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : transport_connect_errno(ts->curl);
+		int ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
+			  transport_connect_errno(ts->curl, ts->socket_errno);
 		snprintf(err, TRANSPORT_ERR_MAX, "cannot reach the Docker engine at %s: %s", t->url,
 			 ret == -ECONNREFUSED || ret == -ETIMEDOUT ? curl_easy_strerror(rc) : strerror(-ret));
 		transport_close(ts);

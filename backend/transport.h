@@ -32,6 +32,7 @@ struct transport_stream {
 	const struct transport_stream_ops *ops;
 	CURL *curl;
 	curl_socket_t fd;
+	int socket_errno;	/* see transport_setup_curl */
 };
 
 struct transport {
@@ -46,14 +47,18 @@ struct transport {
 int transport_init(struct transport *t, const char *url, char err[TRANSPORT_ERR_MAX]);
 void transport_cleanup(struct transport *t);
 /*
+ * Points curl at the engine (URL base, socket, timeouts, no signals). The
+ * errno of a socket that could not be made goes to *socket_errno, which
+ * must live as long as the request.
+ */
+void transport_setup_curl(const struct transport *t, CURL *curl, long connect_timeout_ms, int *socket_errno);
+
+/*
  * The errno for a connection curl could not make: what the system said when
  * it is about this process (EMFILE, ENFILE, ENOMEM, ENOBUFS), else
  * ECONNREFUSED (nobody answers at the engine's address). Negative.
  */
-int transport_connect_errno(CURL *curl);
-
-/* Points curl at the engine (URL base, socket, timeouts, no signals). */
-void transport_setup_curl(const struct transport *t, CURL *curl, long connect_timeout_ms);
+int transport_connect_errno(CURL *curl, int socket_errno);
 
 /*
  * Connects a stream (blocking, bounded by timeout_ms). 0, -ECONNREFUSED

@@ -121,8 +121,9 @@ class Session:
 
 
 class Mount:
-    def __init__(self, path, container, options=(), env=None):
+    def __init__(self, path, container, options=(), env=None, wrapper=()):
         self.path = path
+        self.wrapper = list(wrapper)
         self.sessions = os.path.join(path, "sessions")
         self.container = container
         self.log_path = path + ".log"
@@ -132,7 +133,7 @@ class Mount:
 
     def start(self):
         os.makedirs(self.path, exist_ok=True)
-        args = [SESHFS_BIN, "-f"]
+        args = [*self.wrapper, SESHFS_BIN, "-f"]
         for opt in self.options:
             args += ["-o", opt]
         args += [self.container.name, self.path]
@@ -175,8 +176,8 @@ class Mount:
 def make_mount(container, tmp_path):
     mounts = []
 
-    def make(options=(), target=None, env=None):
-        m = Mount(str(tmp_path / f"mnt{len(mounts)}"), target or container, options, env)
+    def make(options=(), target=None, env=None, wrapper=()):
+        m = Mount(str(tmp_path / f"mnt{len(mounts)}"), target or container, options, env, wrapper)
         mounts.append(m)
         return m.start()
 

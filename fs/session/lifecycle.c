@@ -16,14 +16,16 @@
 /* The longest a mkdir waits for its shell; the start goes on, and is undone, in the background. */
 #define SESSION_MKDIR_LIMIT_NS (15000 * NSEC_PER_MSEC)
 
+/* 0, -EMFILE and the like when it cannot be opened, -EIO when it gives too little. */
 static int random_hex(char *out, size_t bytes)
 {
 	unsigned char random[32];
 	int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0 || bytes > sizeof(random) || read(fd, random, bytes) != (ssize_t)bytes) {
-		if (fd >= 0)
-			close(fd);
+	if (fd < 0)
+		return -errno;
+	if (bytes > sizeof(random) || read(fd, random, bytes) != (ssize_t)bytes) {
+		close(fd);
 		return -EIO;
 	}
 	close(fd);
@@ -198,7 +200,7 @@ static int session_new(const char *name, struct session **out)
 		return -ENOMEM;
 	if (settings_copy(&s->settings, &sessions.cfg.defaults) < 0 ||
 	    (ret = random_hex(s->token, PROMPT_TOKEN_LEN / 2)) < 0) {
-		log_error("mkdir %s: %s", name, ret == -ENOMEM ? "out of memory" : "no random source");
+		log_error("mkdir %s: %s", name, strerror(-ret));
 		settings_free(&s->settings);
 		free(s);
 		return ret;
@@ -300,8 +302,9 @@ int sessions_init(const struct sessions_config *cfg)
 	list_init(&sessions.listing);
 	list_init(&sessions.parked);
 	loop_timer_init(&sessions.idle_check, session_close_idle);
-	if (random_hex(sessions.mount_token, 8) < 0)
-		return -EIO;
+	int ret = random_hex(sessions.mount_token, 8);
+	if (ret < 0)
+		return ret;
 	sessions.loop = loop_new(&sessions.lock, sessions_on_fd);
 	if (!sessions.loop)
 		return -errno;
@@ -310,7 +313,7 @@ int sessions_init(const struct sessions_config *cfg)
 		loop_timer_set(sessions.loop, &sessions.idle_check, loop_now_ns() + SESSION_IDLE_CHECK_NS);
 		pthread_mutex_unlock(&sessions.lock);
 	}
-	int ret = loop_start(sessions.loop);
+	ret = loop_start(sessions.loop);
 	return ret < 0 ? ret : jobs_start(SESSION_JOB_THREADS);
 }
 
@@ -343,7 +346,16 @@ static void sessions_kill_all(void)
 			}
 		}
 		struct procctl_scope scope = { sessions.cfg.container, user, marker };
-		if (procctl_signal(sessions.cfg.engine, &scope, "KILL", PROCCTL_ALL, pids, npids, err) < 0)
+		int ret = procctl_signal(sessions.cfg.engine, &scope, "KILL", PROCCTL_ALL, pids, npids, err);
+		if (ret == -EMFILE || ret == -ENFILE) {
+			/* No fd for the helper: the shells' connections go first (their shells see EOF). */
+			for (size_t b = 0; b < SESSION_HASH_BUCKETS; b++) {
+				for (struct session *s = sessions.by_id[b]; s; s = s->id_next)
+					shell_disconnect(s);
+			}
+			ret = procctl_signal(sessions.cfg.engine, &scope, "KILL", PROCCTL_ALL, pids, npids, err);
+		}
+		if (ret < 0)
 			log_error("unmount: processes may be left in %s: %s", sessions.cfg.container, err);
 	}
 	free(pids);
