@@ -37,38 +37,39 @@ static const char procctl_shell_wrapper[] =
  * $1 signal, or "waiting" to ask whether the shell waits for input (exit 0)
  * or runs something (exit 3); a signal exits 4 if it reached the shell
  * itself, and either exits 5 if the shell is gone; $2 foreground|all, $3
- * marker (a prefix of an environment entry, a regular expression), then
- * the shell pids.
+ * marker (an extended regular expression matching environment entries),
+ * then the shell pids.
  *
  * A process is the session's only while its environment carries the
  * marker: a pid the kernel gave to another process since is left alone, so
- * each pid is checked before it is signalled. "all" kills each shell's
+ * each pid is checked before it is signalled, by one grep over every environ
+ * (a fork per pid would cost seconds with a thousand). "all" kills each shell's
  * process group (busybox kill takes -PGID, dash wants -- -PGID): an exec'd
  * shell leads its own group and, without job control, everything it starts
  * stays in it. A live leader without the marker means the pid was reused,
  * and the group is not ours; a group whose leader is gone is still the
  * shell's, since a group's id is not given out while it has members. What
- * left the group (setsid) still carries the marker, found by one grep over
- * every environ (busybox grep -F stops at the NULs in there; a regex does
- * not). The helper runs as the sessions' user: root without CAP_SYS_PTRACE
- * cannot read another user's environ.
+ * left the group (setsid) still carries the marker, found by the same grep
+ * (busybox grep -F stops at the NULs in there; a regex does not). The
+ * helper runs as the sessions' user: root without CAP_SYS_PTRACE cannot
+ * read another user's environ.
  */
 static const char procctl_signal_script[] =
 	"sig=$1 target=$2 marker=$3\n"
 	"shift 3\n"
-	"ours() { grep -q -e \"$marker\" \"/proc/$1/environ\" 2>/dev/null; }\n"
 	"if [ \"$target\" = all ]; then\n"
+	"  marked=$(grep -l -E -e \"$marker\" /proc/[0-9]*/environ 2>/dev/null)\n"
 	"  for pid; do\n"
-	"    [ -d \"/proc/$pid\" ] && ! ours \"$pid\" && continue\n"
+	"    case $marked in *\"/proc/$pid/environ\"*) ;; *) [ -d \"/proc/$pid\" ] && continue ;; esac\n"
 	"    kill -s \"$sig\" \"-$pid\" 2>/dev/null || kill -s \"$sig\" -- \"-$pid\" 2>/dev/null\n"
 	"  done\n"
-	"  grep -l -e \"$marker\" /proc/[0-9]*/environ 2>/dev/null | while read -r file; do\n"
+	"  for file in $marked; do\n"
 	"    file=${file#/proc/}; kill -s \"$sig\" \"${file%/environ}\" 2>/dev/null\n"
 	"  done\n"
 	"  exit 0\n"
 	"fi\n"
-	"ours \"$1\" || exit 5\n"
-"shell=$1 table=\n"
+	"grep -q -E -e \"$marker\" \"/proc/$1/environ\" 2>/dev/null || exit 5\n"
+	"shell=$1 table=\n"
 	"for dir in /proc/[0-9]*; do\n"
 	"  pid=${dir#/proc/}\n"
 	"  [ \"$pid\" = \"$$\" ] && continue\n"

@@ -36,7 +36,8 @@ void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SH
 struct procctl_scope {
 	const char *container;
 	const char *user;	/* the helper runs as the sessions' user ("": the container's) */
-	const char *marker;	/* what every process of theirs carries in its environment; a prefix will do */
+	/* What every process of theirs carries in its environment: an extended regular expression */
+	const char *marker;
 };
 
 /*

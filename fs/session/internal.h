@@ -137,6 +137,7 @@ struct session {
 	struct session *id_next;
 	struct session *name_next;
 	struct list_node in_listing;
+	struct list_node in_closing;	/* sessions.closing: rmdir'ed, its processes not killed yet */
 
 	struct session_shell shell;
 	struct session_settings settings;
@@ -186,6 +187,8 @@ struct sessions_state {
 	struct session *by_name[SESSION_HASH_BUCKETS];
 	struct list_node listing;	/* listed sessions, creation order */
 	struct list_node parked;	/* every parked request */
+	struct list_node closing;	/* sessions waiting for the clean-up job (lifecycle.c) */
+	bool clean_up_queued;
 	struct loop *loop;
 	struct loop_timer idle_check;	/* lifecycle.c: idle_timeout */
 	bool stopping;

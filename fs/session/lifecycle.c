@@ -36,43 +36,126 @@ static int random_hex(char *out, size_t bytes)
 
 /* ---- closing ---- */
 
-/* Job: kill what the session started. */
-static void session_close_run(struct job *j)
+/* Sessions one clean-up job takes at most; more wait for the next. */
+#define SESSION_CLEAN_UP_BATCH 256
+
+/*
+ * Kills what the n sessions of list started: one helper per user their
+ * shells run as, for their shells' groups and every process whose
+ * environment matches marker. Lock held (dropped while helpers run).
+ */
+static void sessions_kill(struct session **list, size_t n, const char *marker)
 {
-	struct session_job *job = (struct session_job *)j;
-	struct session *s = job->s;
-	char err[ENGINE_ERR_MAX] = "";
+	int *pids = calloc(n ? n : 1, sizeof(*pids));
+	bool *done = calloc(n ? n : 1, sizeof(*done));
+	char err[ENGINE_ERR_MAX];
+
+	for (size_t first = 0; pids && done && first < n; first++) {
+		if (done[first])
+			continue;	/* its user's helper ran already */
+		char user[SETTINGS_USER_MAX];
+		size_t npids = 0;
+		snprintf(user, sizeof(user), "%s", list[first]->shell.id.user);
+		for (size_t i = first; i < n; i++) {
+			if (!done[i] && strcmp(list[i]->shell.id.user, user) == 0) {
+				if (list[i]->shell.id.pid > 0)
+					pids[npids++] = list[i]->shell.id.pid;
+				done[i] = true;
+			}
+		}
+		struct procctl_scope scope = { sessions.cfg.container, user, marker };
+		pthread_mutex_unlock(&sessions.lock);
+		int ret = procctl_signal(sessions.cfg.engine, &scope, "KILL", PROCCTL_ALL, pids, npids, err);
+		pthread_mutex_lock(&sessions.lock);
+		if (ret == -EMFILE || ret == -ENFILE) {
+			/* No fd for the helper: the shells' connections go first (they see EOF). */
+			for (size_t i = 0; i < n; i++)
+				shell_disconnect(list[i]);
+			pthread_mutex_unlock(&sessions.lock);
+			ret = procctl_signal(sessions.cfg.engine, &scope, "KILL", PROCCTL_ALL, pids, npids, err);
+			pthread_mutex_lock(&sessions.lock);
+		}
+		if (ret < 0)
+			log_error("clean-up: processes may be left in %s: %s", sessions.cfg.container, err);
+	}
+	if (!pids || !done)
+		log_error("clean-up: out of memory, processes may be left in %s", sessions.cfg.container);
+	free(done);
+	free(pids);
+}
+
+/* An extended regular expression for the markers of the sessions in list. */
+static void sessions_marker(struct session **list, size_t n, char *re, size_t size)
+{
+	int len = snprintf(re, size, "%s=%s\\.(", PROCCTL_ENV_NAME, sessions.mount_token);
+
+	for (size_t i = 0; i < n && len > 0 && (size_t)len < size; i++)
+		len += snprintf(re + len, size - len, "%s%010llu", i ? "|" : "", (unsigned long long)list[i]->id);
+	if (len > 0 && (size_t)len < size)
+		snprintf(re + len, size - len, ")");
+}
+
+static void sessions_clean_up(struct job *job);
+
+static void sessions_queue_clean_up(void)
+{
+	static struct job clean_up = { .run = sessions_clean_up };
+
+	if (sessions.clean_up_queued)
+		return;
+	sessions.clean_up_queued = true;
+	jobs_submit(&clean_up);
+}
+
+/*
+ * Job: kills what the sessions waiting for their clean-up started, all at
+ * once (rmdir answers at once, so many may wait), then lets them go.
+ */
+static void sessions_clean_up(struct job *job)
+{
+	struct session *batch[SESSION_CLEAN_UP_BATCH];
+	static char marker[SESSION_CLEAN_UP_BATCH * 11 + SESSION_MARKER_MAX];	/* this job's alone */
+	size_t n = 0;
+	(void)job;
 
 	pthread_mutex_lock(&sessions.lock);
-	if (shell_signal(s, &s->shell.id, "KILL", PROCCTL_ALL, err) < 0)
-		log_error("session %s: processes may be left in %s: %s", s->name, sessions.cfg.container, err);
-	s->state = SESSION_CLOSED;
-	/* Pollers learn of the end here, on a job thread: never from inside rmdir's handler. */
-	for (int f = SESSION_STDIN; f <= SESSION_STDERR; f++)
-		session_notify_poll(s, (enum session_file)f);
-	session_job_done(job);
+	sessions.clean_up_queued = false;
+	while (!list_empty(&sessions.closing) && n < SESSION_CLEAN_UP_BATCH) {
+		batch[n] = list_entry(sessions.closing.next, struct session, in_closing);
+		list_del(&batch[n++]->in_closing);
+	}
+	sessions_marker(batch, n, marker, sizeof(marker));
+	sessions_kill(batch, n, marker);
+	for (size_t i = 0; i < n; i++) {
+		struct session *s = batch[i];
+		s->state = SESSION_CLOSED;
+		shell_disconnect(s);
+		/* Pollers learn of the end here, on a job thread: never from inside rmdir's handler. */
+		for (int f = SESSION_STDIN; f <= SESSION_STDERR; f++)
+			session_notify_poll(s, (enum session_file)f);
+		session_unref(s);	/* the listing's reference, which the closing list held */
+	}
+	if (!list_empty(&sessions.closing))
+		sessions_queue_clean_up();
 	pthread_mutex_unlock(&sessions.lock);
 }
 
 /*
- * Takes s out of the tree at once and kills what it started in the
- * background (unmount waits for that): the kernel holds sessions/ locked
- * until an rmdir is answered, so it must not wait for the engine.
+ * Takes s out of the tree at once; the clean-up job kills what it started
+ * (unmount waits for that). The kernel holds sessions/ locked until an
+ * rmdir is answered, so it must not wait for the engine. The connection
+ * stays open until the kill: closing it would end the shell (EOF), and a
+ * hundred rmdirs would flood the engine with exits just as its helper runs.
  */
-static int session_close(struct session *s)
+static void session_close(struct session *s)
 {
-	struct session_job *job = session_job_new(s, session_close_run, NULL, sizeof(*job));
-
-	if (!job)
-		return -ENOMEM;
 	session_unlist(s);
 	s->state = SESSION_CLOSING;
-	shell_disconnect(s);
+	session_watch_update(s);	/* out of the event loop */
 	bytequeue_clear(&s->input);
 	session_release_parked(s);
-	session_unref(s);	/* the listing's reference; the job holds one */
-	jobs_submit(&job->job);
-	return 0;
+	list_add_tail(&sessions.closing, &s->in_closing);	/* the listing's reference goes with it */
+	sessions_queue_clean_up();
 }
 
 static bool session_has_readers(const struct session *s)
@@ -95,8 +178,7 @@ static void session_close_idle(struct loop_timer *timer)
 			continue;
 		log_info("session %s: closed after %lld s without a read or write", s->name,
 			 (long long)(sessions.cfg.idle_timeout_ms / 1000));
-		if (session_close(s) < 0)
-			log_error("session %s: cannot close: out of memory", s->name);
+		session_close(s);
 	}
 }
 
@@ -215,6 +297,7 @@ static int session_new(const char *name, struct session **out)
 	s->eof_when_idle = true;
 	clock_gettime(CLOCK_REALTIME, &s->ctime);
 	list_init(&s->in_listing);
+	list_init(&s->in_closing);
 	list_init(&s->writers);
 	list_init(&s->handles);
 	stream_init(s);
@@ -278,7 +361,7 @@ void session_rmdir(struct req *req, const char *name)
 	else if (s->state == SESSION_RESTARTING)
 		ret = -EBUSY;	/* the restart's job owns the shell until it is done */
 	else
-		ret = session_close(s);
+		session_close(s);
 	pthread_mutex_unlock(&sessions.lock);
 	reply_err(req, -ret);
 }
@@ -301,6 +384,7 @@ int sessions_init(const struct sessions_config *cfg)
 	sessions.next_id = 1;
 	list_init(&sessions.listing);
 	list_init(&sessions.parked);
+	list_init(&sessions.closing);
 	loop_timer_init(&sessions.idle_check, session_close_idle);
 	int ret = random_hex(sessions.mount_token, 8);
 	if (ret < 0)
@@ -317,49 +401,23 @@ int sessions_init(const struct sessions_config *cfg)
 	return ret < 0 ? ret : jobs_start(SESSION_JOB_THREADS);
 }
 
-/* One helper per user the shells run as kills what the sessions of this mount started. */
+/* What the mount's sessions started, all of it: their groups, and everything with this mount's marker. */
 static void sessions_kill_all(void)
 {
-	struct session **shells = calloc(sessions.next_id, sizeof(*shells));
-	int *pids = calloc(sessions.next_id, sizeof(*pids));
-	size_t nshells = 0;
+	struct session **list = calloc(sessions.next_id, sizeof(*list));
 	char marker[SESSION_MARKER_MAX];
-	char err[ENGINE_ERR_MAX];
+	size_t n = 0;
 
-	for (size_t b = 0; shells && pids && b < SESSION_HASH_BUCKETS; b++) {
+	for (size_t b = 0; list && b < SESSION_HASH_BUCKETS; b++) {
 		for (struct session *s = sessions.by_id[b]; s; s = s->id_next) {
 			if (s->shell.id.pid > 0 && s->state != SESSION_CLOSED)
-				shells[nshells++] = s;
+				list[n++] = s;
 		}
 	}
-	snprintf(marker, sizeof(marker), "%s=%s.", PROCCTL_ENV_NAME, sessions.mount_token);
-	for (size_t first = 0; first < nshells; first++) {
-		if (!shells[first])
-			continue;	/* its user's helper ran already */
-		const char *user = shells[first]->shell.id.user;
-		size_t npids = 0;
-		for (size_t i = first; i < nshells; i++) {
-			if (shells[i] && strcmp(shells[i]->shell.id.user, user) == 0) {
-				pids[npids++] = shells[i]->shell.id.pid;
-				if (i > first)
-					shells[i] = NULL;
-			}
-		}
-		struct procctl_scope scope = { sessions.cfg.container, user, marker };
-		int ret = procctl_signal(sessions.cfg.engine, &scope, "KILL", PROCCTL_ALL, pids, npids, err);
-		if (ret == -EMFILE || ret == -ENFILE) {
-			/* No fd for the helper: the shells' connections go first (their shells see EOF). */
-			for (size_t b = 0; b < SESSION_HASH_BUCKETS; b++) {
-				for (struct session *s = sessions.by_id[b]; s; s = s->id_next)
-					shell_disconnect(s);
-			}
-			ret = procctl_signal(sessions.cfg.engine, &scope, "KILL", PROCCTL_ALL, pids, npids, err);
-		}
-		if (ret < 0)
-			log_error("unmount: processes may be left in %s: %s", sessions.cfg.container, err);
-	}
-	free(pids);
-	free(shells);
+	snprintf(marker, sizeof(marker), "%s=%s\\.", PROCCTL_ENV_NAME, sessions.mount_token);
+	if (n > 0)
+		sessions_kill(list, n, marker);
+	free(list);
 }
 
 void sessions_shutdown(void)
@@ -386,8 +444,10 @@ void sessions_shutdown(void)
 	}
 	pthread_mutex_unlock(&sessions.lock);
 	loop_stop(sessions.loop);
-	jobs_stop();	/* pending mkdir/rmdir/ctl jobs finish and answer */
+	jobs_stop();	/* pending mkdir, ctl and clean-up jobs finish and answer */
+	pthread_mutex_lock(&sessions.lock);
 	sessions_kill_all();
+	pthread_mutex_unlock(&sessions.lock);
 	/* Whatever is left is ours alone now: free it, open handles included. */
 	session_free_all();
 	loop_free(sessions.loop);

@@ -77,6 +77,7 @@ bool session_visible(const struct session *s)
 static void session_free(struct session *s)
 {
 	registry_unlink(&sessions.by_id[s->id % SESSION_HASH_BUCKETS], s, offsetof(struct session, id_next));
+	list_del(&s->in_closing);
 	loop_timer_cancel(&s->probe);
 	loop_timer_cancel(&s->buffered);
 	for (int i = 0; i < STREAM_COUNT; i++)
