@@ -15,10 +15,12 @@
 #define PROCCTL_SHELL_GONE 5
 
 /*
- * $0 is the shell, $1 "pipe" or "tty". The shell must exist before the pid
- * line says "running". Without a tty the shell runs interactively (so that
- * it prompts, see prompt.h) with private copies of stdout and stderr on fds
- * 8 and 9 for the prompt markers, and without start-up files. Busybox ash
+ * $0 is the shell, $1 "pipe" or "tty", $2 "merged" or "separate". The shell
+ * must exist before the pid line says "running". Without a tty the shell
+ * runs interactively (so that it prompts, see prompt.h) with private copies
+ * of stdout and stderr on fds 8 and 9 for the prompt markers (merged: its
+ * fd 2 is then stdout, while the markers still come on both streams), and
+ * without start-up files. Busybox ash
  * reads an interactive stdin with fgets(), which a SIGCHLD (a background job
  * ending) turns into end of input for good; given its stdin as a script it
  * reads with EINTR-safe read(2) and still expands PS1 before each command.
@@ -28,6 +30,7 @@ static const char procctl_shell_wrapper[] =
 	"echo $$\n"
 	"[ \"$1\" = tty ] && exec \"$0\"\n"
 	"exec 8>&1 9>&2\n"
+	"[ \"$2\" = merged ] && exec 2>&1\n"
 	"unset ENV\n"
 	"case ${0##*/} in bash) exec \"$0\" --norc --noprofile --noediting -i ;; esac\n"
 	"case $(\"$0\" --help 2>&1) in BusyBox*) exec \"$0\" -i /dev/stdin ;; esac\n"
@@ -36,7 +39,7 @@ static const char procctl_shell_wrapper[] =
 /*
  * $1 signal, or "waiting" to ask whether the shell waits for input (exit 0)
  * or runs something (exit 3); a signal exits 4 if it reached the shell
- * itself, and either exits 5 if the shell is gone; $2 foreground|all, $3
+ * itself, and either exits 5 if the shell is gone; $2 foreground|shell|all, $3
  * marker (an extended regular expression matching environment entries),
  * then the shell pids.
  *
@@ -69,6 +72,7 @@ static const char procctl_signal_script[] =
 	"  exit 0\n"
 	"fi\n"
 	"grep -q -E -e \"$marker\" \"/proc/$1/environ\" 2>/dev/null || exit 5\n"
+	"[ \"$target\" = shell ] && { kill -s \"$sig\" \"$1\"; exit 4; }\n"
 	"shell=$1 table=\n"
 	"for dir in /proc/[0-9]*; do\n"
 	"  pid=${dir#/proc/}\n"
@@ -95,10 +99,12 @@ static const char procctl_signal_script[] =
 	"  done\n"
 	"done\n"
 	"set -- $picked\n"
+	"# Busy unless asleep reading input: in wait() a child runs, and a shell that polls its\n"
+	"# input is inside a builtin (busybox's read) while at its prompt it blocks in read().\n"
 	"shell_busy() {\n"
 	"  read -r pid comm st rest < /proc/$shell/stat || return 0\n"
 	"  read -r wchan < /proc/$shell/wchan\n"
-	"  case $st:$wchan in S:*wait*) return 0 ;; S:*) return 1 ;; esac\n"
+	"  case $st:$wchan in S:*wait*|S:*poll*|S:*select*) return 0 ;; S:*) return 1 ;; esac\n"
 	"}\n"
 	"if [ \"$sig\" = waiting ]; then\n"
 	"  [ $# -eq 0 ] && ! shell_busy && exit 0\n"
@@ -110,15 +116,22 @@ static const char procctl_signal_script[] =
 	"[ $# -eq 0 ] || kill -s \"$sig\" \"$@\" 2>/dev/null\n"
 	"exit $status\n";
 
-void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SHELL_ARGC])
+void procctl_shell_argv(const char *shell, bool tty, bool stderr_merged, const char *argv[PROCCTL_SHELL_ARGC])
 {
 	argv[0] = "/bin/sh";
 	argv[1] = "-c";
 	argv[2] = procctl_shell_wrapper;
 	argv[3] = shell;
 	argv[4] = tty ? "tty" : "pipe";
-	argv[5] = NULL;
+	argv[5] = stderr_merged ? "merged" : "separate";
+	argv[6] = NULL;
 }
+
+static const char *const procctl_target_names[] = {
+	[PROCCTL_FOREGROUND] = "foreground",
+	[PROCCTL_SHELL] = "shell",
+	[PROCCTL_ALL] = "all",
+};
 
 /* Runs the helper script; returns its exit code or -errno. */
 static int procctl_run(struct engine *e, const struct procctl_scope *scope, const char *signal,
@@ -141,7 +154,7 @@ static int procctl_run(struct engine *e, const struct procctl_scope *scope, cons
 	argv[argc++] = procctl_signal_script;
 	argv[argc++] = "seshfs-signal";
 	argv[argc++] = signal;
-	argv[argc++] = target == PROCCTL_ALL ? "all" : "foreground";
+	argv[argc++] = procctl_target_names[target];
 	argv[argc++] = scope->marker;
 	for (size_t i = 0; i < npids; i++) {
 		snprintf(pid_text[i], sizeof(pid_text[i]), "%d", shell_pids[i]);

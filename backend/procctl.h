@@ -23,14 +23,19 @@ enum procctl_target {
 	 * shell without job control do), and their descendants; for INT and QUIT
 	 * also the shell itself while it runs something, as Ctrl-C would. */
 	PROCCTL_FOREGROUND,
+	/* The shell alone: at a continuation prompt, INT makes it drop the partial line. */
+	PROCCTL_SHELL,
 	/* The shells' process groups and every process carrying the marker. */
 	PROCCTL_ALL,
 };
 
-#define PROCCTL_SHELL_ARGC 6
+#define PROCCTL_SHELL_ARGC 7
 
-/* argv for the exec that runs shell (a path or a name on PATH); NULL-terminated. */
-void procctl_shell_argv(const char *shell, bool tty, const char *argv[PROCCTL_SHELL_ARGC]);
+/*
+ * argv for the exec that runs shell (a path or a name on PATH); NULL-terminated.
+ * stderr_merged: the shell's fd 2 is its stdout (pipe sessions; a tty merges anyway).
+ */
+void procctl_shell_argv(const char *shell, bool tty, bool stderr_merged, const char *argv[PROCCTL_SHELL_ARGC]);
 
 /* Whose processes a helper acts on. */
 struct procctl_scope {

@@ -248,7 +248,7 @@ static void raw_hooked(struct engine *e, const char *container, const char *shel
 	char setup[PROMPT_SETUP_MAX], mark[64];
 	struct channel t = { 0 };
 
-	procctl_shell_argv(shell, false, argv);
+	procctl_shell_argv(shell, false, false, argv);
 	t.conn = raw_start(e, container, argv, true);
 	demux_init(&t.demux, false);
 	read_until(&t, "\n");	/* the wrapper's pid line */

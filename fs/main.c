@@ -37,6 +37,8 @@ struct seshfs_options {
 	char *idle_timeout;
 	char *bufsize;
 	char *transcript_size;
+	char *stderr_mode;
+	char *busy_input;
 	int tty;
 	struct session_settings *defaults;	/* env= entries go straight here */
 	bool bad_setting;
@@ -57,6 +59,8 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("idle_timeout=%s", idle_timeout, 0),
 	SESHFS_OPT("bufsize=%s", bufsize, 0),
 	SESHFS_OPT("transcript_size=%s", transcript_size, 0),
+	SESHFS_OPT("stderr=%s", stderr_mode, 0),
+	SESHFS_OPT("busy_input=%s", busy_input, 0),
 	SESHFS_OPT("tty", tty, 1),
 	FUSE_OPT_KEY("env=", SESHFS_KEY_ENV),
 	FUSE_OPT_END
@@ -75,6 +79,10 @@ static void seshfs_usage(const char *progname)
 	       "    -o workdir=PATH        working directory of the shell (default: the container's)\n"
 	       "    -o env=NAME=VALUE      environment variable of the shell (repeatable)\n"
 	       "    -o tty                 sessions get a pseudo-terminal (default: pipes)\n"
+	       "    -o stderr=merged|separate  merged: the shell's stderr goes to stdout,\n"
+	       "                           one ordered stream (default: separate)\n"
+	       "    -o busy_input=queue|refuse  refuse: stdin writes while a command runs\n"
+	       "                           fail with EBUSY (default: queue)\n"
 	       "    -o bufsize=BYTES       output held per stream before the shell is paused,\n"
 	       "                           suffix K or M allowed (default: 1M)\n"
 	       "    -o transcript_size=BYTES history kept in each session's transcript, 0 for\n"
@@ -230,6 +238,16 @@ int main(int argc, char *argv[])
 	    (opts.user && !seshfs_setting_valid("user", opts.user, &checked)) ||
 	    (opts.workdir && !seshfs_setting_valid("workdir", opts.workdir, &checked)))
 		goto out_args;
+	if (opts.stderr_mode) {
+		if (!seshfs_setting_valid("stderr", opts.stderr_mode, &checked))
+			goto out_args;
+		cfg.defaults.stderr_merged = checked.flag;
+	}
+	if (opts.busy_input) {
+		if (!seshfs_setting_valid("busy_input", opts.busy_input, &checked))
+			goto out_args;
+		cfg.refuse_busy_input = !checked.flag;
+	}
 	cfg.defaults.tty = opts.tty;
 	cfg.defaults.shell = strdup(opts.shell ? opts.shell : "/bin/sh");
 	cfg.defaults.user = strdup(opts.user ? opts.user : "");
@@ -314,6 +332,8 @@ out_args:
 	free(opts.timeout);
 	free(opts.bufsize);
 	free(opts.transcript_size);
+	free(opts.stderr_mode);
+	free(opts.busy_input);
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -47,6 +47,14 @@ static void completion_marker(void *ctx, enum prompt_kind kind, int status)
 	struct session_shell *sh = &s->shell;
 	enum session_stream other = scan->stream == STREAM_STDOUT ? STREAM_STDERR : STREAM_STDOUT;
 
+	/*
+	 * The start marker comes on one stream only, in order with that stream's
+	 * prompt markers: whatever the other stream brings, that order says
+	 * whether the shell runs a command it read.
+	 */
+	sh->started[scan->stream] = kind == PROMPT_START;
+	if (kind == PROMPT_START)
+		return;
 	sh->markers[scan->stream]++;
 	/* A prompt is complete when its marker came on both streams. */
 	if (sh->markers[scan->stream] > sh->markers[other])
@@ -62,8 +70,23 @@ static void completion_marker(void *ctx, enum prompt_kind kind, int status)
 	/* A prompt nobody asked for (after an interrupt, say) must not leave the count behind. */
 	if (sh->prompts > sh->lines_sent)
 		sh->lines_sent = sh->prompts;
-	if (sh->prompts < sh->lines_sent)
+	if (sh->prompts < sh->lines_sent) {
+		sh->probe_lines = sh->lines_sent;
+		sh->probe_prompts = sh->prompts;
 		loop_timer_set(sessions.loop, &s->probe, loop_now_ns() + COMPLETION_PROBE_DELAY_NS);
+	} else {
+		loop_timer_cancel(&s->probe);	/* the counts agree: nothing to ask */
+	}
+}
+
+/* Nothing happened since the prompt that asked for the probe. */
+static bool completion_probe_current(const struct session *s, uint64_t lines_sent, uint64_t prompts)
+{
+	const struct session_shell *sh = &s->shell;
+
+	return s->state == SESSION_RUNNING && sh->last_kind == PROMPT_COMMAND && sh->lines_sent == lines_sent &&
+	       sh->prompts == prompts && prompts < lines_sent && !sh->started[STREAM_STDOUT] &&
+	       !sh->started[STREAM_STDERR];
 }
 
 void completion_feed(struct session *s, enum session_stream stream, const char *data, size_t len)
@@ -87,7 +110,7 @@ void completion_flush(struct session *s)
 
 struct completion_probe {
 	struct session_job job;
-	/* The counts when the probe started: lines sent since then are not its business. */
+	/* The counts at the prompt it asks about. */
 	uint64_t lines_sent;
 	uint64_t prompts;
 };
@@ -113,13 +136,16 @@ static void completion_probe_run(struct job *j)
 		log_error("session %s: cannot tell whether the shell waits: %s", s->name, err);
 	if (s->state == SESSION_RUNNING && strcmp(exec_id, sh->exec_id) == 0) {
 		sh->probing = false;
-		if (waiting == 1) {
-			uint64_t eaten = probe->lines_sent - probe->prompts;
-			sh->lines_sent = sh->lines_sent - eaten > sh->prompts ? sh->lines_sent - eaten : sh->prompts;
+		if (waiting == 1 && completion_probe_current(s, probe->lines_sent, probe->prompts)) {
 			log_debug("session %s: %llu input lines were read by commands", s->name,
-				  (unsigned long long)eaten);
+				  (unsigned long long)(sh->lines_sent - sh->prompts));
+			sh->lines_sent = sh->prompts;
 			stream_serve_readers(s, STREAM_STDOUT);
 			stream_serve_readers(s, STREAM_STDERR);
+		} else if ((sh->probe_lines != probe->lines_sent || sh->probe_prompts != probe->prompts) &&
+			   completion_probe_current(s, sh->probe_lines, sh->probe_prompts)) {
+			/* A later prompt asked while this probe was out. */
+			loop_timer_set(sessions.loop, &s->probe, loop_now_ns());
 		}
 	}
 	session_job_done(&probe->job);
@@ -132,8 +158,7 @@ static void completion_probe_due(struct loop_timer *timer)
 	struct session_shell *sh = &s->shell;
 	int64_t now = loop_now_ns();
 
-	if (s->state != SESSION_RUNNING || sh->probing || sh->prompts >= sh->lines_sent ||
-	    sh->last_kind != PROMPT_COMMAND)
+	if (sh->probing || !completion_probe_current(s, sh->probe_lines, sh->probe_prompts))
 		return;
 	/* Input sent just now may not have reached the shell: let it arrive first. */
 	if (s->last_input_ns + COMPLETION_PROBE_DELAY_NS > now) {
@@ -143,8 +168,8 @@ static void completion_probe_due(struct loop_timer *timer)
 	struct completion_probe *probe = session_job_new(s, completion_probe_run, NULL, sizeof(*probe));
 	if (!probe)
 		return;
-	probe->lines_sent = sh->lines_sent;
-	probe->prompts = sh->prompts;
+	probe->lines_sent = sh->probe_lines;
+	probe->prompts = sh->probe_prompts;
 	sh->probing = true;
 	jobs_submit(&probe->job.job);
 }

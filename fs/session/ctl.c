@@ -27,6 +27,8 @@ struct ctl_change {
 	struct session_settings settings;	/* a copy of the session's, changed */
 	int64_t timeout_ms;
 	bool eof_when_idle;
+	bool refuse_busy_input;
+	int64_t quiet_ms;
 	int signal_count;
 	const char *signals[CTL_MAX_COMMANDS];
 	bool resize;
@@ -135,6 +137,27 @@ static int ctl_apply_tty(struct ctl_change *c, const struct ctl_command *cmd, ch
 	return 0;
 }
 
+static int ctl_apply_stderr(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	c->settings.stderr_merged = cmd->flag;
+	return 0;
+}
+
+static int ctl_apply_busy_input(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	c->refuse_busy_input = !cmd->flag;
+	return 0;
+}
+
+static int ctl_apply_quiet(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	c->quiet_ms = cmd->number;
+	return 0;
+}
+
 /* shell, user and workdir: the string setting the row's offset names. */
 static int ctl_apply_string(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
 {
@@ -180,6 +203,9 @@ static const struct ctl_cmdtab ctl_commands[] = {
 	{ "signal", "INT|TERM|KILL|HUP|QUIT|USR1|USR2", ctl_check_signal, ctl_apply_signal, 0 },
 	{ "resize", "COLS ROWS, each 1 to 10000", ctl_check_size, ctl_apply_resize, 0 },
 	{ "tty", "on|off", ctl_check_choice, ctl_apply_tty, 0 },
+	{ "stderr", "merged|separate", ctl_check_choice, ctl_apply_stderr, 0 },
+	{ "busy_input", "queue|refuse", ctl_check_choice, ctl_apply_busy_input, 0 },
+	{ "quiet", "SECONDS", ctl_check_seconds, ctl_apply_quiet, 0 },
 	{ "shell", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, SETTING(shell) },
 	{ "workdir", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, SETTING(workdir) },
 	{ "user", "a user name or uid[:gid] (UTF-8), or nothing", ctl_check_user, ctl_apply_string, SETTING(user) },
@@ -335,7 +361,7 @@ static void key_state(struct ctl_text *t, const char *key, const struct session 
 static void key_activity(struct ctl_text *t, const char *key, const struct session *s)
 {
 	if (s->state == SESSION_RUNNING && !s->shell.tty)
-		ctl_line(t, key, 0, "%s", session_idle(s) ? "idle" : "busy");
+		ctl_line(t, key, 0, "%s", session_idle(s) ? "idle" : session_continuing(s) ? "continuation" : "busy");
 }
 
 static void key_last_exit(struct ctl_text *t, const char *key, const struct session *s)
@@ -350,17 +376,37 @@ static void key_exit_code(struct ctl_text *t, const char *key, const struct sess
 		ctl_line(t, key, 0, "%d", s->shell.exit_code);
 }
 
-static void key_timeout(struct ctl_text *t, const char *key, const struct session *s)
+static void ctl_seconds_line(struct ctl_text *t, const char *key, int64_t ms)
 {
 	char seconds[32];
 
-	ctl_format_seconds(s->timeout_ms, seconds, sizeof(seconds));
+	ctl_format_seconds(ms, seconds, sizeof(seconds));
 	ctl_line(t, key, 0, "%s", seconds);
+}
+
+static void key_timeout(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_seconds_line(t, key, s->timeout_ms);
 }
 
 static void key_eof(struct ctl_text *t, const char *key, const struct session *s)
 {
 	ctl_line(t, key, 0, "%s", s->eof_when_idle ? "idle" : "deadline");
+}
+
+static void key_quiet(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_seconds_line(t, key, s->quiet_ms);
+}
+
+static void key_busy_input(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, 0, "%s", s->refuse_busy_input ? "refuse" : "queue");
+}
+
+static void key_stderr(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, 0, "%s", s->settings.stderr_merged ? "merged" : "separate");
 }
 
 static void key_container(struct ctl_text *t, const char *key, const struct session *s)
@@ -434,11 +480,14 @@ static const struct {
 	{ "exit_code", key_exit_code },
 	{ "timeout", key_timeout },
 	{ "eof", key_eof },
+	{ "quiet", key_quiet },
+	{ "busy_input", key_busy_input },
 	{ "container", key_container },
 	{ "exec_id", key_exec_id },
 	{ "pid", key_pid },
 	{ "shell", key_shell },
 	{ "tty", key_tty },
+	{ "stderr", key_stderr },
 	{ "size", key_size },
 	{ "user", key_user },
 	{ "workdir", key_workdir },
@@ -496,8 +545,10 @@ static void ctl_run(struct job *j)
 	for (int i = 0; i < job->signal_count && ret == 0; i++) {
 		/* Set before: the shell's newline may come before the helper's answer. */
 		bool may_reach_shell = !strcmp(job->signals[i], "INT") || !strcmp(job->signals[i], "QUIT");
+		/* At a continuation prompt nothing runs: Ctrl-C is for the shell, which drops the partial line. */
+		bool drop_line = !strcmp(job->signals[i], "INT") && session_continuing(s);
 		s->shell.scanner[STREAM_STDERR].eat_newline |= may_reach_shell && !s->shell.tty;
-		ret = shell_signal(s, &job->shell, job->signals[i], PROCCTL_FOREGROUND, err);
+		ret = shell_signal(s, &job->shell, job->signals[i], drop_line ? PROCCTL_SHELL : PROCCTL_FOREGROUND, err);
 		/* Only a shell that got the signal prints that newline. */
 		if (ret != 1 && may_reach_shell)
 			s->shell.scanner[STREAM_STDERR].eat_newline = false;
@@ -534,6 +585,8 @@ static int ctl_stage(struct ctl_change *c, const struct ctl_command *cmds, int c
 	}
 	c->timeout_ms = c->s->timeout_ms;
 	c->eof_when_idle = c->s->eof_when_idle;
+	c->refuse_busy_input = c->s->refuse_busy_input;
+	c->quiet_ms = c->s->quiet_ms;
 	for (int i = 0; i < count; i++) {
 		int ret = cmds[i].def->apply(c, &cmds[i], err);
 		if (ret < 0) {
@@ -584,6 +637,8 @@ void ctl_write(struct req *req, struct session_handle *h, const char *buf, size_
 	s->settings = change.settings;
 	s->timeout_ms = change.timeout_ms;
 	s->eof_when_idle = change.eof_when_idle;
+	s->refuse_busy_input = change.refuse_busy_input;
+	s->quiet_ms = change.quiet_ms;
 	if (change.restart)
 		shell_begin_restart(s);
 	s->last_error[0] = '\0';

@@ -86,7 +86,8 @@ int session_open(struct session *s, enum session_file file, int flags, struct se
 		return -ENOMEM;
 	pthread_mutex_lock(&sessions.lock);
 	h->file = file;
-	h->deadline_ns = loop_now_ns() + s->timeout_ms * NSEC_PER_MSEC;
+	h->opened_ns = loop_now_ns();
+	h->deadline_ns = h->opened_ns + s->timeout_ms * NSEC_PER_MSEC;
 	session_handle_attach(s, h);
 	pthread_mutex_unlock(&sessions.lock);
 	*out = h;

@@ -110,6 +110,9 @@ void input_write(struct req *req, struct session_handle *h, const char *buf, siz
 	/* While restarting, input waits in the queue for the new shell. */
 	if (input_broken(s)) {
 		err = EPIPE;
+	} else if (s->refuse_busy_input && s->state == SESSION_RUNNING && !s->shell.tty && !session_idle(s) &&
+		   !session_continuing(s)) {
+		err = EBUSY;	/* a command runs: this input would be its, or wait behind it */
 	} else if (list_empty(&s->writers) && input_fits(s, size)) {
 		err = -input_queue(s, buf, size);
 		if (!err) {

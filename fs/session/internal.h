@@ -76,7 +76,9 @@ struct parked {
 	size_t size;			/* read: most bytes wanted; write: bytes of data */
 	enum session_stream stream;	/* read */
 	char *data;			/* write: its bytes, not queued yet */
-	struct loop_timer deadline;	/* read: the open's deadline; mkdir: its limit */
+	struct loop_timer deadline;	/* read: the open's deadline or the quiet time; mkdir: its limit */
+	int64_t deadline_ns;		/* read: the open's deadline */
+	int64_t opened_ns;		/* read: the open's time, for quiet */
 	struct list_node in_queue;	/* the session's readers of a stream, or writers */
 	struct list_node in_all;	/* sessions.parked, to find it on an interrupt */
 };
@@ -116,11 +118,15 @@ struct session_shell {
 	/* Completion (pipe sessions, see prompt.h and completion.c). */
 	bool setup_sent;
 	struct prompt_scanner scanner[STREAM_COUNT];
-	uint64_t markers[STREAM_COUNT];	/* markers seen per stream, the set-up one included */
+	uint64_t markers[STREAM_COUNT];	/* prompt markers seen per stream, the set-up one included */
+	/* A start marker (PS0) came on the stream after its last prompt marker: a command runs. */
+	bool started[STREAM_COUNT];
 	uint64_t prompts;		/* prompts complete on both streams, after the set-up one */
 	uint64_t lines_sent;		/* newlines written to stdin since the set-up line */
 	enum prompt_kind last_kind;
 	bool probing;			/* a waiting probe (completion.c) is out */
+	uint64_t probe_lines;		/* the counts at the prompt that asked for the probe */
+	uint64_t probe_prompts;
 	bool has_last_exit;
 	int last_exit;
 	int exit_code;			/* EXITED */
@@ -151,6 +157,9 @@ struct session {
 
 	int64_t timeout_ms;
 	bool eof_when_idle;
+	bool refuse_busy_input;		/* stdin writes while a command runs fail with EBUSY */
+	int64_t quiet_ms;		/* a read ends after this long without output; 0: never */
+	int64_t last_output_ns;		/* the last byte on stdout or stderr */
 	int64_t last_activity_ns;	/* last stdin write or stream read, for idle_timeout */
 	int64_t last_input_ns;		/* last stdin write */
 	struct loop_timer probe;	/* when to ask the shell's state (completion.c) */
@@ -164,6 +173,7 @@ struct session {
 struct session_handle {
 	struct session *s;
 	enum session_file file;
+	int64_t opened_ns;
 	int64_t deadline_ns;		/* stdout/stderr: open time + timeout */
 	char *ctl_text;			/* ctl: snapshot made by the read at offset 0 */
 	size_t ctl_len;
@@ -202,20 +212,32 @@ static inline bool session_stream_ended(const struct session *s)
 	       s->state == SESSION_CLOSING || s->state == SESSION_CLOSED;
 }
 
-/* The shell has run every line written to it and waits for a new command. */
-static inline bool session_idle(const struct session *s)
+/* The shell has read every line written to it and prompts for more: kind says which prompt. */
+static inline bool session_prompting(const struct session *s, enum prompt_kind kind)
 {
 	const struct session_shell *sh = &s->shell;
 
 	return s->state == SESSION_RUNNING && !sh->tty && sh->markers[STREAM_STDOUT] > 0 &&
-	       sh->markers[STREAM_STDERR] > 0 && sh->prompts >= sh->lines_sent &&
-	       sh->last_kind == PROMPT_COMMAND;
+	       sh->markers[STREAM_STDERR] > 0 && sh->prompts >= sh->lines_sent && sh->last_kind == kind &&
+	       !sh->started[STREAM_STDOUT] && !sh->started[STREAM_STDERR];
+}
+
+/* The shell has run every line written to it and waits for a new command. */
+static inline bool session_idle(const struct session *s)
+{
+	return session_prompting(s, PROMPT_COMMAND);
+}
+
+/* The shell waits for the rest of an incomplete command (an open quote, a do without done). */
+static inline bool session_continuing(const struct session *s)
+{
+	return session_prompting(s, PROMPT_CONTINUATION);
 }
 
 /* With nothing buffered, a read ends (EOF) now rather than at its deadline. */
 static inline bool session_reads_end(const struct session *s)
 {
-	return session_stream_ended(s) || (s->eof_when_idle && session_idle(s));
+	return session_stream_ended(s) || (s->eof_when_idle && (session_idle(s) || session_continuing(s)));
 }
 
 static inline enum session_file session_stream_file(enum session_stream stream)

@@ -294,6 +294,7 @@ static int session_new(const char *name, struct session **out)
 	s->state = SESSION_CREATING;
 	s->refs = 1;
 	s->timeout_ms = sessions.cfg.timeout_ms;
+	s->refuse_busy_input = sessions.cfg.refuse_busy_input;
 	s->eof_when_idle = true;
 	clock_gettime(CLOCK_REALTIME, &s->ctime);
 	list_init(&s->in_listing);

@@ -35,12 +35,12 @@ static enum marker_match marker_match(const struct prompt_scanner *sc, const cha
 		return MARKER_NO;
 	if (len <= i)
 		return MARKER_PARTIAL;
-	if (m[i] == '2') {
+	if (m[i] == '2' || m[i] == '0') {
 		if (len == i + 1)
 			return MARKER_PARTIAL;
 		if (m[i + 1] != MARK_END)
 			return MARKER_NO;
-		*kind = PROMPT_CONTINUATION;
+		*kind = m[i] == '2' ? PROMPT_CONTINUATION : PROMPT_START;
 		*status = 0;
 		return MARKER_COMPLETE;
 	}
@@ -149,10 +149,15 @@ int prompt_setup_line(const char *token, char *buf, size_t size)
 	snprintf(mark, sizeof(mark),
 		 "s=$?; printf \"\\036%s:1:%%d\\037\" \"$s\" >&8; printf \"\\036%s:1:%%d\\037\" \"$s\" >&9",
 		 token, token);
+	/*
+	 * bash also prints PS0 (to stderr, decoding \nnn, no fork) once it has
+	 * read a command: a shell inside its own "read" builtin is then not
+	 * taken for a shell at its prompt.
+	 */
 	return snprintf(buf, size,
-			"if [ -n \"${BASH_VERSION-}\" ]; then PROMPT_COMMAND='%s'; PS1=; "
+			"if [ -n \"${BASH_VERSION-}\" ]; then PROMPT_COMMAND='%s'; PS1=; PS0='\\036%s:0\\037'; "
 			"else PS1='$(%s)'; fi; "
 			"PS2='$(printf \"\\036%s:2\\037\" >&8; printf \"\\036%s:2\\037\" >&9)'; "
 			"unset HISTFILE\n",
-			mark, mark, token, token);
+			mark, token, mark, token, token);
 }

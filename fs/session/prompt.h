@@ -8,6 +8,8 @@
  *
  *     \036 TOKEN :1: STATUS \037     before reading a new command (PS1)
  *     \036 TOKEN :2 \037             before reading a continuation line (PS2)
+ *     \036 TOKEN :0 \037             after reading a command, before running it
+ *                                 (bash's PS0, on the shell's stderr only)
  *
  * TOKEN is random per session. The marker is written after everything the
  * last command wrote to that stream, so a marker on both streams means both
@@ -28,6 +30,7 @@
 #define PROMPT_SETUP_MAX 512
 
 enum prompt_kind {
+	PROMPT_START = 0,	/* PS0: the shell runs the command it read */
 	PROMPT_COMMAND = 1,	/* PS1: the shell waits for a new command */
 	PROMPT_CONTINUATION = 2,	/* PS2: the shell waits for the rest of one */
 };

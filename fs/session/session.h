@@ -88,6 +88,7 @@ struct sessions_config {
 	const char *container;
 	struct session_settings defaults;	/* how new sessions start */
 	int64_t timeout_ms;	/* initial read timeout of new sessions */
+	bool refuse_busy_input;	/* initial busy_input of new sessions */
 	int64_t idle_timeout_ms;	/* 0: sessions never expire */
 	size_t bufsize;		/* per output stream and for pending input */
 	size_t transcript_size;	/* bytes of history kept per session; 0: none */

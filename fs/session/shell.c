@@ -238,7 +238,7 @@ static int shell_create(struct session *s, const struct session_settings *settin
 		snprintf(err, ENGINE_ERR_MAX, "out of memory");
 		return -ENOMEM;
 	}
-	procctl_shell_argv(settings->shell, settings->tty, argv);
+	procctl_shell_argv(settings->shell, settings->tty, settings->stderr_merged, argv);
 	struct engine_exec_spec spec = {
 		.container = sessions.cfg.container,
 		.argv = argv,

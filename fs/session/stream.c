@@ -182,7 +182,7 @@ void stream_serve_readers(struct session *s, enum session_stream stream)
 
 	while (!list_empty(&o->readers) && (o->queue.len > 0 || session_reads_end(s))) {
 		struct parked *p = list_entry(o->readers.next, struct parked, in_queue);
-		if (stream_hold_reply(s, o, p->size, p->deadline.at_ns))
+		if (stream_hold_reply(s, o, p->size, p->deadline_ns))
 			return;
 		stream_reply(p->req, o, p->size);
 		parked_finish(p);
@@ -209,11 +209,25 @@ static void stream_read_interrupted(struct parked *p)
 	parked_finish(p);
 }
 
-/* A parked read's deadline: it returns what is buffered, else EOF. */
+/* With quiet set, when a read opened at opened_ns ends for want of output: no byte for quiet_ms. */
+static int64_t stream_quiet_at(const struct session *s, int64_t opened_ns)
+{
+	int64_t since = s->last_output_ns > opened_ns ? s->last_output_ns : opened_ns;
+
+	return s->quiet_ms > 0 ? since + s->quiet_ms * NSEC_PER_MSEC : LOOP_NEVER;
+}
+
+/* A parked read's deadline or quiet time: it returns what is buffered, else EOF. */
 static void stream_read_expired(struct loop_timer *timer)
 {
 	struct parked *p = list_entry(timer, struct parked, deadline);
+	int64_t quiet_at = stream_quiet_at(p->s, p->opened_ns);
 
+	if (loop_now_ns() < p->deadline_ns && loop_now_ns() < quiet_at) {
+		/* Output came on the other stream meanwhile: the quiet time starts again. */
+		loop_timer_set(sessions.loop, timer, quiet_at < p->deadline_ns ? quiet_at : p->deadline_ns);
+		return;
+	}
 	stream_reply(p->req, &p->s->out[p->stream], p->size);
 	parked_finish(p);
 }
@@ -227,7 +241,8 @@ void stream_push(struct session *s, enum session_stream stream, const char *data
 		return;
 	}
 	o->produced += len;
-	stream_count_flow(o, len, loop_now_ns());
+	s->last_output_ns = loop_now_ns();
+	stream_count_flow(o, len, s->last_output_ns);
 	clock_gettime(CLOCK_REALTIME, &o->mtime);
 	transcript_record(s, data, len);
 	session_notify_poll(s, session_stream_file(stream));
@@ -258,16 +273,17 @@ void stream_read(struct req *req, struct session_handle *h, size_t size, off_t o
 	/* Watched before looking, so an interrupt can never slip between the two. */
 	req_watch_interrupt(req);
 	pthread_mutex_lock(&sessions.lock);
-	s->last_activity_ns = loop_now_ns();
+	int64_t now = s->last_activity_ns = loop_now_ns();
+	int64_t quiet_at = stream_quiet_at(s, h->opened_ns);
 	if (req_interrupted(req)) {
 		reply_err(req, EINTR);
-	} else if (list_empty(&o->readers) && (o->queue.len > 0 || session_reads_end(s)) &&
+	} else if (list_empty(&o->readers) && (o->queue.len > 0 || session_reads_end(s) || now >= quiet_at) &&
 		   ((flags & O_NONBLOCK) || !stream_hold_reply(s, o, size, h->deadline_ns))) {
 		stream_reply(req, o, size);
 		session_watch_update(s);
 	} else if (flags & O_NONBLOCK) {
 		reply_err(req, EAGAIN);
-	} else if (loop_now_ns() >= h->deadline_ns) {
+	} else if (now >= h->deadline_ns) {
 		reply_data(req, NULL, 0);
 	} else {
 		struct parked *p = parked_new(req, stream_read_interrupted, size, s);
@@ -275,9 +291,11 @@ void stream_read(struct req *req, struct session_handle *h, size_t size, off_t o
 			reply_err(req, ENOMEM);
 		} else {
 			p->stream = stream;
+			p->deadline_ns = h->deadline_ns;
+			p->opened_ns = h->opened_ns;
 			p->deadline.fire = stream_read_expired;
 			parked_add(p, &o->readers);
-			loop_timer_set(sessions.loop, &p->deadline, h->deadline_ns);
+			loop_timer_set(sessions.loop, &p->deadline, quiet_at < h->deadline_ns ? quiet_at : h->deadline_ns);
 		}
 	}
 	pthread_mutex_unlock(&sessions.lock);
