@@ -176,7 +176,7 @@ static void test_bytequeue(void)
 struct scanned {
 	char data[1024];
 	size_t len;
-	char markers[64];	/* "1:0 2 1:127 " */
+	char markers[64];	/* "1:0 2 0 1:127 " */
 	size_t markers_len;
 };
 
@@ -195,7 +195,7 @@ static void scanned_marker(void *ctx, enum prompt_kind kind, int status)
 	if (kind == PROMPT_COMMAND)
 		s->markers_len += sprintf(s->markers + s->markers_len, "1:%d ", status);
 	else
-		s->markers_len += sprintf(s->markers + s->markers_len, "2 ");
+		s->markers_len += sprintf(s->markers + s->markers_len, "%d ", (int)kind);
 }
 
 static void test_prompt(void)
@@ -206,6 +206,8 @@ static void test_prompt(void)
 		"out\036" "0123456789abcdef:1:0\037"
 		"\036" "0123456789abcdeX:1:0\037"
 		"a\036\036" "0123456789abcdef:2\037"
+		"\036" "0123456789abcdef:0\037"
+		"\036" "0123456789abcdef:0:\037"
 		"\036" "0123456789abcdef:3\037"
 		"\036" "0123456789abcdef:1:1234\037"
 		"\036" "0123456789abcdef:1:\037"
@@ -215,6 +217,7 @@ static void test_prompt(void)
 		"out"
 		"\036" "0123456789abcdeX:1:0\037"
 		"a\036"
+		"\036" "0123456789abcdef:0:\037"
 		"\036" "0123456789abcdef:3\037"
 		"\036" "0123456789abcdef:1:1234\037"
 		"\036" "0123456789abcdef:1:\037"
@@ -229,7 +232,7 @@ static void test_prompt(void)
 		for (size_t off = 0; off < len; off += step)
 			prompt_scan(&sc, input + off, off + step > len ? len - off : step, &sink);
 		CHECK(out.len == sizeof(expected) - 1 && memcmp(out.data, expected, out.len) == 0);
-		CHECK(strcmp(out.markers, "1:0 2 1:127 ") == 0);
+		CHECK(strcmp(out.markers, "1:0 2 0 1:127 ") == 0);
 		/* A partial marker at the end is held back, and given back at the end of the stream. */
 		prompt_scan_flush(&sc, &sink);
 		CHECK(out.len == sizeof(expected) - 1 + 5 &&

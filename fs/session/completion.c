@@ -127,7 +127,7 @@ static void completion_probe_run(struct job *j)
 	pthread_mutex_lock(&sessions.lock);
 	struct shell_id id = s->shell.id;
 	strcpy(exec_id, s->shell.exec_id);
-	shell_scope(s, &id, &scope);
+	session_scope(s, &id, &scope);
 	pthread_mutex_unlock(&sessions.lock);
 	int waiting = procctl_shell_waiting(sessions.cfg.engine, &scope, id.pid, err);
 	pthread_mutex_lock(&sessions.lock);

@@ -1,15 +1,13 @@
 /*
- * seshfs: the ctl file of a session.
+ * seshfs: writing the ctl file of a session (reading it: ctl_status.c).
  *
- * Reading gives "key value" lines, one row of ctl_keys each. Writing takes
- * one command per line, one row of ctl_commands each: all lines are parsed
+ * A write takes one command per line, one row of ctl_commands each: all lines are parsed
  * and applied to a staged change before anything takes effect, so a bad
  * line changes nothing. Engine work (signals, resize, restart) runs as a
  * job that answers the write when done. Adding a command is one row plus
  * its validate and apply.
  */
 #include <errno.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -180,8 +178,6 @@ static int ctl_apply_unsetenv(struct ctl_change *c, const struct ctl_command *cm
 	return 0;
 }
 
-static const char *session_state_name(const struct session *s);
-
 static int ctl_apply_restart(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
 {
 	enum session_state state = c->s->state;
@@ -293,232 +289,6 @@ int ctl_parse(const char *text, size_t len, struct ctl_command cmds[CTL_MAX_COMM
 		return -EINVAL;
 	}
 	return count;
-}
-
-/* ---- status: one row of ctl_keys per key ---- */
-
-static const char *session_state_name(const struct session *s)
-{
-	switch (s->state) {
-	case SESSION_CREATING:
-		return "starting";
-	case SESSION_RUNNING:
-		return "running";
-	case SESSION_RESTARTING:
-		return "restarting";
-	case SESSION_EXITING:
-	case SESSION_EXITED:
-		return "exited";
-	default:
-		return "closed";
-	}
-}
-
-/* A growing text; failed sticks once memory runs out. */
-struct ctl_text {
-	char *data;
-	size_t len;
-	bool failed;
-};
-
-static void ctl_line(struct ctl_text *t, const char *key, size_t max, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-
-/*
- * Appends "key value\n", the value escaped (text.h): values hold text from
- * users and containers, and a reader parses one key per line. max bounds
- * the escaped value (0: no bound).
- */
-static void ctl_line(struct ctl_text *t, const char *key, size_t max, const char *fmt, ...)
-{
-	va_list ap;
-	char *value;
-
-	if (t->failed)
-		return;
-	va_start(ap, fmt);
-	int n = vasprintf(&value, fmt, ap);
-	va_end(ap);
-	size_t room = n < 0 ? 0 : max ? max + 1 : 4 * (size_t)n + 1;
-	char *grown = n < 0 ? NULL : realloc(t->data, t->len + strlen(key) + 1 + room + 1);
-	if (grown) {
-		size_t len = (size_t)sprintf(grown + t->len, "%s ", key);
-		len += text_escape(value, (size_t)n, grown + t->len + len, room);
-		grown[t->len + len++] = '\n';
-		t->data = grown;
-		t->len += len;
-	}
-	if (n >= 0)
-		free(value);
-	t->failed = !grown;
-}
-
-static void key_state(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_line(t, key, 0, "%s", session_state_name(s));
-}
-
-static void key_activity(struct ctl_text *t, const char *key, const struct session *s)
-{
-	if (s->state == SESSION_RUNNING && !s->shell.tty)
-		ctl_line(t, key, 0, "%s", session_idle(s) ? "idle" : session_continuing(s) ? "continuation" : "busy");
-}
-
-static void key_last_exit(struct ctl_text *t, const char *key, const struct session *s)
-{
-	if (s->shell.has_last_exit)
-		ctl_line(t, key, 0, "%d", s->shell.last_exit);
-}
-
-static void key_exit_code(struct ctl_text *t, const char *key, const struct session *s)
-{
-	if (s->state == SESSION_EXITED)
-		ctl_line(t, key, 0, "%d", s->shell.exit_code);
-}
-
-static void ctl_seconds_line(struct ctl_text *t, const char *key, int64_t ms)
-{
-	char seconds[32];
-
-	ctl_format_seconds(ms, seconds, sizeof(seconds));
-	ctl_line(t, key, 0, "%s", seconds);
-}
-
-static void key_timeout(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_seconds_line(t, key, s->timeout_ms);
-}
-
-static void key_eof(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_line(t, key, 0, "%s", s->eof_when_idle ? "idle" : "deadline");
-}
-
-static void key_quiet(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_seconds_line(t, key, s->quiet_ms);
-}
-
-static void key_busy_input(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_line(t, key, 0, "%s", s->refuse_busy_input ? "refuse" : "queue");
-}
-
-static void key_stderr(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_line(t, key, 0, "%s", s->settings.stderr_merged ? "merged" : "separate");
-}
-
-static void key_container(struct ctl_text *t, const char *key, const struct session *s)
-{
-	(void)s;
-	ctl_line(t, key, 0, "%s", sessions.cfg.container);
-}
-
-static void key_exec_id(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_line(t, key, 0, "%s", s->shell.exec_id);
-}
-
-static void key_pid(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_line(t, key, 0, "%d", s->shell.id.pid);
-}
-
-static void key_shell(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_line(t, key, 0, "%s", s->settings.shell);
-}
-
-static void key_tty(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_line(t, key, 0, "%s", s->settings.tty ? "on" : "off");
-}
-
-static void key_size(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_line(t, key, 0, "%u %u", s->settings.cols, s->settings.rows);
-}
-
-static void key_user(struct ctl_text *t, const char *key, const struct session *s)
-{
-	if (s->settings.user[0])
-		ctl_line(t, key, 0, "%s", s->settings.user);
-}
-
-static void key_workdir(struct ctl_text *t, const char *key, const struct session *s)
-{
-	if (s->settings.workdir[0])
-		ctl_line(t, key, 0, "%s", s->settings.workdir);
-}
-
-static void key_env(struct ctl_text *t, const char *key, const struct session *s)
-{
-	for (size_t i = 0; i < s->settings.env_count; i++)
-		ctl_line(t, key, 0, "%s", s->settings.env[i]);
-}
-
-static void key_transcript_start(struct ctl_text *t, const char *key, const struct session *s)
-{
-	ctl_line(t, key, 0, "%llu", (unsigned long long)transcript_start(s));
-}
-
-static void key_error(struct ctl_text *t, const char *key, const struct session *s)
-{
-	if (s->last_error[0])
-		ctl_line(t, key, TEXT_SHOWN_MAX, "%s", s->last_error);
-}
-
-/* The keys in the order they are shown; a row may show no line (not applicable) or several. */
-static const struct {
-	const char *key;
-	void (*show)(struct ctl_text *t, const char *key, const struct session *s);
-} ctl_keys[] = {
-	{ "state", key_state },
-	{ "activity", key_activity },
-	{ "last_exit", key_last_exit },
-	{ "exit_code", key_exit_code },
-	{ "timeout", key_timeout },
-	{ "eof", key_eof },
-	{ "quiet", key_quiet },
-	{ "busy_input", key_busy_input },
-	{ "container", key_container },
-	{ "exec_id", key_exec_id },
-	{ "pid", key_pid },
-	{ "shell", key_shell },
-	{ "tty", key_tty },
-	{ "stderr", key_stderr },
-	{ "size", key_size },
-	{ "user", key_user },
-	{ "workdir", key_workdir },
-	{ "env", key_env },
-	{ "transcript_start", key_transcript_start },
-	{ "error", key_error },
-};
-
-/* A read at offset 0 takes a snapshot; reads further on continue it. */
-void ctl_read(struct req *req, struct session_handle *h, size_t size, off_t off, int flags)
-{
-	(void)flags;
-	pthread_mutex_lock(&sessions.lock);
-	if (off == 0 || !h->ctl_text) {
-		struct ctl_text t = { 0 };
-		for (size_t i = 0; i < sizeof(ctl_keys) / sizeof(ctl_keys[0]); i++)
-			ctl_keys[i].show(&t, ctl_keys[i].key, h->s);
-		free(h->ctl_text);
-		h->ctl_text = t.failed ? NULL : t.data;
-		h->ctl_len = t.failed ? 0 : t.len;
-		if (t.failed) {
-			free(t.data);
-			pthread_mutex_unlock(&sessions.lock);
-			reply_err(req, ENOMEM);
-			return;
-		}
-	}
-	size_t start = (size_t)off < h->ctl_len ? (size_t)off : h->ctl_len;
-	size_t n = h->ctl_len - start < size ? h->ctl_len - start : size;
-	reply_buf(req, h->ctl_text ? h->ctl_text + start : "", n);
-	pthread_mutex_unlock(&sessions.lock);
 }
 
 /* ---- the engine work of a write ---- */

@@ -9,7 +9,8 @@
  *   input.c       stdin: the queue to the shell, parked writers
  *   completion.c  prompt markers: when the shell is done; the waiting probe
  *   shell.c       the exec: start, read its stream, exit, signal, restart
- *   ctl.c         the ctl file: command table, status keys
+ *   ctl_status.c  the ctl file read: status keys
+ *   ctl.c         the ctl file written: command table
  *   files.c       the file table (session.h), open, stat, poll
  *   lifecycle.c   mkdir, rmdir, idle close, start-up and shutdown
  *
@@ -260,6 +261,8 @@ void *session_job_new(struct session *s, void (*run)(struct job *), struct req *
 void session_job_done(struct session_job *job);
 /* Wakes poll(2) waiting on file of s (never from inside a related request's handler). */
 void session_notify_poll(struct session *s, enum session_file file);
+/* What a helper for id's processes needs: the container, id's user, the session's marker. */
+void session_scope(const struct session *s, const struct shell_id *id, struct procctl_scope *scope);
 void session_handle_attach(struct session *s, struct session_handle *h);
 void session_handle_free(struct session_handle *h);
 
@@ -308,15 +311,17 @@ void shell_handle_events(struct session *s, uint32_t events);
 /* Signals id's processes (a copy: the lock is dropped); -ESRCH if the shell is gone. */
 int shell_signal(struct session *s, const struct shell_id *id, const char *signal, enum procctl_target target,
 		 char err[ENGINE_ERR_MAX]);
-void shell_scope(const struct session *s, const struct shell_id *id, struct procctl_scope *scope);
 int shell_resize(struct session *s, char err[ENGINE_ERR_MAX]);
 void shell_begin_restart(struct session *s);
 int shell_restart(struct session *s, const struct shell_id *old, char err[ENGINE_ERR_MAX]);
 /* Answers everything parked on s that can be: readers get what is left or EOF, writers EPIPE. */
 void session_release_parked(struct session *s);
 
-/* ctl.c (take the lock themselves) */
+/* ctl_status.c: the ctl file read (takes the lock itself) */
+const char *session_state_name(const struct session *s);
 void ctl_read(struct req *req, struct session_handle *h, size_t size, off_t off, int flags);
+
+/* ctl.c: the ctl file written (takes the lock itself) */
 void ctl_write(struct req *req, struct session_handle *h, const char *buf, size_t size);
 
 /* files.c */

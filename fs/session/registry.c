@@ -149,6 +149,13 @@ void session_notify_poll(struct session *s, enum session_file file)
 	}
 }
 
+void session_scope(const struct session *s, const struct shell_id *id, struct procctl_scope *scope)
+{
+	scope->container = sessions.cfg.container;
+	scope->user = id->user;
+	scope->marker = s->marker;
+}
+
 void session_handle_attach(struct session *s, struct session_handle *h)
 {
 	h->s = s;

@@ -323,13 +323,6 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 	return ret;
 }
 
-void shell_scope(const struct session *s, const struct shell_id *id, struct procctl_scope *scope)
-{
-	scope->container = sessions.cfg.container;
-	scope->user = id->user;
-	scope->marker = s->marker;
-}
-
 /* Job thread, lock held (dropped while the helper runs). */
 int shell_signal(struct session *s, const struct shell_id *id, const char *signal, enum procctl_target target,
 		 char err[ENGINE_ERR_MAX])
@@ -337,7 +330,7 @@ int shell_signal(struct session *s, const struct shell_id *id, const char *signa
 	struct shell_id copy = *id;
 	struct procctl_scope scope;
 
-	shell_scope(s, &copy, &scope);
+	session_scope(s, &copy, &scope);
 	pthread_mutex_unlock(&sessions.lock);
 	int ret = procctl_signal(sessions.cfg.engine, &scope, signal, target, &copy.pid, copy.pid > 0 ? 1 : 0, err);
 	pthread_mutex_lock(&sessions.lock);
