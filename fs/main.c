@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include "../backend/engine.h"
 #include "ops.h"
@@ -26,6 +27,8 @@
 
 #define SESHFS_VERSION "0.1.0"
 #define SESHFS_DEFAULT_BUFSIZE (1024 * 1024)
+#define SESHFS_DEFAULT_MAX_SESSIONS 4096
+#define SESHFS_MAX_SESSIONS_LIMIT 1000000
 
 struct seshfs_options {
 	char *container;
@@ -37,6 +40,7 @@ struct seshfs_options {
 	char *idle_timeout;
 	char *bufsize;
 	char *transcript_size;
+	char *max_sessions;
 	char *stderr_mode;
 	char *busy_input;
 	int tty;
@@ -59,6 +63,7 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("idle_timeout=%s", idle_timeout, 0),
 	SESHFS_OPT("bufsize=%s", bufsize, 0),
 	SESHFS_OPT("transcript_size=%s", transcript_size, 0),
+	SESHFS_OPT("max_sessions=%s", max_sessions, 0),
 	SESHFS_OPT("stderr=%s", stderr_mode, 0),
 	SESHFS_OPT("busy_input=%s", busy_input, 0),
 	SESHFS_OPT("tty", tty, 1),
@@ -85,6 +90,8 @@ static void seshfs_usage(const char *progname)
 	       "                           fail with EBUSY (default: queue)\n"
 	       "    -o bufsize=BYTES       output held per stream before the shell is paused,\n"
 	       "                           suffix K or M allowed (default: 1M)\n"
+	       "    -o max_sessions=N      sessions at most; mkdir beyond fails with EMFILE\n"
+	       "                           (default: 4096)\n"
 	       "    -o transcript_size=BYTES history kept in each session's transcript, 0 for\n"
 	       "                           none, suffix K or M allowed (default: 1M)\n\n",
 	       progname);
@@ -182,6 +189,7 @@ int main(int argc, char *argv[])
 		.timeout_ms = 1000,
 		.bufsize = SESHFS_DEFAULT_BUFSIZE,
 		.transcript_size = SESHFS_DEFAULT_BUFSIZE,
+		.max_sessions = SESHFS_DEFAULT_MAX_SESSIONS,
 		.defaults = {
 			.cols = SETTINGS_DEFAULT_COLS,
 			.rows = SETTINGS_DEFAULT_ROWS,
@@ -213,6 +221,12 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "usage: %s [options] CONTAINER MOUNTPOINT (see --help)\n", argv[0]);
 		goto out_args;
 	}
+	struct stat mountpoint_st;
+	if (stat(cmdline.mountpoint, &mountpoint_st) < 0 && errno == ENOTCONN) {
+		fprintf(stderr, "seshfs: %s is still mounted by a filesystem that died; "
+			"fusermount3 -u %s frees it\n", cmdline.mountpoint, cmdline.mountpoint);
+		goto out_args;
+	}
 	if (opts.timeout && ctl_parse_seconds(opts.timeout, strlen(opts.timeout), &cfg.timeout_ms) < 0) {
 		fprintf(stderr, "seshfs: timeout '%s' is not a number of seconds >= 0\n", opts.timeout);
 		goto out_args;
@@ -220,6 +234,12 @@ int main(int argc, char *argv[])
 	if (opts.transcript_size && seshfs_parse_size(opts.transcript_size, 0, &cfg.transcript_size) < 0) {
 		fprintf(stderr, "seshfs: transcript_size '%s' must be 0 to 1G bytes (K/M suffix allowed)\n",
 			opts.transcript_size);
+		goto out_args;
+	}
+	if (opts.max_sessions && (seshfs_parse_size(opts.max_sessions, 1, &cfg.max_sessions) < 0 ||
+				  cfg.max_sessions > SESHFS_MAX_SESSIONS_LIMIT)) {
+		fprintf(stderr, "seshfs: max_sessions '%s' must be 1 to %d\n", opts.max_sessions,
+			SESHFS_MAX_SESSIONS_LIMIT);
 		goto out_args;
 	}
 	if (opts.bufsize && seshfs_parse_size(opts.bufsize, 4096, &cfg.bufsize) < 0) {
@@ -273,9 +293,14 @@ int main(int argc, char *argv[])
 	}
 	cfg.engine = engine;
 
-	/* The kernel checks the 0200/0400/0600 modes; session_open checks them for root too. */
+	/*
+	 * The kernel checks the 0200/0400/0600 modes; session_open checks them for
+	 * root too. auto_unmount: fusermount3 unmounts once seshfs is gone, however
+	 * it died, so that the mount point is free again at once.
+	 */
 	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
-	    fuse_opt_add_arg(&args, "-osubtype=seshfs") != 0)
+	    fuse_opt_add_arg(&args, "-osubtype=seshfs") != 0 ||
+	    fuse_opt_add_arg(&args, "-oauto_unmount") != 0)
 		goto out_engine;
 	se = fuse_session_new(&args, &seshfs_ops, sizeof(seshfs_ops), NULL);
 	if (!se)
@@ -332,6 +357,7 @@ out_args:
 	free(opts.timeout);
 	free(opts.bufsize);
 	free(opts.transcript_size);
+	free(opts.max_sessions);
 	free(opts.stderr_mode);
 	free(opts.busy_input);
 	fuse_opt_free_args(&args);

@@ -194,6 +194,7 @@ struct sessions_state {
 	struct sessions_config cfg;
 	char mount_token[17];
 	uint64_t next_id;
+	size_t listed;			/* sessions in sessions/, starting ones included */
 	struct session *by_id[SESSION_HASH_BUCKETS];
 	struct session *by_name[SESSION_HASH_BUCKETS];
 	struct list_node listing;	/* listed sessions, creation order */

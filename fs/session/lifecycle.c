@@ -326,6 +326,9 @@ void session_mkdir(struct req *req, const char *name)
 		err = EINTR;
 	} else if (session_find_name(name)) {
 		err = EEXIST;
+	} else if (sessions.listed >= sessions.cfg.max_sessions) {
+		log_error("mkdir %s: %zu sessions already, the most max_sessions allows", name, sessions.listed);
+		err = EMFILE;
 	} else if ((err = -session_new(name, &s)) == 0 &&
 		   (!(job = session_job_new(s, session_open_run, NULL, sizeof(*job))) ||
 		    !(p = parked_new(req, session_mkdir_interrupted, 0, s)))) {

@@ -57,6 +57,7 @@ void session_register(struct session *s)
 	sessions.by_name[bucket] = s;
 	list_add_tail(&sessions.listing, &s->in_listing);
 	s->listed = true;
+	sessions.listed++;
 }
 
 /* Out of the tree: its name is free again; the id stays for open files. */
@@ -67,6 +68,7 @@ void session_unlist(struct session *s)
 	registry_unlink(&sessions.by_name[name_bucket(s->name)], s, offsetof(struct session, name_next));
 	list_del(&s->in_listing);
 	s->listed = false;
+	sessions.listed--;
 }
 
 bool session_visible(const struct session *s)

@@ -92,6 +92,7 @@ struct sessions_config {
 	int64_t idle_timeout_ms;	/* 0: sessions never expire */
 	size_t bufsize;		/* per output stream and for pending input */
 	size_t transcript_size;	/* bytes of history kept per session; 0: none */
+	size_t max_sessions;	/* sessions in sessions/ at once, starting ones included */
 };
 
 int sessions_init(const struct sessions_config *cfg);

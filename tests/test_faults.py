@@ -1,0 +1,79 @@
+"""Faults and limits: a killed daemon frees its mount point, a dead mount is
+named, the number of sessions is bounded."""
+import errno
+import os
+import signal
+import subprocess
+
+from conftest import SESHFS_BIN, expect_errno, wait_until
+
+
+def test_max_sessions_is_emfile_with_a_log_line(make_mount):
+    m = make_mount(options=["max_sessions=2"])
+    a = m.session("a")
+    m.session("b")
+    expect_errno(errno.EMFILE, os.mkdir, os.path.join(m.sessions, "c"))
+    assert "mkdir c: 2 sessions already, the most max_sessions allows" in m.read_log()
+    os.rmdir(a.dir)
+    m.session("c")  # a removed session's place is free at once, its clean-up still running
+    assert sorted(os.listdir(m.sessions)) == ["b", "c"]
+
+
+def test_bad_max_sessions_is_refused(container, tmp_path):
+    for bad in ("0", "x", "2000000"):
+        r = subprocess.run([SESHFS_BIN, "-o", f"max_sessions={bad}", container.name, str(tmp_path)],
+                           capture_output=True, text=True, timeout=20)
+        assert r.returncode == 1 and f"max_sessions '{bad}' must be 1 to 1000000" in r.stderr
+
+
+def fusermount_helpers(path):
+    """pids of the fusermount3 processes that watch path (auto_unmount)."""
+    out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
+    return [int(l.split(None, 1)[0]) for l in out.splitlines()[1:]
+            if "fusermount3" in l and l.rstrip().endswith(path)]
+
+
+def kill_9(m):
+    os.kill(m.proc.pid, signal.SIGKILL)
+    m.proc.wait(10)
+    m.proc = None  # nothing left for the fixture to unmount or check
+
+
+def usable(path):
+    """The directory can be listed: no "Transport endpoint is not connected"."""
+    try:
+        os.listdir(path)
+        return True
+    except OSError:
+        return False
+
+
+def test_kill_9_frees_the_mount_point_at_once(make_mount, container):
+    m = make_mount()
+    kill_9(m)
+    wait_until(lambda: usable(m.path), timeout=5, what="the mount point to be free")
+    assert not os.path.ismount(m.path)
+    again = subprocess.Popen([SESHFS_BIN, "-f", container.name, m.path], stderr=subprocess.PIPE, text=True)
+    try:
+        wait_until(lambda: os.path.ismount(m.path), what="the new mount")
+    finally:
+        subprocess.run(["fusermount3", "-u", m.path], check=True)
+        assert again.wait(30) == 0
+
+
+def test_a_mount_point_left_by_a_dead_filesystem_is_named(make_mount, container):
+    m = make_mount()
+    helpers = fusermount_helpers(m.path)
+    assert helpers, "auto_unmount's fusermount3 is running"
+    for pid in helpers:  # without its watcher, the mount outlives seshfs
+        os.kill(pid, signal.SIGKILL)
+    kill_9(m)
+    assert not usable(m.path)
+    try:
+        r = subprocess.run([SESHFS_BIN, container.name, m.path], capture_output=True, text=True, timeout=20)
+        assert r.returncode == 1
+        assert r.stderr == (f"seshfs: {m.path} is still mounted by a filesystem that died; "
+                            f"fusermount3 -u {m.path} frees it\n")
+    finally:
+        subprocess.run(["fusermount3", "-u", m.path])
+    assert usable(m.path)
