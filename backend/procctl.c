@@ -116,6 +116,35 @@ static const char procctl_signal_script[] =
 	"[ $# -eq 0 ] || kill -s \"$sig\" \"$@\" 2>/dev/null\n"
 	"exit $status\n";
 
+/*
+ * The mount's watchdog: $1 the mount's marker. seshfs writes "+PID" for
+ * each shell it starts and "-PID" once that shell is cleaned up; it never
+ * closes the watchdog's stdin while it lives. EOF means seshfs is gone:
+ * then every process with the marker dies, and the groups of the shells it
+ * was told of (those it cannot inspect, another user's, included). It runs
+ * as root and carries no session marker, so no session's clean-up kills it.
+ * One line, so that ps shows it whole; it starts with its name.
+ */
+static const char procctl_watchdog_script[] =
+	": seshfs-watchdog; marker=$1 shells=' '; "
+	"while read -r line; do p=${line#?}; case $line:$shells in "
+	"+*) shells=\"$shells$p \" ;; -*\" $p \"*) shells=\"${shells%% $p *} ${shells#* $p }\" ;; esac; done; "
+	/* grep: 0 it carries the marker, 1 it does not (the pid was reused), 2 it cannot be read. */
+	"for pid in $shells; do grep -q -E -e \"$marker\" \"/proc/$pid/environ\" 2>/dev/null; "
+	"[ $? = 1 ] && continue; kill -s KILL \"-$pid\" 2>/dev/null || kill -s KILL -- \"-$pid\" 2>/dev/null; done; "
+	"for file in $(grep -l -E -e \"$marker\" /proc/[0-9]*/environ 2>/dev/null); do "
+	"file=${file#/proc/}; kill -s KILL \"${file%/environ}\" 2>/dev/null; done";
+
+void procctl_watchdog_argv(const char *marker, const char *argv[PROCCTL_WATCHDOG_ARGC])
+{
+	argv[0] = "/bin/sh";
+	argv[1] = "-c";
+	argv[2] = procctl_watchdog_script;
+	argv[3] = "seshfs-watchdog";
+	argv[4] = marker;
+	argv[5] = NULL;
+}
+
 void procctl_shell_argv(const char *shell, bool tty, bool stderr_merged, const char *argv[PROCCTL_SHELL_ARGC])
 {
 	argv[0] = "/bin/sh";

@@ -52,14 +52,21 @@ class Container:
     def sh(self, script):
         return docker("exec", self.name, "sh", "-c", script).stdout
 
+    def watchdogs(self):
+        """pids of seshfs watchdogs (one per mount) in the container."""
+        return [int(line.split(None, 1)[0]) for line in self.sh("ps -o pid,args").splitlines()
+                if "seshfs-watchdog" in line]
+
     def processes(self):
-        """(pid, args) of every process but the container's own two and this probe."""
+        """(pid, args) of every process but the container's own two, this probe and
+        seshfs's watchdog (one per mount, gone once it is unmounted)."""
         lines = self.sh("echo $$; ps -o pid,ppid,args").splitlines()
         probe = lines[0].strip()
         procs = []
         for line in lines[2:]:
             pid, ppid, args = line.split(None, 2)
-            if pid in ("1", probe) or ppid == probe or args == "sleep 2147483647":
+            if pid in ("1", probe) or ppid == probe or args == "sleep 2147483647" or \
+                    "seshfs-watchdog" in args:
                 continue
             procs.append((int(pid), args))
         return procs

@@ -77,3 +77,38 @@ def test_a_mount_point_left_by_a_dead_filesystem_is_named(make_mount, container)
     finally:
         subprocess.run(["fusermount3", "-u", m.path])
     assert usable(m.path)
+
+
+def test_kill_9_leaves_no_process_in_the_container(make_mount, container):
+    m = make_mount()
+    a, b = m.session(), m.session()
+    a.send("sleep 3333 & setsid sleep 3335 & env -i sleep 3337 &\n")
+    b.send("sleep 3334\n")
+    wait_until(lambda: len(container.processes()) >= 6, what="the sessions' processes")
+    assert len(container.watchdogs()) == 1
+    kill_9(m)
+    wait_until(lambda: container.processes() == [] and container.watchdogs() == [], timeout=5,
+               what="everything the sessions started to go")
+
+
+def test_a_killed_watchdog_is_started_again(make_mount, container):
+    m = make_mount()
+    s = m.session()
+    first = container.watchdogs()
+    assert len(first) == 1
+    container.sh(f"kill -9 {first[0]}")
+    wait_until(lambda: len(container.watchdogs()) == 1 and container.watchdogs() != first,
+               what="a new watchdog")
+    assert "watchdog: its exec ended while seshfs runs; starting another" in m.read_log()
+    s.send("sleep 3338 &\n")  # the new one knows the old session too
+    wait_until(lambda: any(a == "sleep 3338" for _, a in container.processes()), what="sleep")
+    kill_9(m)
+    wait_until(lambda: container.processes() == [] and container.watchdogs() == [], timeout=5,
+               what="everything to go")
+
+
+def test_unmount_ends_the_watchdog(make_mount, container):
+    m = make_mount()
+    assert len(container.watchdogs()) == 1
+    assert m.unmount() == 0
+    wait_until(lambda: container.watchdogs() == [], timeout=5, what="the watchdog to end")

@@ -4,6 +4,7 @@
  *
  * The modules, each calling only those above it in this list:
  *   registry.c    ids and names, references, handles, poll notification
+ *   watchdog.c    the mount's watchdog exec, which outlives a killed seshfs
  *   transcript.c  the record of input and output (transcript file)
  *   stream.c      stdout/stderr: buffers, parked readers, deadlines, flow
  *   input.c       stdin: the queue to the shell, parked writers
@@ -48,6 +49,8 @@
 #define SESSION_STARTUP_MAX 64
 #define SESSION_MARKER_MAX 64
 #define SESSION_REPLY_IOV 64
+/* The event loop's id of the watchdog's connection: sessions' ids start at 1. */
+#define SESSION_WATCHDOG_ID 0
 
 enum session_state {
 	SESSION_CREATING,	/* name reserved, exec being started by a job */
@@ -266,6 +269,13 @@ void session_notify_poll(struct session *s, enum session_file file);
 void session_scope(const struct session *s, const struct shell_id *id, struct procctl_scope *scope);
 void session_handle_attach(struct session *s, struct session_handle *h);
 void session_handle_free(struct session_handle *h);
+
+/* watchdog.c */
+int watchdog_init(char err[ENGINE_ERR_MAX]);
+void watchdog_stop(void);
+void watchdog_handle_events(uint32_t events);
+void watchdog_shell_started(int pid);
+void watchdog_shell_gone(int pid);
 
 /* transcript.c: also the file's handlers */
 void transcript_record(struct session *s, const char *data, size_t len);

@@ -128,6 +128,7 @@ static void sessions_clean_up(struct job *job)
 	sessions_kill(batch, n, marker);
 	for (size_t i = 0; i < n; i++) {
 		struct session *s = batch[i];
+		watchdog_shell_gone(s->shell.id.pid);
 		s->state = SESSION_CLOSED;
 		shell_disconnect(s);
 		/* Pollers learn of the end here, on a job thread: never from inside rmdir's handler. */
@@ -250,6 +251,7 @@ static void session_open_run(struct job *j)
 	if (ret == 0 && !s->mkdir) {
 		if (shell_signal(s, &s->shell.id, "KILL", PROCCTL_ALL, err) < 0)
 			log_error("session %s: processes may be left in %s: %s", s->name, sessions.cfg.container, err);
+		watchdog_shell_gone(s->shell.id.pid);
 		s->state = SESSION_CLOSED;
 		shell_disconnect(s);
 	} else if (ret < 0) {
@@ -374,9 +376,11 @@ void session_rmdir(struct req *req, const char *name)
 
 static void sessions_on_fd(uint64_t id, uint32_t events)
 {
-	struct session *s = session_find_id(id);
+	struct session *s = id == SESSION_WATCHDOG_ID ? NULL : session_find_id(id);
 
-	if (s)
+	if (id == SESSION_WATCHDOG_ID)
+		watchdog_handle_events(events);
+	else if (s)
 		shell_handle_events(s, events);
 }
 
@@ -402,7 +406,15 @@ int sessions_init(const struct sessions_config *cfg)
 		pthread_mutex_unlock(&sessions.lock);
 	}
 	ret = loop_start(sessions.loop);
-	return ret < 0 ? ret : jobs_start(SESSION_JOB_THREADS);
+	if (ret == 0)
+		ret = jobs_start(SESSION_JOB_THREADS);
+	if (ret == 0) {
+		char err[ENGINE_ERR_MAX];
+		ret = watchdog_init(err);
+		if (ret < 0)
+			log_error("cannot start the watchdog exec: %s", err);
+	}
+	return ret;
 }
 
 /* What the mount's sessions started, all of it: their groups, and everything with this mount's marker. */
@@ -452,6 +464,7 @@ void sessions_shutdown(void)
 	pthread_mutex_lock(&sessions.lock);
 	sessions_kill_all();
 	pthread_mutex_unlock(&sessions.lock);
+	watchdog_stop();
 	/* Whatever is left is ours alone now: free it, open handles included. */
 	session_free_all();
 	loop_free(sessions.loop);

@@ -318,6 +318,8 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 		for (int i = 0; i < STREAM_COUNT; i++)
 			prompt_scanner_init(&sh->scanner[i], s->token);
 		ret = shell_wait_ready(s, deadline, err);
+		if (ret == 0)
+			watchdog_shell_started(sh->id.pid);
 	}
 	settings_free(&settings);
 	return ret;
@@ -370,6 +372,7 @@ int shell_restart(struct session *s, const struct shell_id *old, char err[ENGINE
 
 	if (ret < 0)
 		log_error("session %s: restart: processes may be left: %s", s->name, err);
+	watchdog_shell_gone(old->pid);
 	if (s->state != SESSION_RESTARTING)
 		return -ESRCH;
 	ret = shell_start(s, err);
