@@ -86,7 +86,7 @@ static void seshfs_usage(const char *progname)
 	       "    -o tty                 sessions get a pseudo-terminal (default: pipes)\n"
 	       "    -o stderr=merged|separate  merged: the shell's stderr goes to stdout,\n"
 	       "                           one ordered stream (default: separate)\n"
-	       "    -o busy_input=queue|refuse  refuse: stdin writes while a command runs\n"
+	       "    -o busy_input=refuse|queue  refuse: stdin writes while a command runs\n"
 	       "                           fail with EBUSY (default: queue)\n"
 	       "    -o bufsize=BYTES       output held per stream before the shell is paused,\n"
 	       "                           suffix K or M allowed (default: 1M)\n"
@@ -266,7 +266,7 @@ int main(int argc, char *argv[])
 	if (opts.busy_input) {
 		if (!seshfs_setting_valid("busy_input", opts.busy_input, &checked))
 			goto out_args;
-		cfg.refuse_busy_input = !checked.flag;
+		cfg.refuse_busy_input = checked.flag;
 	}
 	cfg.defaults.tty = opts.tty;
 	cfg.defaults.shell = strdup(opts.shell ? opts.shell : "/bin/sh");

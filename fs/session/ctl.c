@@ -95,20 +95,6 @@ static int ctl_check_nothing(struct ctl_command *cmd)
 
 /* ---- apply: stage the command's effect in the change ---- */
 
-static int ctl_apply_timeout(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
-{
-	(void)err;
-	c->timeout_ms = cmd->number;
-	return 0;
-}
-
-static int ctl_apply_eof(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
-{
-	(void)err;
-	c->eof_when_idle = cmd->flag;
-	return 0;
-}
-
 static int ctl_apply_signal(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
 {
 	if (c->s->state != SESSION_RUNNING || c->s->shell.id.pid <= 0) {
@@ -128,41 +114,31 @@ static int ctl_apply_resize(struct ctl_change *c, const struct ctl_command *cmd,
 	return 0;
 }
 
-static int ctl_apply_tty(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+/* The generic appliers set the field of the change that the row's offset names. */
+static void *ctl_field(struct ctl_change *c, const struct ctl_command *cmd)
 {
-	(void)err;
-	c->settings.tty = cmd->flag;
-	return 0;
+	return (char *)c + cmd->def->field;
 }
 
-static int ctl_apply_stderr(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
-{
-	(void)err;
-	c->settings.stderr_merged = cmd->flag;
-	return 0;
-}
-
-static int ctl_apply_busy_input(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
-{
-	(void)err;
-	c->refuse_busy_input = !cmd->flag;
-	return 0;
-}
-
-static int ctl_apply_quiet(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
-{
-	(void)err;
-	c->quiet_ms = cmd->number;
-	return 0;
-}
-
-/* shell, user and workdir: the string setting the row's offset names. */
 static int ctl_apply_string(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
 {
-	char **field = (char **)((char *)&c->settings + cmd->def->setting);
 	(void)err;
+	return settings_set_string(ctl_field(c, cmd), cmd->arg, cmd->arg_len);
+}
 
-	return settings_set_string(field, cmd->arg, cmd->arg_len);
+/* A choice: true for the first of the row's "a|b". */
+static int ctl_apply_flag(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	*(bool *)ctl_field(c, cmd) = cmd->flag;
+	return 0;
+}
+
+static int ctl_apply_ms(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	(void)err;
+	*(int64_t *)ctl_field(c, cmd) = cmd->number;
+	return 0;
 }
 
 static int ctl_apply_env(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
@@ -191,20 +167,21 @@ static int ctl_apply_restart(struct ctl_change *c, const struct ctl_command *cmd
 	return 0;
 }
 
-#define SETTING(field) offsetof(struct session_settings, field)
+#define FIELD(name) offsetof(struct ctl_change, name)
 
 static const struct ctl_cmdtab ctl_commands[] = {
-	{ "timeout", "SECONDS", ctl_check_seconds, ctl_apply_timeout, 0 },
-	{ "eof", "idle|deadline", ctl_check_choice, ctl_apply_eof, 0 },
+	{ "timeout", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(timeout_ms) },
+	{ "eof", "idle|deadline", ctl_check_choice, ctl_apply_flag, FIELD(eof_when_idle) },
 	{ "signal", "INT|TERM|KILL|HUP|QUIT|USR1|USR2", ctl_check_signal, ctl_apply_signal, 0 },
 	{ "resize", "COLS ROWS, each 1 to 10000", ctl_check_size, ctl_apply_resize, 0 },
-	{ "tty", "on|off", ctl_check_choice, ctl_apply_tty, 0 },
-	{ "stderr", "merged|separate", ctl_check_choice, ctl_apply_stderr, 0 },
-	{ "busy_input", "queue|refuse", ctl_check_choice, ctl_apply_busy_input, 0 },
-	{ "quiet", "SECONDS", ctl_check_seconds, ctl_apply_quiet, 0 },
-	{ "shell", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, SETTING(shell) },
-	{ "workdir", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, SETTING(workdir) },
-	{ "user", "a user name or uid[:gid] (UTF-8), or nothing", ctl_check_user, ctl_apply_string, SETTING(user) },
+	{ "tty", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.tty) },
+	{ "stderr", "merged|separate", ctl_check_choice, ctl_apply_flag, FIELD(settings.stderr_merged) },
+	{ "busy_input", "refuse|queue", ctl_check_choice, ctl_apply_flag, FIELD(refuse_busy_input) },
+	{ "quiet", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(quiet_ms) },
+	{ "shell", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, FIELD(settings.shell) },
+	{ "workdir", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, FIELD(settings.workdir) },
+	{ "user", "a user name or uid[:gid] (UTF-8), or nothing", ctl_check_user, ctl_apply_string,
+	  FIELD(settings.user) },
 	{ "env", "NAME=VALUE (UTF-8)", ctl_check_assignment, ctl_apply_env, 0 },
 	{ "unsetenv", "NAME", ctl_check_name, ctl_apply_unsetenv, 0 },
 	{ "restart", "no argument", ctl_check_nothing, ctl_apply_restart, 0 },

@@ -21,7 +21,7 @@ struct ctl_cmdtab {
 	int (*validate)(struct ctl_command *cmd);
 	/* Stages the command in a write's change; 0 or -errno with err set. */
 	int (*apply)(struct ctl_change *change, const struct ctl_command *cmd, char err[CTL_ERR_MAX]);
-	size_t setting;		/* the string setting a generic apply changes */
+	size_t field;		/* the field of the change a generic apply sets */
 };
 
 struct ctl_command {

@@ -114,7 +114,8 @@ static void sessions_queue_clean_up(void)
 static void sessions_clean_up(struct job *job)
 {
 	struct session *batch[SESSION_CLEAN_UP_BATCH];
-	static char marker[SESSION_CLEAN_UP_BATCH * 11 + SESSION_MARKER_MAX];	/* this job's alone */
+	/* On the stack: queued again while it runs, the job may run on both threads at once. */
+	char marker[SESSION_CLEAN_UP_BATCH * 11 + SESSION_MARKER_MAX];
 	size_t n = 0;
 	(void)job;
 
