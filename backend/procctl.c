@@ -118,7 +118,8 @@ static const char procctl_signal_script[] =
 
 /*
  * The mount's watchdog: $1 the mount's marker. seshfs writes "+PID" for
- * each shell it starts and "-PID" once that shell is cleaned up; it never
+ * each shell it starts and "-PID" once that shell is cleaned up, and "="
+ * when it stops cleanly (its own clean-up ran: nothing to do); it never
  * closes the watchdog's stdin while it lives. EOF means seshfs is gone:
  * then every process with the marker dies, and the groups of the shells it
  * was told of (those it cannot inspect, another user's, included). It runs
@@ -128,10 +129,13 @@ static const char procctl_signal_script[] =
 static const char procctl_watchdog_script[] =
 	": seshfs-watchdog; marker=$1 shells=' '; "
 	"while read -r line; do p=${line#?}; case $line:$shells in "
+	"=*) exit 0 ;; "
 	"+*) shells=\"$shells$p \" ;; -*\" $p \"*) shells=\"${shells%% $p *} ${shells#* $p }\" ;; esac; done; "
-	/* grep: 0 it carries the marker, 1 it does not (the pid was reused), 2 it cannot be read. */
-	"for pid in $shells; do grep -q -E -e \"$marker\" \"/proc/$pid/environ\" 2>/dev/null; "
-	"[ $? = 1 ] && continue; kill -s KILL \"-$pid\" 2>/dev/null || kill -s KILL -- \"-$pid\" 2>/dev/null; done; "
+	/* One grep -L for every shell: a readable environ without the marker is a reused pid. */
+	"files=; for pid in $shells; do files=\"$files /proc/$pid/environ\"; done; "
+	"reused=$(grep -L -E -e \"$marker\" $files 2>/dev/null); "
+	"for pid in $shells; do case $reused in *\"/proc/$pid/environ\"*) continue ;; esac; "
+	"kill -s KILL \"-$pid\" 2>/dev/null || kill -s KILL -- \"-$pid\" 2>/dev/null; done; "
 	"for file in $(grep -l -E -e \"$marker\" /proc/[0-9]*/environ 2>/dev/null); do "
 	"file=${file#/proc/}; kill -s KILL \"${file%/environ}\" 2>/dev/null; done";
 

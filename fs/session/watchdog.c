@@ -148,11 +148,13 @@ int watchdog_init(char err[ENGINE_ERR_MAX])
 	return ret;
 }
 
-/* Shutdown, after every shell was killed: its stdin closes, it finds nothing left and ends. */
+/* Shutdown, after every shell was killed: it is told so, and ends without looking. */
 void watchdog_stop(void)
 {
 	pthread_mutex_lock(&sessions.lock);
 	loop_timer_cancel(&watchdog.retry);
+	if (watchdog.conn && exec_conn_send(watchdog.conn, "=\n", 2) != 2)
+		log_error("watchdog: cannot tell it seshfs stops; it will look for leftovers");
 	watchdog_close();
 	pthread_mutex_unlock(&sessions.lock);
 }
