@@ -91,13 +91,6 @@ void input_pump_out(struct session *s)
 		session_notify_poll(s, SESSION_STDIN);
 }
 
-/* Nothing of an interrupted parked write was queued: it wrote nothing. */
-static void input_write_interrupted(struct parked *p)
-{
-	reply_err(p->req, EINTR);
-	parked_finish(p);
-}
-
 void input_write(struct req *req, struct session_handle *h, const char *buf, size_t size)
 {
 	struct session *s = h->s;
@@ -125,11 +118,15 @@ void input_write(struct req *req, struct session_handle *h, const char *buf, siz
 				input_send(s);
 			session_watch_update(s);
 		}
-	} else if (!(p = parked_new(req, input_write_interrupted, size, s)) || !(p->data = malloc(size))) {
+	} else if (!(p = parked_new(req, parked_interrupted, size, s)) || !(p->data = malloc(size))) {
 		free(p);
 		err = ENOMEM;
 	} else {
-		/* The request's buffer is libfuse's until the handler returns: keep a copy. */
+		/*
+		 * Nothing is queued until it fits, so an interrupt leaves it unwritten
+		 * (EINTR). The request's buffer is libfuse's until the handler returns:
+		 * keep a copy.
+		 */
 		memcpy(p->data, buf, size);
 		parked_add(p, &s->writers);
 	}

@@ -297,6 +297,8 @@ struct parked *parked_new(struct req *req, void (*interrupted)(struct parked *p)
 			  struct session *s);
 void parked_add(struct parked *p, struct list_node *queue);
 void parked_finish(struct parked *p);
+/* The interrupted handler of requests that did nothing yet: EINTR. */
+void parked_interrupted(struct parked *p);
 /* The connection's epoll interest from the session's state and buffers. */
 void session_watch_update(struct session *s);
 
@@ -317,7 +319,6 @@ void completion_flush(struct session *s);
 void shell_init(struct session *s);
 int shell_start(struct session *s, char err[ENGINE_ERR_MAX]);
 void shell_disconnect(struct session *s);
-void shell_exit(struct session *s);
 void shell_handle_events(struct session *s, uint32_t events);
 /* Signals id's processes (a copy: the lock is dropped); -ESRCH if the shell is gone. */
 int shell_signal(struct session *s, const struct shell_id *id, const char *signal, enum procctl_target target,

@@ -148,6 +148,7 @@ static void sessions_clean_up(struct job *job)
  * rmdir is answered, so it must not wait for the engine. The connection
  * stays open until the kill: closing it would end the shell (EOF), and a
  * hundred rmdirs would flood the engine with exits just as its helper runs.
+ * The closing list takes over the listing's reference.
  */
 static void session_close(struct session *s)
 {
@@ -156,7 +157,7 @@ static void session_close(struct session *s)
 	session_watch_update(s);	/* out of the event loop */
 	bytequeue_clear(&s->input);
 	session_release_parked(s);
-	list_add_tail(&sessions.closing, &s->in_closing);	/* the listing's reference goes with it */
+	list_add_tail(&sessions.closing, &s->in_closing);	/* with the listing's reference */
 	sessions_queue_clean_up();
 }
 
@@ -250,11 +251,9 @@ static void session_open_run(struct job *j)
 		ret = -ENODEV;
 	}
 	if (ret == 0 && !s->mkdir) {
-		if (shell_signal(s, &s->shell.id, "KILL", PROCCTL_ALL, err) < 0)
-			log_error("session %s: processes may be left in %s: %s", s->name, sessions.cfg.container, err);
-		watchdog_shell_gone(s->shell.id.pid);
-		s->state = SESSION_CLOSED;
-		shell_disconnect(s);
+		/* The mkdir gave up: the started shell goes like an rmdir'ed one, for a reference of its own. */
+		session_ref(s);
+		session_close(s);
 	} else if (ret < 0) {
 		if (s->mkdir) {
 			log_error("mkdir %s: %s", s->name, err);

@@ -143,7 +143,7 @@ static void shell_inspect_run(struct job *j)
 }
 
 /* RUNNING -> EXITING: the shell is gone. */
-void shell_exit(struct session *s)
+static void shell_exit(struct session *s)
 {
 	s->state = SESSION_EXITING;
 	shell_disconnect(s);

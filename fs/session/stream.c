@@ -71,6 +71,13 @@ void parked_finish(struct parked *p)
 	free(p);
 }
 
+/* An interrupted read, or a write that waited for room: nothing was done, EINTR. */
+void parked_interrupted(struct parked *p)
+{
+	reply_err(p->req, EINTR);
+	parked_finish(p);
+}
+
 void session_req_interrupted(struct req *req)
 {
 	struct list_node *pos, *tmp;
@@ -203,12 +210,6 @@ static void stream_hold_over(struct loop_timer *timer)
 	session_watch_update(o->s);
 }
 
-static void stream_read_interrupted(struct parked *p)
-{
-	reply_err(p->req, EINTR);
-	parked_finish(p);
-}
-
 /* With quiet set, when a read opened at opened_ns ends for want of output: no byte for quiet_ms. */
 static int64_t stream_quiet_at(const struct session *s, int64_t opened_ns)
 {
@@ -222,8 +223,9 @@ static void stream_read_expired(struct loop_timer *timer)
 {
 	struct parked *p = list_entry(timer, struct parked, deadline);
 	int64_t quiet_at = stream_quiet_at(p->s, p->opened_ns);
+	int64_t now = loop_now_ns();
 
-	if (loop_now_ns() < p->deadline_ns && loop_now_ns() < quiet_at) {
+	if (now < p->deadline_ns && now < quiet_at) {
 		/* Output came on the other stream meanwhile: the quiet time starts again. */
 		loop_timer_set(sessions.loop, timer, quiet_at < p->deadline_ns ? quiet_at : p->deadline_ns);
 		return;
@@ -286,7 +288,7 @@ void stream_read(struct req *req, struct session_handle *h, size_t size, off_t o
 	} else if (now >= h->deadline_ns) {
 		reply_data(req, NULL, 0);
 	} else {
-		struct parked *p = parked_new(req, stream_read_interrupted, size, s);
+		struct parked *p = parked_new(req, parked_interrupted, size, s);
 		if (!p) {
 			reply_err(req, ENOMEM);
 		} else {
