@@ -29,6 +29,7 @@
 #define SESHFS_DEFAULT_BUFSIZE (1024 * 1024)
 #define SESHFS_DEFAULT_MAX_SESSIONS 4096
 #define SESHFS_MAX_SESSIONS_LIMIT 1000000
+#define SESHFS_SIZE_LIMIT ((size_t)1 << 30)	/* bufsize, transcript_size */
 
 struct seshfs_options {
 	char *container;
@@ -156,28 +157,6 @@ static void seshfs_raise_fd_limit(void)
 	}
 }
 
-static int seshfs_parse_size(const char *text, size_t min, size_t *out)
-{
-	char *end;
-	unsigned long long value;
-
-	errno = 0;
-	value = strtoull(text, &end, 10);
-	if (errno || end == text)
-		return -EINVAL;
-	if (*end == 'K' || *end == 'k') {
-		value <<= 10;
-		end++;
-	} else if (*end == 'M' || *end == 'm') {
-		value <<= 20;
-		end++;
-	}
-	if (*end != '\0' || value < min || value > (1ULL << 30))
-		return -EINVAL;
-	*out = (size_t)value;
-	return 0;
-}
-
 int main(int argc, char *argv[])
 {
 	struct fuse_args args = FUSE_ARGS_INIT(argc, argv);
@@ -231,18 +210,20 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "seshfs: timeout '%s' is not a number of seconds >= 0\n", opts.timeout);
 		goto out_args;
 	}
-	if (opts.transcript_size && seshfs_parse_size(opts.transcript_size, 0, &cfg.transcript_size) < 0) {
+	if (opts.transcript_size && ctl_parse_bytes(opts.transcript_size, strlen(opts.transcript_size), 0,
+						    SESHFS_SIZE_LIMIT, &cfg.transcript_size) < 0) {
 		fprintf(stderr, "seshfs: transcript_size '%s' must be 0 to 1G bytes (K/M suffix allowed)\n",
 			opts.transcript_size);
 		goto out_args;
 	}
-	if (opts.max_sessions && (seshfs_parse_size(opts.max_sessions, 1, &cfg.max_sessions) < 0 ||
-				  cfg.max_sessions > SESHFS_MAX_SESSIONS_LIMIT)) {
+	if (opts.max_sessions && ctl_parse_bytes(opts.max_sessions, strlen(opts.max_sessions), 1,
+						 SESHFS_MAX_SESSIONS_LIMIT, &cfg.max_sessions) < 0) {
 		fprintf(stderr, "seshfs: max_sessions '%s' must be 1 to %d\n", opts.max_sessions,
 			SESHFS_MAX_SESSIONS_LIMIT);
 		goto out_args;
 	}
-	if (opts.bufsize && seshfs_parse_size(opts.bufsize, 4096, &cfg.bufsize) < 0) {
+	if (opts.bufsize && ctl_parse_bytes(opts.bufsize, strlen(opts.bufsize), 4096, SESHFS_SIZE_LIMIT,
+					    &cfg.bufsize) < 0) {
 		fprintf(stderr, "seshfs: bufsize '%s' must be 4096 to 1G bytes (K/M suffix allowed)\n",
 			opts.bufsize);
 		goto out_args;

@@ -44,6 +44,35 @@ int ctl_parse_seconds(const char *text, size_t len, int64_t *ms)
 	return 0;
 }
 
+int ctl_parse_bytes(const char *text, size_t len, size_t min, size_t max, size_t *bytes)
+{
+	unsigned shift = 0;
+	size_t value = 0;
+	size_t i = 0;
+
+	if (len > 0 && (text[len - 1] == 'K' || text[len - 1] == 'k'))
+		shift = 10;
+	else if (len > 0 && (text[len - 1] == 'M' || text[len - 1] == 'm'))
+		shift = 20;
+	if (shift)
+		len--;
+	if (len == 0)
+		return -EINVAL;
+	for (; i < len && isdigit((unsigned char)text[i]); i++) {
+		value = value * 10 + (size_t)(text[i] - '0');
+		/* Checked at each digit, so neither the digits nor the shift can wrap. */
+		if (value > (max >> shift))
+			return -EINVAL;
+	}
+	if (i != len)
+		return -EINVAL;
+	value <<= shift;
+	if (value < min)
+		return -EINVAL;
+	*bytes = value;
+	return 0;
+}
+
 void ctl_format_seconds(int64_t ms, char *buf, size_t size)
 {
 	int64_t frac = ms % 1000;

@@ -16,6 +16,12 @@
 
 /* Parses a timeout in seconds ("1", "0.25"); -EINVAL if malformed or out of range. */
 int ctl_parse_seconds(const char *text, size_t len, int64_t *ms);
+/*
+ * Parses a byte count for a mount option: decimal digits and an optional K or
+ * M suffix (1024-based), min <= value <= max; -EINVAL otherwise. No sign, no
+ * spaces: strtoull would take both, and wrap "-1" to 2^64-1.
+ */
+int ctl_parse_bytes(const char *text, size_t len, size_t min, size_t max, size_t *bytes);
 /* Formats milliseconds as seconds without trailing zeros ("1", "0.25"). */
 void ctl_format_seconds(int64_t ms, char *buf, size_t size);
 /* The canonical name (INT, KILL, ...; SIG prefix and case ignored), or NULL. */
