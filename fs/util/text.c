@@ -62,7 +62,9 @@ size_t text_escape(const char *text, size_t len, char *out, size_t size)
 		return 0;
 	while (len > 0) {
 		size_t n = utf8_char_len(p, len);
-		bool plain = n > 1 || (n == 1 && p[0] >= 0x20 && p[0] < 0x7f && p[0] != '\\');
+		/* C1 controls (U+0080..U+009F, c2 80..c2 9f) act on terminals like C0 ones. */
+		bool c1 = n == 2 && p[0] == 0xc2 && p[1] < 0xa0;
+		bool plain = (n > 1 && !c1) || (n == 1 && p[0] >= 0x20 && p[0] < 0x7f && p[0] != '\\');
 		size_t need = plain ? n : p[0] == '\\' ? 2 : 4;
 		if (used + need >= size)
 			break;

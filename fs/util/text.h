@@ -15,8 +15,8 @@ bool text_valid_utf8(const char *text, size_t len);
 
 /*
  * Copies text[0..len) into out (size bytes, NUL-terminated) with every
- * control byte, backslash and byte that is not part of well-formed UTF-8
- * written as \xNN (a backslash as \\), so the result is one printable line.
+ * control byte (C0, DEL, and the bytes of a C1 control character),
+ * backslash and byte that is not part of well-formed UTF-8 written as \xNN (a backslash as \\), so the result is one printable line.
  * It stops before a character that would not fit whole. Returns its length.
  */
 size_t text_escape(const char *text, size_t len, char *out, size_t size);
