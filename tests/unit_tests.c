@@ -11,6 +11,7 @@
 #include "../fs/session/ctl.h"
 #include "../fs/session/prompt.h"
 #include "../fs/util/bytequeue.h"
+#include "../fs/util/text.h"
 
 static int passed;
 static int failed;
@@ -133,6 +134,30 @@ static void test_ctl(void)
 	CHECK(strcmp(buf, "2.005") == 0);
 	ctl_format_seconds(0, buf, sizeof(buf));
 	CHECK(strcmp(buf, "0") == 0);
+
+	size_t bytes = 0;
+	const size_t gib = (size_t)1 << 30;
+	CHECK(ctl_parse_bytes("1M", 2, 0, gib, &bytes) == 0 && bytes == 1 << 20);
+	CHECK(ctl_parse_bytes("4k", 2, 4096, gib, &bytes) == 0 && bytes == 4096);
+	CHECK(ctl_parse_bytes("1024M", 5, 0, gib, &bytes) == 0 && bytes == gib);
+	const char *bad_bytes[] = { "", "M", "-1", " 5", "+5", "1025M", "5 ", "1G", "1MM",
+				    "17592186044416M", "18446744073709551617" };
+	for (size_t i = 0; i < sizeof(bad_bytes) / sizeof(bad_bytes[0]); i++)
+		CHECK(ctl_parse_bytes(bad_bytes[i], strlen(bad_bytes[i]), 0, gib, &bytes) == -EINVAL);
+	CHECK(ctl_parse_bytes("4095", 4, 4096, gib, &bytes) == -EINVAL);
+}
+
+static void test_escape(void)
+{
+	char out[TEXT_SHOWN_MAX + 1];
+
+	text_escape("a\\b\x1b[0m\n\xff", 9, out, sizeof(out));
+	CHECK(strcmp(out, "a\\\\b\\x1b[0m\\x0a\\xff") == 0);
+	/* UTF-8 passes, but a C1 control (here CSI, U+009B) is escaped byte by byte. */
+	text_escape("\xe2\x82\xac \xc2\x9b" "2J \xc2\xa0", 11, out, sizeof(out));
+	CHECK(strcmp(out, "\xe2\x82\xac \\xc2\\x9b2J \xc2\xa0") == 0);
+	/* A character that does not fit whole is left out. */
+	CHECK(text_escape("ab\x01", 3, out, 6) == 2 && strcmp(out, "ab") == 0);
 }
 
 static void test_bytequeue(void)
@@ -266,6 +291,7 @@ int main(void)
 	test_ctl();
 	test_bytequeue();
 	test_prompt();
+	test_escape();
 	printf("%d passed, %d failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

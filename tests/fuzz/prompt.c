@@ -1,0 +1,122 @@
+/*
+ * Fuzz target: the prompt-marker scanner (fs/session/prompt.c), fed what a
+ * shell and its programs print. Properties: whatever the split of the
+ * input, the output (bytes, and markers in their places) is what a plain
+ * whole-buffer reading of the marker grammar gives; nothing else is eaten.
+ *
+ * Input: byte 0 sets eat_newline (bit 0) and seeds the split points; the
+ * rest is the stream. The token is fixed (see prompt.dict).
+ */
+#include <string.h>
+
+#include "../../fs/session/prompt.h"
+#include "fuzz.h"
+
+#define TOKEN "0123456789abcdef"
+
+/* Events as bytes: data bytes as 'd' b, markers as 'm' kind status/256 status%256. */
+struct events {
+	uint8_t *bytes;
+	size_t len;
+};
+
+static void on_data(void *ctx, const char *data, size_t len)
+{
+	struct events *e = ctx;
+	FUZZ_ASSERT(len > 0);
+	for (size_t i = 0; i < len; i++) {
+		e->bytes[e->len++] = 'd';
+		e->bytes[e->len++] = (uint8_t)data[i];
+	}
+}
+
+static void on_marker(void *ctx, enum prompt_kind kind, int status)
+{
+	struct events *e = ctx;
+	FUZZ_ASSERT(kind == PROMPT_START || kind == PROMPT_COMMAND || kind == PROMPT_CONTINUATION);
+	FUZZ_ASSERT(status >= 0 && status <= 999);
+	FUZZ_ASSERT(kind == PROMPT_COMMAND || status == 0);
+	e->bytes[e->len++] = 'm';
+	e->bytes[e->len++] = (uint8_t)kind;
+	e->bytes[e->len++] = (uint8_t)(status >> 8);
+	e->bytes[e->len++] = (uint8_t)status;
+}
+
+/* Length of the marker at in[0..len), 0 if there is none. */
+static size_t reference_marker(const uint8_t *in, size_t len, enum prompt_kind *kind, int *status)
+{
+	static const char head[] = "\036" TOKEN ":";
+	size_t h = sizeof(head) - 1;
+
+	if (len < h + 2 || memcmp(in, head, h) != 0)
+		return 0;
+	if ((in[h] == '0' || in[h] == '2') && in[h + 1] == '\037') {
+		*kind = in[h] == '0' ? PROMPT_START : PROMPT_CONTINUATION;
+		*status = 0;
+		return h + 2;
+	}
+	if (in[h] != '1' || in[h + 1] != ':')
+		return 0;
+	size_t i = h + 2;
+	int value = 0;
+	while (i < len && i - (h + 2) < 4 && in[i] >= '0' && in[i] <= '9')
+		value = value * 10 + (in[i++] - '0');
+	size_t digits = i - (h + 2);
+	if (digits == 0 || digits > 3 || i == len || in[i] != '\037')
+		return 0;
+	*kind = PROMPT_COMMAND;
+	*status = value;
+	return i + 1;
+}
+
+static void reference_scan(const uint8_t *in, size_t len, bool eat_newline, struct events *e)
+{
+	enum prompt_kind kind;
+	int status;
+
+	for (size_t at = 0; at < len;) {
+		size_t skip = eat_newline && in[at] == '\n' ? 1 : 0;
+		size_t marker = reference_marker(in + at + skip, len - at - skip, &kind, &status);
+		if (marker) {
+			on_marker(e, kind, status);
+			eat_newline = false;
+			at += skip + marker;
+		} else {
+			on_data(e, (const char *)in + at, 1);
+			at++;
+		}
+	}
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	bool eat_newline = data[0] & 1;
+	uint32_t seed = data[0] | 1u;
+	const uint8_t *in = data + 1;
+	size_t len = size - 1;
+	/* At most 4 event bytes per input byte (a marker is longer than 2). */
+	struct events want = { malloc(2 * len + 1), 0 };
+	struct events got = { malloc(2 * len + 1), 0 };
+	struct prompt_sink sink = { on_data, on_marker, &got };
+	struct prompt_scanner sc;
+
+	reference_scan(in, len, eat_newline, &want);
+	prompt_scanner_init(&sc, TOKEN);
+	sc.eat_newline = eat_newline;
+	for (size_t at = 0; at < len;) {
+		seed = seed * 1103515245u + 12345u;
+		size_t piece = 1 + (seed >> 16) % 40;
+		if (piece > len - at)
+			piece = len - at;
+		prompt_scan(&sc, (const char *)in + at, piece, &sink);
+		FUZZ_ASSERT(sc.held_len <= PROMPT_MARKER_MAX + 1);
+		at += piece;
+	}
+	prompt_scan_flush(&sc, &sink);
+	FUZZ_ASSERT(got.len == want.len && memcmp(got.bytes, want.bytes, got.len) == 0);
+	free(want.bytes);
+	free(got.bytes);
+	return 0;
+}
