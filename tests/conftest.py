@@ -18,8 +18,10 @@ SESHFS_BIN = os.environ.get("SESHFS_BIN", os.path.join(ROOT, "build", "seshfs"))
 IMAGE = os.environ.get("SESHFS_IMAGE", "seshfs-sandbox:2")
 
 
-def docker(*args, check=True, timeout=60):
-    return subprocess.run(["docker", *args], check=check, capture_output=True,
+def docker(*args, check=True, timeout=60, host=None):
+    """The docker CLI, on the suite's engine or the one at host (unix:// URL)."""
+    prefix = ["docker", "-H", host] if host else ["docker"]
+    return subprocess.run([*prefix, *args], check=check, capture_output=True,
                           text=True, timeout=timeout)
 
 
@@ -35,22 +37,27 @@ def wait_until(predicate, timeout=10.0, interval=0.02, what="condition"):
 
 
 class Container:
-    def __init__(self, name):
+    def __init__(self, name, host=None):
         self.name = name
+        self.host = host
+
+    def docker(self, *args, check=True):
+        return docker(*args, check=check, host=self.host)
 
     def start(self):
-        docker("run", "-d", "--init", "--name", self.name, IMAGE, "sleep", "2147483647")
+        self.docker("run", "-d", "--init", "--network", "none", "--name", self.name, IMAGE,
+                    "sleep", "2147483647")
         return self
 
     def remove(self):
-        docker("rm", "-f", self.name, check=False)
+        self.docker("rm", "-f", self.name, check=False)
 
     def running(self):
-        return docker("inspect", "-f", "{{.State.Running}}", self.name,
-                      check=False).stdout.strip() == "true"
+        return self.docker("inspect", "-f", "{{.State.Running}}", self.name,
+                           check=False).stdout.strip() == "true"
 
     def sh(self, script):
-        return docker("exec", self.name, "sh", "-c", script).stdout
+        return self.docker("exec", self.name, "sh", "-c", script).stdout
 
     def watchdogs(self):
         """pids of seshfs watchdogs (one per mount) in the container."""
@@ -85,6 +92,59 @@ def fresh_container():
     c = Container(f"seshfs-test-{uuid.uuid4().hex[:8]}").start()
     yield c
     c.remove()
+
+
+class Engine:
+    """A dockerd of a test's own (its own data root, containerd and socket), to
+    stop and start without touching the suite's engine. It has the sandbox
+    image, copied from the suite's engine."""
+
+    def __init__(self, root):
+        self.root = root
+        self.socket = os.path.join(root, "docker.sock")
+        self.url = "unix://" + self.socket
+        self.proc = None
+
+    def start(self):
+        os.makedirs(self.root, exist_ok=True)
+        log = open(os.path.join(self.root, "dockerd.log"), "a")
+        self.proc = subprocess.Popen(
+            ["dockerd", "--data-root", os.path.join(self.root, "data"),
+             "--exec-root", os.path.join(self.root, "exec"),
+             "--pidfile", os.path.join(self.root, "dockerd.pid"), "-H", self.url,
+             "--bridge", "none", "--iptables=false", "--ip-masq=false",
+             "--containerd-namespace", "seshfs-test",
+             "--containerd-plugins-namespace", "seshfs-test-plugins"],
+            stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
+            start_new_session=True)
+        log.close()
+        wait_until(lambda: docker("info", check=False, host=self.url).returncode == 0,
+                   timeout=60, interval=0.2, what="the test's dockerd")
+        return self
+
+    def stop(self):
+        """As a service manager stops it: SIGTERM, then it stops its containers."""
+        self.proc.terminate()
+        self.proc.wait(60)
+        self.proc = None
+
+    def load_image(self):
+        saved = subprocess.run(["docker", "save", IMAGE], check=True, capture_output=True).stdout
+        subprocess.run(["docker", "-H", self.url, "load"], input=saved, check=True,
+                       capture_output=True)
+
+
+@pytest.fixture
+def own_engine(tmp_path_factory):
+    engine = Engine(str(tmp_path_factory.mktemp("engine"))).start()
+    engine.load_image()
+    yield engine
+    if engine.proc is None:
+        engine.start()
+    for name in docker("ps", "-aq", host=engine.url).stdout.split():
+        docker("rm", "-f", name, check=False, host=engine.url)
+    engine.stop()
+    subprocess.run(["rm", "-rf", engine.root], check=False)
 
 
 class Session:
@@ -151,7 +211,13 @@ class Mount:
                    what="mount")
         if self.proc.poll() is not None:
             raise AssertionError(f"seshfs exited: {self.read_log()}")
+        # Memory bounds are on growth: a sanitizer's own share is not seshfs's.
+        self.started_rss_kb = self.rss_kb()
         return self
+
+    def rss_kb(self):
+        with open(f"/proc/{self.proc.pid}/status") as f:
+            return int(next(l for l in f if l.startswith("VmRSS:")).split()[1])
 
     def read_log(self):
         with open(self.log_path) as f:
