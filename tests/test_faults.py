@@ -1,11 +1,14 @@
-"""Faults and limits: a killed daemon frees its mount point, a dead mount is
-named, the number of sessions is bounded."""
+"""Faults and limits: a killed daemon frees its mount point and leaves no
+process behind, a dead mount is named, the number of sessions is bounded, a
+stopped container or engine ends its sessions cleanly and mkdir works again
+once it is back."""
 import errno
 import os
 import signal
 import subprocess
+import threading
 
-from conftest import SESHFS_BIN, expect_errno, wait_until
+from conftest import SESHFS_BIN, Container, expect_errno, wait_until
 
 
 def test_max_sessions_is_emfile_with_a_log_line(make_mount):
@@ -112,3 +115,71 @@ def test_unmount_ends_the_watchdog(make_mount, container):
     assert len(container.watchdogs()) == 1
     assert m.unmount() == 0
     wait_until(lambda: container.watchdogs() == [], timeout=5, what="the watchdog to end")
+
+
+class ParkedRead(threading.Thread):
+    """A read of stdout that waits for a command to finish."""
+
+    def __init__(self, session):
+        super().__init__(daemon=True)
+        self.session = session
+        self.data = None
+
+    def run(self):
+        with open(self.session.path("stdout"), "rb") as f:
+            self.data = f.read()
+
+
+def busy_session_with_a_reader(m):
+    s = m.session()
+    s.ctl("timeout 120")
+    s.send("echo before; sleep 3340\n")
+    reader = ParkedRead(s)
+    reader.start()
+    wait_until(lambda: os.stat(s.path("stdout")).st_size > 0 or reader.data is not None,
+               what="the command to start")
+    return s, reader
+
+
+def assert_ended(m, s, reader, exit_code):
+    """The session's end reached its reader (EOF, nothing lost) and its files."""
+    reader.join(20)
+    assert not reader.is_alive(), "the parked read ended"
+    assert reader.data == b"before\n"
+    wait_until(lambda: s.status()["state"] == "exited", what="state exited")
+    assert s.status()["exit_code"] == exit_code
+    with open(s.path("stdout"), "rb") as f:
+        assert f.read() == b""
+    expect_errno(errno.EPIPE, s.send, "echo lost\n")
+
+
+def test_container_stop_and_start(make_mount, fresh_container):
+    m = make_mount(target=fresh_container)
+    s, reader = busy_session_with_a_reader(m)
+    fresh_container.docker("stop", "-t", "1", fresh_container.name)
+    assert_ended(m, s, reader, "137")
+    expect_errno(errno.ESRCH, os.mkdir, os.path.join(m.sessions, "while-stopped"))
+    assert "mkdir while-stopped: " in m.read_log()
+    fresh_container.docker("start", fresh_container.name)
+    t = m.session("after")
+    t.send("echo back\n")
+    assert t.read() == b"back\n"
+    assert sorted(os.listdir(m.sessions)) == sorted([s.name, "after"])
+    os.rmdir(s.dir)
+
+
+def test_engine_restart(make_mount, own_engine):
+    c = Container("seshfs-restarted", host=own_engine.url).start()
+    m = make_mount(target=c, options=[f"docker_host={own_engine.url}"])
+    s, reader = busy_session_with_a_reader(m)
+    own_engine.stop()
+    assert_ended(m, s, reader, "137")
+    assert os.path.ismount(m.path)
+    expect_errno(errno.ECONNREFUSED, os.mkdir, os.path.join(m.sessions, "while-down"))
+    assert "mkdir while-down: " in m.read_log()
+    own_engine.start()
+    c.docker("start", c.name)
+    t = m.session("after")
+    t.send("echo back\n")
+    assert t.read() == b"back\n"
+    os.rmdir(s.dir)
