@@ -3,7 +3,9 @@ process behind, a dead mount is named, the number of sessions is bounded, a
 stopped container or engine ends its sessions cleanly and mkdir works again
 once it is back."""
 import errno
+import hashlib
 import os
+import random
 import signal
 import subprocess
 import threading
@@ -183,3 +185,16 @@ def test_engine_restart(make_mount, own_engine):
     t.send("echo back\n")
     assert t.read() == b"back\n"
     os.rmdir(s.dir)
+
+
+def test_random_bytes_into_stdin_arrive_intact(mount, container):
+    s = mount.session()
+    s.ctl("timeout 30")
+    payload = random.Random(7).randbytes(4 << 20)
+    s.send(f"head -c {len(payload)} >/tmp/in.$$; md5sum </tmp/in.$$; rm /tmp/in.$$\n")
+    # The payload goes once head reads: a shell reading ahead would take it as commands.
+    wait_until(lambda: any(a.startswith(("head ", "{head}")) for _, a in container.processes()),
+               what="head to run")
+    s.send(payload)
+    assert s.read() == f"{hashlib.md5(payload).hexdigest()}  -\n".encode()
+    assert s.read("stderr") == b""
