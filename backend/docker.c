@@ -191,7 +191,8 @@ static char *docker_escape(const char *container, char err[ENGINE_ERR_MAX])
 	return name;
 }
 
-static int docker_container_check(struct engine *e, const char *container, char err[ENGINE_ERR_MAX])
+static int docker_container_state(struct engine *e, const char *container, enum engine_container_state *state,
+				  char err[ENGINE_ERR_MAX])
 {
 	struct docker *d = (struct docker *)e;
 	char *name = docker_escape(container, err);
@@ -201,17 +202,34 @@ static int docker_container_check(struct engine *e, const char *container, char 
 	if (!name)
 		return -ENOMEM;
 	int ret = docker_request(d, "GET", NULL, &status, &info, err, "/containers/%s/json", name);
-	if (ret == -ENOENT) {
-		snprintf(err, ENGINE_ERR_MAX, "container '%s' does not exist", container);
-	} else if (ret == 0 && !info) {
-		snprintf(err, ENGINE_ERR_MAX, "container inspect: empty answer");
+	json_t *st = json_object_get(info, "State");
+	if (ret == 0 && !json_is_object(st)) {
+		snprintf(err, ENGINE_ERR_MAX, "container inspect: no State in the answer");
 		ret = -EIO;
-	} else if (ret == 0 && !json_is_true(json_object_get(json_object_get(info, "State"), "Running"))) {
-		snprintf(err, ENGINE_ERR_MAX, "container '%s' is not running", container);
-		ret = -ESRCH;
+	} else if (ret == 0) {
+		*state = json_is_true(json_object_get(st, "Paused")) ? ENGINE_CONTAINER_PAUSED :
+			 json_is_true(json_object_get(st, "Running")) ? ENGINE_CONTAINER_RUNNING :
+			 ENGINE_CONTAINER_EXITED;
 	}
 	json_decref(info);
 	curl_free(name);
+	return ret;
+}
+
+static int docker_version(struct engine *e, char version[ENGINE_VERSION_MAX], char err[ENGINE_ERR_MAX])
+{
+	json_t *info = NULL;
+	long status = 0;
+	int ret = docker_request((struct docker *)e, "GET", NULL, &status, &info, err, "/version");
+	const char *text = json_string_value(json_object_get(info, "Version"));
+
+	if (ret == 0 && !text) {
+		snprintf(err, ENGINE_ERR_MAX, "version: no Version in the answer");
+		ret = -EIO;
+	} else if (ret == 0) {
+		snprintf(version, ENGINE_VERSION_MAX, "%s", text);
+	}
+	json_decref(info);
 	return ret;
 }
 
@@ -327,7 +345,8 @@ static const struct engine_ops docker_ops = {
 	.exec_resize = docker_exec_resize,
 	.exec_inspect = docker_exec_inspect,
 	.exec_run = exec_run,
-	.container_check = docker_container_check,
+	.container_state = docker_container_state,
+	.version = docker_version,
 	.free = docker_free,
 };
 

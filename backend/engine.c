@@ -4,6 +4,7 @@
 #include "engine.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 #include "docker.h"
@@ -23,6 +24,20 @@ void engine_free(struct engine *e)
 {
 	if (e)
 		e->ops->free(e);
+}
+
+int engine_container_check(struct engine *e, const char *container, char err[ENGINE_ERR_MAX])
+{
+	enum engine_container_state state;
+	int ret = e->ops->container_state(e, container, &state, err);
+
+	if (ret == -ENOENT)
+		snprintf(err, ENGINE_ERR_MAX, "container '%s' does not exist", container);
+	if (ret == 0 && state != ENGINE_CONTAINER_RUNNING) {
+		snprintf(err, ENGINE_ERR_MAX, "container '%s' is not running", container);
+		ret = -ESRCH;
+	}
+	return ret;
 }
 
 int engine_errno_from_status(long status)

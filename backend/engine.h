@@ -37,6 +37,14 @@ struct engine_exec_spec {
 	bool tty;
 };
 
+#define ENGINE_VERSION_MAX 64
+
+enum engine_container_state {
+	ENGINE_CONTAINER_RUNNING,
+	ENGINE_CONTAINER_PAUSED,
+	ENGINE_CONTAINER_EXITED,	/* created, exited, dead: not running */
+};
+
 struct engine_exec_status {
 	bool has_exit_code;
 	int exit_code;
@@ -62,8 +70,11 @@ struct engine_ops {
 	 */
 	int (*exec_run)(struct engine *e, const struct engine_exec_spec *spec, int timeout_ms,
 			int *exit_code, char *out, size_t out_size, char err[ENGINE_ERR_MAX]);
-	/* Does the container exist and run? 0, -ENOENT or -ESRCH. */
-	int (*container_check)(struct engine *e, const char *container, char err[ENGINE_ERR_MAX]);
+	/* The container's state; -ENOENT if it does not exist. */
+	int (*container_state)(struct engine *e, const char *container, enum engine_container_state *state,
+			       char err[ENGINE_ERR_MAX]);
+	/* The engine's version, as it names it ("20.10.24"). */
+	int (*version)(struct engine *e, char version[ENGINE_VERSION_MAX], char err[ENGINE_ERR_MAX]);
 	void (*free)(struct engine *e);
 };
 
@@ -80,6 +91,9 @@ static inline const char *engine_url(const struct engine *e)
 {
 	return e->transport.url;
 }
+
+/* Does the container exist and run? 0, -ENOENT or -ESRCH (with err saying so), or the call's error. */
+int engine_container_check(struct engine *e, const char *container, char err[ENGINE_ERR_MAX]);
 
 /* The errno (see above) for an engine's HTTP status that is not a success. */
 int engine_errno_from_status(long status);

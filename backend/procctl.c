@@ -242,3 +242,20 @@ int procctl_shell_waiting(struct engine *e, const struct procctl_scope *scope, i
 		return ret == 0;
 	return procctl_failure(ret, err);
 }
+
+int procctl_executable(struct engine *e, const char *container, const char *path, char err[ENGINE_ERR_MAX])
+{
+	const char *argv[] = { "/bin/sh", "-c", "test -f \"$1\" && test -x \"$1\"", "seshfs-test", path, NULL };
+	struct engine_exec_spec spec = { .container = container, .argv = argv };
+	char output[128];
+	int exit_code = -1;
+	int ret = e->ops->exec_run(e, &spec, PROCCTL_TIMEOUT_MS, &exit_code, output, sizeof(output), err);
+
+	if (ret < 0)
+		return ret;
+	if (exit_code != 0 && exit_code != 1) {
+		snprintf(err, ENGINE_ERR_MAX, "test -x exited %d: %.80s", exit_code, output);
+		return -EIO;
+	}
+	return exit_code == 0;
+}

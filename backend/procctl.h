@@ -66,4 +66,7 @@ int procctl_signal(struct engine *e, const struct procctl_scope *scope, const ch
 int procctl_shell_waiting(struct engine *e, const struct procctl_scope *scope, int shell_pid,
 			  char err[ENGINE_ERR_MAX]);
 
+/* Is path an executable file in the container? 1 yes, 0 no, -errno when the helper failed. */
+int procctl_executable(struct engine *e, const char *container, const char *path, char err[ENGINE_ERR_MAX]);
+
 #endif
