@@ -18,6 +18,7 @@
 #include <sys/stat.h>
 
 #include "../backend/engine.h"
+#include "../backend/procctl.h"
 #include "ops.h"
 #include "session/ctl.h"
 #include "session/session.h"
@@ -29,7 +30,7 @@
 #define SESHFS_DEFAULT_BUFSIZE (1024 * 1024)
 #define SESHFS_DEFAULT_MAX_SESSIONS 4096
 #define SESHFS_MAX_SESSIONS_LIMIT 1000000
-#define SESHFS_SIZE_LIMIT ((size_t)1 << 30)	/* bufsize, transcript_size */
+#define SESHFS_SIZE_LIMIT ((size_t)1 << 30)	/* byte counts */
 
 struct seshfs_options {
 	char *container;
@@ -41,6 +42,7 @@ struct seshfs_options {
 	char *idle_timeout;
 	char *bufsize;
 	char *transcript_size;
+	char *history_size;
 	char *max_sessions;
 	char *stderr_mode;
 	char *busy_input;
@@ -64,6 +66,7 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("idle_timeout=%s", idle_timeout, 0),
 	SESHFS_OPT("bufsize=%s", bufsize, 0),
 	SESHFS_OPT("transcript_size=%s", transcript_size, 0),
+	SESHFS_OPT("history_size=%s", history_size, 0),
 	SESHFS_OPT("max_sessions=%s", max_sessions, 0),
 	SESHFS_OPT("stderr=%s", stderr_mode, 0),
 	SESHFS_OPT("busy_input=%s", busy_input, 0),
@@ -71,6 +74,44 @@ static const struct fuse_opt seshfs_opts[] = {
 	FUSE_OPT_KEY("env=", SESHFS_KEY_ENV),
 	FUSE_OPT_END
 };
+
+/* The options that take a count: one row each. */
+struct seshfs_count {
+	const char *name;
+	size_t option;		/* its text in struct seshfs_options */
+	size_t config;		/* its size_t in struct sessions_config */
+	size_t min, max;
+	const char *range;	/* what the error line says it must be */
+};
+
+#define SESHFS_BYTES "bytes (K/M suffix allowed)"
+#define SESHFS_COUNT(name, min, max, range) \
+	{ #name, offsetof(struct seshfs_options, name), offsetof(struct sessions_config, name), min, max, range }
+
+static const struct seshfs_count seshfs_counts[] = {
+	SESHFS_COUNT(bufsize, 4096, SESHFS_SIZE_LIMIT, "4096 to 1G " SESHFS_BYTES),
+	SESHFS_COUNT(transcript_size, 0, SESHFS_SIZE_LIMIT, "0 to 1G " SESHFS_BYTES),
+	SESHFS_COUNT(history_size, 0, SESHFS_SIZE_LIMIT, "0 to 1G " SESHFS_BYTES),
+	SESHFS_COUNT(max_sessions, 1, SESHFS_MAX_SESSIONS_LIMIT, "1 to 1000000"),
+};
+
+/* Parses the count options given into cfg; false after one line on stderr. */
+static bool seshfs_parse_counts(const struct seshfs_options *opts, struct sessions_config *cfg)
+{
+	for (size_t i = 0; i < sizeof(seshfs_counts) / sizeof(seshfs_counts[0]); i++) {
+		const struct seshfs_count *c = &seshfs_counts[i];
+		const char *text = *(char *const *)((const char *)opts + c->option);
+		char shown[TEXT_SHOWN_MAX + 1];
+
+		if (!text || ctl_parse_bytes(text, strlen(text), c->min, c->max,
+					     (size_t *)((char *)cfg + c->config)) == 0)
+			continue;
+		text_escape(text, strlen(text), shown, sizeof(shown));
+		fprintf(stderr, "seshfs: %s '%s' must be %s\n", c->name, shown, c->range);
+		return false;
+	}
+	return true;
+}
 
 static void seshfs_usage(const char *progname)
 {
@@ -80,7 +121,8 @@ static void seshfs_usage(const char *progname)
 	       "                           (default: $DOCKER_HOST, else unix:///var/run/docker.sock)\n"
 	       "    -o timeout=SECONDS     read timeout of new sessions (default: 1)\n"
 	       "    -o idle_timeout=SECONDS close sessions unused for this long (default: never)\n"
-	       "    -o shell=PATH          shell started by mkdir (default: /bin/sh)\n"
+	       "    -o shell=PATH          shell started by mkdir (default: /bin/bash if the\n"
+	       "                           container has it, else /bin/sh)\n"
 	       "    -o user=USER           user the shell runs as (default: the container's)\n"
 	       "    -o workdir=PATH        working directory of the shell (default: the container's)\n"
 	       "    -o env=NAME=VALUE      environment variable of the shell (repeatable)\n"
@@ -93,6 +135,8 @@ static void seshfs_usage(const char *progname)
 	       "                           suffix K or M allowed (default: 1M)\n"
 	       "    -o max_sessions=N      sessions at most; mkdir beyond fails with EMFILE\n"
 	       "                           (default: 4096)\n"
+	       "    -o history_size=BYTES  history kept in each session's history file, 0 for\n"
+	       "                           none, suffix K or M allowed (default: 1M)\n"
 	       "    -o transcript_size=BYTES history kept in each session's transcript, 0 for\n"
 	       "                           none, suffix K or M allowed (default: 1M)\n\n",
 	       progname);
@@ -123,6 +167,21 @@ static bool seshfs_setting_valid(const char *name, const char *value, struct ctl
 	text_escape(value, strlen(value), shown, sizeof(shown));
 	fprintf(stderr, "seshfs: -o %s=%s: expected %s=%s\n", name, shown, name, ctl_command_usage(name));
 	return false;
+}
+
+/*
+ * The default shell is bash where the container has it: its prompt hook
+ * needs no fork, so a round trip is faster than with a POSIX sh.
+ */
+static bool seshfs_has_bash(struct engine *engine, const char *container)
+{
+	char err[ENGINE_ERR_MAX];
+	int has_bash = procctl_executable(engine, container, "/bin/bash", err);
+
+	if (has_bash < 0)
+		fprintf(stderr, "seshfs: cannot tell whether %s has /bin/bash, starting /bin/sh: %s\n",
+			container, err);
+	return has_bash == 1;
 }
 
 /* The first non-option is the container; the second (the mountpoint) is FUSE's. */
@@ -165,9 +224,11 @@ int main(int argc, char *argv[])
 	struct fuse_session *se = NULL;
 	struct engine *engine = NULL;
 	struct sessions_config cfg = {
+		.version = SESHFS_VERSION,
 		.timeout_ms = 1000,
 		.bufsize = SESHFS_DEFAULT_BUFSIZE,
 		.transcript_size = SESHFS_DEFAULT_BUFSIZE,
+		.history_size = SESHFS_DEFAULT_BUFSIZE,
 		.max_sessions = SESHFS_DEFAULT_MAX_SESSIONS,
 		.defaults = {
 			.cols = SETTINGS_DEFAULT_COLS,
@@ -210,24 +271,8 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "seshfs: timeout '%s' is not a number of seconds >= 0\n", opts.timeout);
 		goto out_args;
 	}
-	if (opts.transcript_size && ctl_parse_bytes(opts.transcript_size, strlen(opts.transcript_size), 0,
-						    SESHFS_SIZE_LIMIT, &cfg.transcript_size) < 0) {
-		fprintf(stderr, "seshfs: transcript_size '%s' must be 0 to 1G bytes (K/M suffix allowed)\n",
-			opts.transcript_size);
+	if (!seshfs_parse_counts(&opts, &cfg))
 		goto out_args;
-	}
-	if (opts.max_sessions && ctl_parse_bytes(opts.max_sessions, strlen(opts.max_sessions), 1,
-						 SESHFS_MAX_SESSIONS_LIMIT, &cfg.max_sessions) < 0) {
-		fprintf(stderr, "seshfs: max_sessions '%s' must be 1 to %d\n", opts.max_sessions,
-			SESHFS_MAX_SESSIONS_LIMIT);
-		goto out_args;
-	}
-	if (opts.bufsize && ctl_parse_bytes(opts.bufsize, strlen(opts.bufsize), 4096, SESHFS_SIZE_LIMIT,
-					    &cfg.bufsize) < 0) {
-		fprintf(stderr, "seshfs: bufsize '%s' must be 4096 to 1G bytes (K/M suffix allowed)\n",
-			opts.bufsize);
-		goto out_args;
-	}
 	if (opts.idle_timeout &&
 	    ctl_parse_seconds(opts.idle_timeout, strlen(opts.idle_timeout), &cfg.idle_timeout_ms) < 0) {
 		fprintf(stderr, "seshfs: idle_timeout '%s' is not a number of seconds >= 0\n",
@@ -268,11 +313,14 @@ int main(int argc, char *argv[])
 		goto out_curl;
 	}
 	/* Check before mounting, so that a typo mounts nothing. */
-	if (engine->ops->container_check(engine, opts.container, err) < 0) {
+	if (engine_container_check(engine, opts.container, err) < 0) {
 		fprintf(stderr, "seshfs: %s\n", err);
 		goto out_engine;
 	}
 	cfg.engine = engine;
+	if (!opts.shell && seshfs_has_bash(engine, opts.container) &&
+	    settings_set_string(&cfg.defaults.shell, "/bin/bash", strlen("/bin/bash")) < 0)
+		goto out_engine;
 
 	/*
 	 * The kernel checks the 0200/0400/0600 modes; session_open checks them for
@@ -338,6 +386,7 @@ out_args:
 	free(opts.timeout);
 	free(opts.bufsize);
 	free(opts.transcript_size);
+	free(opts.history_size);
 	free(opts.max_sessions);
 	free(opts.stderr_mode);
 	free(opts.busy_input);

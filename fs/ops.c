@@ -2,15 +2,17 @@
  * seshfs: the FUSE low-level operations, the only code besides reply.c that
  * speaks FUSE.
  *
- * Maps inodes to the tree (/, sessions/, sessions/NAME/ and its files, as
- * session_files[] lists them) and hands everything that touches a session to
- * session/. Entry and attribute timeouts are zero, so the kernel never
+ * Maps inodes to the tree (/, status, sessions/, sessions/NAME/ and its
+ * files, as session_files[] lists them) and hands everything that touches a
+ * session, or the status, to session/. Entry and attribute timeouts are zero, so the kernel never
  * caches a name that an rmdir or a mkdir could change, and nothing needs
  * invalidating.
  */
 #include "ops.h"
 
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -56,12 +58,14 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	uint64_t id;
 
 	if (parent == INO_ROOT) {
-		if (strcmp(name, "sessions") != 0) {
+		fuse_ino_t ino = strcmp(name, "sessions") == 0 ? INO_SESSIONS :
+				 strcmp(name, "status") == 0 ? INO_STATUS : 0;
+		if (!ino) {
 			fuse_reply_err(req, ENOENT);
 			return;
 		}
-		session_root_stat(INO_SESSIONS, &st);
-		ops_reply_stat_entry(req, INO_SESSIONS, &st);
+		session_root_stat(ino, &st);
+		ops_reply_stat_entry(req, ino, &st);
 		return;
 	}
 	if (parent == INO_SESSIONS) {
@@ -95,7 +99,7 @@ static int ops_stat(fuse_ino_t ino, struct fuse_file_info *fi, struct stat *st)
 	uint64_t id;
 	enum session_file file;
 
-	if (ino == INO_ROOT || ino == INO_SESSIONS) {
+	if (ino == INO_ROOT || ino == INO_SESSIONS || ino == INO_STATUS) {
 		session_root_stat(ino, st);
 		return 0;
 	}
@@ -192,6 +196,7 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	if (ino == INO_ROOT) {
 		ops_dirbuf_add(req, b, "..", INO_ROOT);
 		ops_dirbuf_add(req, b, "sessions", INO_SESSIONS);
+		ops_dirbuf_add(req, b, "status", INO_STATUS);
 	} else if (ino == INO_SESSIONS) {
 		struct ops_listing listing = { .req = req, .buf = b };
 		ops_dirbuf_add(req, b, "..", INO_ROOT);
@@ -286,6 +291,13 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 		fuse_reply_err(req, EISDIR);
 		return;
 	}
+	if (ino == INO_STATUS) {
+		if ((fi->flags & O_ACCMODE) != O_RDONLY)
+			fuse_reply_err(req, EACCES);
+		else
+			status_open((struct req *)req);
+		return;
+	}
 	if (!session_ino_split(ino, &id, &file)) {
 		fuse_reply_err(req, ENOENT);
 		return;
@@ -314,9 +326,11 @@ static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		     struct fuse_file_info *fi)
 {
 	struct session_handle *h = (struct session_handle *)fi->fh;
-	(void)ino;
 
-	session_handle_type(h)->read((struct req *)req, h, size, off, fi->flags);
+	if (ino == INO_STATUS)
+		status_read((struct req *)req, (void *)fi->fh, size, off);
+	else
+		session_handle_type(h)->read((struct req *)req, h, size, off, fi->flags);
 }
 
 static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t size, off_t off,
@@ -332,7 +346,11 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 static void ops_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		     struct fuse_pollhandle *ph)
 {
-	(void)ino;
+	if (ino == INO_STATUS) {
+		fuse_pollhandle_destroy(ph);	/* a snapshot: always readable */
+		fuse_reply_poll(req, POLLIN | POLLRDNORM);
+		return;
+	}
 	session_poll((struct req *)req, (struct session_handle *)fi->fh, (struct poll_handle *)ph);
 }
 
@@ -340,9 +358,10 @@ static void ops_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 static void ops_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, struct fuse_file_info *fi)
 {
 	struct session_handle *h = (struct session_handle *)fi->fh;
-	(void)ino;
 
-	if (session_handle_type(h)->lseek)
+	if (ino == INO_STATUS)
+		fuse_reply_err(req, ENXIO);	/* its size is 0, like a /proc file's */
+	else if (session_handle_type(h)->lseek)
 		session_handle_type(h)->lseek((struct req *)req, h, off, whence);
 	else
 		fuse_reply_err(req, ESPIPE);
@@ -350,8 +369,10 @@ static void ops_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, str
 
 static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
-	(void)ino;
-	session_release((struct session_handle *)fi->fh);
+	if (ino == INO_STATUS)
+		status_release((void *)fi->fh);
+	else
+		session_release((struct session_handle *)fi->fh);
 	fuse_reply_err(req, 0);
 }
 

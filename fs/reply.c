@@ -50,6 +50,13 @@ void reply_poll(struct req *req, unsigned revents)
 	fuse_reply_poll(fuse_req(req), revents);
 }
 
+int reply_open(struct req *req, void *fh)
+{
+	struct fuse_file_info fi = { .fh = (uintptr_t)fh, .direct_io = 1 };
+
+	return fuse_reply_open(fuse_req(req), &fi);
+}
+
 static void reply_interrupted(fuse_req_t req, void *data)
 {
 	(void)data;

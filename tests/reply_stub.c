@@ -66,6 +66,14 @@ void reply_poll(struct req *req, unsigned revents)
 	reply_unexpected("reply_poll");
 }
 
+int reply_open(struct req *req, void *fh)
+{
+	(void)req;
+	(void)fh;
+	reply_unexpected("reply_open");
+	return 0;
+}
+
 void req_watch_interrupt(struct req *req)
 {
 	(void)req;

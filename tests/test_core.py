@@ -119,15 +119,15 @@ def test_missing_shell_fails_mkdir_cleanly(make_mount):
 # ---- the tree ----
 
 def test_tree_modes_owner_and_listing(mount):
-    assert os.listdir(mount.path) == ["sessions"]
+    assert sorted(os.listdir(mount.path)) == ["sessions", "status"]
     assert os.listdir(mount.sessions) == []
     a = mount.session("alpha")
     b = mount.session("beta.2_x-y")
     assert sorted(os.listdir(mount.sessions)) == ["alpha", "beta.2_x-y"]
-    assert sorted(os.listdir(a.dir)) == ["ctl", "stderr", "stdin", "stdout", "transcript"]
+    assert sorted(os.listdir(a.dir)) == ["ctl", "history", "stderr", "stdin", "stdout", "transcript"]
     modes = {f: stat.S_IMODE(os.stat(a.path(f)).st_mode) for f in os.listdir(a.dir)}
     assert modes == {"stdin": 0o200, "stdout": 0o400, "stderr": 0o400, "ctl": 0o600,
-                     "transcript": 0o400}
+                     "transcript": 0o400, "history": 0o400}
     for f in os.listdir(a.dir):
         st = os.stat(a.path(f))
         assert stat.S_ISREG(st.st_mode)

@@ -201,7 +201,7 @@ static void test_bytequeue(void)
 struct scanned {
 	char data[1024];
 	size_t len;
-	char markers[64];	/* "1:0 2 0 1:127 " */
+	char markers[128];	/* "1:0 2 0 1:127 1:0:/tmp " */
 	size_t markers_len;
 };
 
@@ -213,11 +213,13 @@ static void scanned_data(void *ctx, const char *data, size_t len)
 	s->len += len;
 }
 
-static void scanned_marker(void *ctx, enum prompt_kind kind, int status)
+static void scanned_marker(void *ctx, enum prompt_kind kind, int status, const char *cwd, size_t cwd_len)
 {
 	struct scanned *s = ctx;
 
-	if (kind == PROMPT_COMMAND)
+	if (kind == PROMPT_COMMAND && cwd)
+		s->markers_len += sprintf(s->markers + s->markers_len, "1:%d:%.*s ", status, (int)cwd_len, cwd);
+	else if (kind == PROMPT_COMMAND)
 		s->markers_len += sprintf(s->markers + s->markers_len, "1:%d ", status);
 	else
 		s->markers_len += sprintf(s->markers + s->markers_len, "%d ", (int)kind);
@@ -233,17 +235,20 @@ static void test_prompt(void)
 		"a\036\036" "0123456789abcdef:2\037"
 		"\036" "0123456789abcdef:0\037"
 		"\036" "0123456789abcdef:0:\037"
-		"\036" "0123456789abcdef:3\037"
+		"\036" "0123456789abcdef:4\037"
 		"\036" "0123456789abcdef:1:1234\037"
 		"\036" "0123456789abcdef:1:\037"
 		"\036" "0123456789abcdef:1:127\037"
+		"\036" "0123456789abcdef:3\037"
+		"\036" "0123456789abcdef:1:0:/tmp/a b\037"
+		"\036" "0123456789abcdef:1:3:\037"
 		"tail\036" "0123";
 	const char expected[] =
 		"out"
 		"\036" "0123456789abcdeX:1:0\037"
 		"a\036"
 		"\036" "0123456789abcdef:0:\037"
-		"\036" "0123456789abcdef:3\037"
+		"\036" "0123456789abcdef:4\037"
 		"\036" "0123456789abcdef:1:1234\037"
 		"\036" "0123456789abcdef:1:\037"
 		"tail";
@@ -257,11 +262,12 @@ static void test_prompt(void)
 		for (size_t off = 0; off < len; off += step)
 			prompt_scan(&sc, input + off, off + step > len ? len - off : step, &sink);
 		CHECK(out.len == sizeof(expected) - 1 && memcmp(out.data, expected, out.len) == 0);
-		CHECK(strcmp(out.markers, "1:0 2 0 1:127 ") == 0);
+		CHECK(strcmp(out.markers, "1:0 2 0 1:127 3 1:0:/tmp/a b 1:3: ") == 0);
 		/* A partial marker at the end is held back, and given back at the end of the stream. */
 		prompt_scan_flush(&sc, &sink);
 		CHECK(out.len == sizeof(expected) - 1 + 5 &&
 		      memcmp(out.data + out.len - 5, "\036" "0123", 5) == 0);
+		prompt_scanner_free(&sc);
 	}
 
 	/* After an interrupt the shell's newline before its prompt goes with the marker, once. */

@@ -10,6 +10,7 @@
  * state tells which: once things are quiet, a probe (a helper exec) asks
  * whether the shell waits for input with no foreground child.
  */
+#include <stdlib.h>
 #include <string.h>
 
 #include "../util/log.h"
@@ -31,38 +32,48 @@ struct completion_scan {
 	enum session_stream stream;
 };
 
+static void completion_push(void *ctx, const char *data, size_t len)
+{
+	struct completion_scan *scan = ctx;
+
+	stream_push(scan->s, scan->stream, data, len);
+}
+
 static void completion_data(void *ctx, const char *data, size_t len)
 {
 	struct completion_scan *scan = ctx;
+	struct session_shell *sh = &scan->s->shell;
 
 	/* Before the set-up prompt everything is start-up noise: banners, job control warnings. */
-	if (scan->s->shell.markers[scan->stream] > 0)
+	if (sh->markers[scan->stream] == 0)
+		return;
+	if (sh->filter_noise && scan->stream == sh->noise_stream)
+		noise_filter(&sh->noise, data, len, completion_push, scan);
+	else
 		stream_push(scan->s, scan->stream, data, len);
 }
 
-static void completion_marker(void *ctx, enum prompt_kind kind, int status)
+/* The working directory a PS1 marker reported; NULL: unknown. */
+static void completion_cwd(struct session *s, const char *cwd, size_t len)
 {
-	struct completion_scan *scan = ctx;
-	struct session *s = scan->s;
-	struct session_shell *sh = &s->shell;
-	enum session_stream other = scan->stream == STREAM_STDOUT ? STREAM_STDERR : STREAM_STDOUT;
+	if (cwd && s->cwd && strlen(s->cwd) == len && memcmp(s->cwd, cwd, len) == 0)
+		return;	/* no allocation per prompt while it stays */
+	free(s->cwd);
+	s->cwd = cwd ? strndup(cwd, len) : NULL;	/* NULL (unknown) if out of memory too */
+}
 
-	/*
-	 * The start marker comes on one stream only, in order with that stream's
-	 * prompt markers: whatever the other stream brings, that order says
-	 * whether the shell runs a command it read.
-	 */
-	sh->started[scan->stream] = kind == PROMPT_START;
-	if (kind == PROMPT_START)
-		return;
-	sh->markers[scan->stream]++;
-	/* A prompt is complete when its marker came on both streams. */
-	if (sh->markers[scan->stream] > sh->markers[other])
-		return;
+/* A prompt complete on both streams, in the shell's order. */
+static void completion_prompt(struct session *s, enum prompt_kind kind, int status)
+{
+	struct session_shell *sh = &s->shell;
+
 	sh->last_kind = kind;
-	if (sh->markers[scan->stream] == 1)
+	if (sh->events_done++ == 0) {
+		history_prompt(s, kind, status, true);
 		return;	/* the set-up line's prompt: no command of the user's ran */
+	}
 	sh->prompts++;
+	history_prompt(s, kind, status, false);
 	if (kind != PROMPT_COMMAND)
 		return;
 	sh->last_exit = status;
@@ -77,6 +88,84 @@ static void completion_marker(void *ctx, enum prompt_kind kind, int status)
 	} else {
 		loop_timer_cancel(&s->probe);	/* the counts agree: nothing to ask */
 	}
+}
+
+/* A stderr marker waits while stdout has not brought the both-stream markers before it (and its own). */
+static bool completion_event_ready(const struct session_shell *sh, bool both)
+{
+	return sh->stdout_prompts >= sh->both_done + (both ? 1 : 0);
+}
+
+/* Completes the waiting stderr markers that stdout has caught up with, in order. */
+static void completion_settle(struct session *s)
+{
+	struct session_shell *sh = &s->shell;
+
+	while (sh->pending_head < sh->pending_len &&
+	       completion_event_ready(sh, sh->pending[sh->pending_head].both)) {
+		struct completion_event e = sh->pending[sh->pending_head++];
+		sh->both_done += e.both;
+		completion_prompt(s, e.kind, e.status);
+	}
+	if (sh->pending_head == sh->pending_len)
+		sh->pending_head = sh->pending_len = 0;
+}
+
+/* stderr brought a prompt marker: it completes now, or waits for stdout behind the ones waiting. */
+static void completion_stderr_prompt(struct session *s, enum prompt_kind kind, int status)
+{
+	struct session_shell *sh = &s->shell;
+	bool both = kind != PROMPT_CONTINUATION_STDERR;
+
+	if (kind == PROMPT_CONTINUATION_STDERR)
+		kind = PROMPT_CONTINUATION;
+	if (sh->pending_len == 0 && completion_event_ready(sh, both)) {
+		sh->both_done += both;
+		completion_prompt(s, kind, status);
+		return;
+	}
+	if (sh->pending_len == sh->pending_size) {
+		size_t size = sh->pending_size ? 2 * sh->pending_size : 4;
+		struct completion_event *grown = realloc(sh->pending, size * sizeof(*grown));
+		if (!grown) {
+			log_error("session %s: out of memory: a prompt is lost, reads end at their deadline",
+				  s->name);
+			return;
+		}
+		sh->pending = grown;
+		sh->pending_size = size;
+	}
+	sh->pending[sh->pending_len++] = (struct completion_event){ kind, status, both };
+}
+
+static void completion_marker(void *ctx, enum prompt_kind kind, int status, const char *cwd, size_t cwd_len)
+{
+	struct completion_scan *scan = ctx;
+	struct session *s = scan->s;
+	struct session_shell *sh = &s->shell;
+
+	/*
+	 * The start marker comes on one stream only, in order with that stream's
+	 * prompt markers: whatever the other stream brings, that order says
+	 * whether the shell runs a command it read.
+	 */
+	sh->started[scan->stream] = kind == PROMPT_START;
+	if (kind == PROMPT_START)
+		return;
+	sh->markers[scan->stream]++;
+	/*
+	 * stderr has every prompt's marker; stdout those of the prompts marked on
+	 * both (not bash's PS2: nothing ran since the last prompt, so stdout has
+	 * nothing to drain). A prompt is complete once stdout caught up with it.
+	 */
+	if (scan->stream == STREAM_STDERR) {
+		completion_stderr_prompt(s, kind, status);
+		return;
+	}
+	if (kind == PROMPT_COMMAND)
+		completion_cwd(s, cwd, cwd_len);
+	sh->stdout_prompts++;
+	completion_settle(s);
 }
 
 /* Nothing happened since the prompt that asked for the probe. */
@@ -105,6 +194,8 @@ void completion_flush(struct session *s)
 		struct completion_scan scan = { s, (enum session_stream)i };
 		struct prompt_sink sink = { completion_data, completion_marker, &scan };
 		prompt_scan_flush(&s->shell.scanner[i], &sink);
+		if (s->shell.filter_noise && scan.stream == s->shell.noise_stream)
+			noise_flush(&s->shell.noise, completion_push, &scan);
 	}
 }
 
@@ -139,6 +230,7 @@ static void completion_probe_run(struct job *j)
 		if (waiting == 1 && completion_probe_current(s, probe->lines_sent, probe->prompts)) {
 			log_debug("session %s: %llu input lines were read by commands", s->name,
 				  (unsigned long long)(sh->lines_sent - sh->prompts));
+			history_lines_eaten(s, sh->lines_sent - sh->prompts);
 			sh->lines_sent = sh->prompts;
 			stream_serve_readers(s, STREAM_STDOUT);
 			stream_serve_readers(s, STREAM_STDERR);

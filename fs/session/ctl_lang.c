@@ -89,6 +89,16 @@ void ctl_format_seconds(int64_t ms, char *buf, size_t size)
 	snprintf(buf, size, "%lld.%0*lld", (long long)(ms / 1000), width, (long long)frac);
 }
 
+void ctl_format_time(const struct timespec *when, char *buf, size_t size)
+{
+	struct tm tm;
+	char date[24];
+
+	gmtime_r(&when->tv_sec, &tm);
+	strftime(date, sizeof(date), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(buf, size, "%s.%03ldZ", date, when->tv_nsec / 1000000);
+}
+
 const char *ctl_signal_name(const char *word, size_t len)
 {
 	if (len > 3 && strncasecmp(word, "SIG", 3) == 0) {

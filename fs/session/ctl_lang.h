@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <time.h>
 
 #define CTL_MAX_COMMANDS 16
 #define CTL_ERR_MAX 128
@@ -24,6 +25,9 @@ int ctl_parse_seconds(const char *text, size_t len, int64_t *ms);
 int ctl_parse_bytes(const char *text, size_t len, size_t min, size_t max, size_t *bytes);
 /* Formats milliseconds as seconds without trailing zeros ("1", "0.25"). */
 void ctl_format_seconds(int64_t ms, char *buf, size_t size);
+/* UTC, ISO 8601 with milliseconds: 2026-11-26T22:10:01.123Z (buf: CTL_TIME_MAX bytes). */
+#define CTL_TIME_MAX 32
+void ctl_format_time(const struct timespec *when, char *buf, size_t size);
 /* The canonical name (INT, KILL, ...; SIG prefix and case ignored), or NULL. */
 const char *ctl_signal_name(const char *word, size_t len);
 /* "COLS ROWS", each 1..CTL_SIZE_MAX. */

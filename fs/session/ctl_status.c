@@ -91,6 +91,36 @@ static void key_exit_code(struct ctl_text *t, const char *key, const struct sess
 		ctl_line(t, key, 0, "%d", s->shell.exit_code);
 }
 
+static void key_commands(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, 0, "%llu", (unsigned long long)s->history.entries);
+}
+
+static void ctl_time_line(struct ctl_text *t, const char *key, const struct timespec *when)
+{
+	char text[CTL_TIME_MAX];
+
+	ctl_format_time(when, text, sizeof(text));
+	ctl_line(t, key, 0, "%s", text);
+}
+
+static void key_created(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_time_line(t, key, &s->ctime);
+}
+
+/* The transcript's mtime: the last stdin write or output (recorded even with transcript_size=0). */
+static void key_last_active(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_time_line(t, key, s->transcript.mtime.tv_sec ? &s->transcript.mtime : &s->ctime);
+}
+
+static void key_cwd(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->cwd)
+		ctl_line(t, key, 0, "%s", s->cwd);
+}
+
 static void ctl_seconds_line(struct ctl_text *t, const char *key, int64_t ms)
 {
 	char seconds[32];
@@ -175,7 +205,7 @@ static void key_env(struct ctl_text *t, const char *key, const struct session *s
 
 static void key_transcript_start(struct ctl_text *t, const char *key, const struct session *s)
 {
-	ctl_line(t, key, 0, "%llu", (unsigned long long)transcript_start(s));
+	ctl_line(t, key, 0, "%llu", (unsigned long long)record_start(&s->transcript));
 }
 
 static void key_error(struct ctl_text *t, const char *key, const struct session *s)
@@ -193,6 +223,10 @@ static const struct {
 	{ "activity", key_activity },
 	{ "last_exit", key_last_exit },
 	{ "exit_code", key_exit_code },
+	{ "commands", key_commands },
+	{ "created", key_created },
+	{ "last_active", key_last_active },
+	{ "cwd", key_cwd },
 	{ "timeout", key_timeout },
 	{ "eof", key_eof },
 	{ "quiet", key_quiet },

@@ -32,7 +32,11 @@ const struct session_file_type session_files[SESSION_FILE_COUNT] = {
 	},
 	[SESSION_TRANSCRIPT] = {
 		.name = "transcript", .mode = S_IFREG | 0400, .access = O_RDONLY, .seekable = true,
-		.read = transcript_read, .lseek = transcript_lseek, .stat = transcript_stat,
+		.read = record_read, .lseek = record_lseek, .stat = record_stat,
+	},
+	[SESSION_HISTORY] = {
+		.name = "history", .mode = S_IFREG | 0400, .access = O_RDONLY, .seekable = true,
+		.read = record_read, .lseek = record_lseek, .stat = record_stat,
 	},
 };
 
@@ -54,7 +58,7 @@ void session_root_stat(uint64_t ino, struct stat *st)
 
 	if (mounted.tv_sec == 0)
 		clock_gettime(CLOCK_REALTIME, &mounted);
-	stat_common(st, ino, S_IFDIR | 0755, mounted);
+	stat_common(st, ino, ino == INO_STATUS ? S_IFREG | 0444 : S_IFDIR | 0755, mounted);
 }
 
 void session_stat_locked(const struct session *s, enum session_file file, struct stat *st)

@@ -56,6 +56,7 @@ static int input_queue(struct session *s, const char *buf, size_t size)
 		return -ENOMEM;
 	s->shell.lines_sent += count_newlines(buf, size);
 	transcript_record(s, buf, size);
+	history_input(s, buf, size);
 	return 0;
 }
 

@@ -3,9 +3,10 @@
  * includes this.
  *
  * The modules, each calling only those above it in this list:
+ *   record.c      records with a dropped start: the transcript and history files
+ *   history.c     the history file's entries: which line the shell read, its exit
  *   registry.c    ids and names, references, handles, poll notification
  *   watchdog.c    the mount's watchdog exec, which outlives a killed seshfs
- *   transcript.c  the record of input and output (transcript file)
  *   stream.c      stdout/stderr: buffers, parked readers, deadlines, flow
  *   input.c       stdin: the queue to the shell, parked writers
  *   completion.c  prompt markers: when the shell is done; the waiting probe
@@ -14,6 +15,7 @@
  *   ctl.c         the ctl file written: command table
  *   files.c       the file table (session.h), open, stat, poll
  *   lifecycle.c   mkdir, rmdir, idle close, start-up and shutdown
+ *   status.c      the mount's status file
  *
  * Locking: one mutex, sessions.lock, guards every session, the registry,
  * the parked requests and the event loop's timers. Nobody holds it across a
@@ -39,6 +41,7 @@
 #include "../util/list.h"
 #include "../util/loop.h"
 #include "ctl_lang.h"
+#include "noise.h"
 #include "prompt.h"
 #include "session.h"
 #include "settings.h"
@@ -102,10 +105,43 @@ struct session_output {
 	enum session_stream stream;
 };
 
+/* Bytes kept with a dropped start (record.c): offsets count from the first byte ever. */
+struct record {
+	struct bytequeue bytes;		/* the newest ones, at most the file's limit */
+	uint64_t end;			/* st_size: bytes ever recorded */
+	struct timespec mtime;		/* the last append */
+};
+
+/* The history file and what it needs to match lines to prompts (history.c). */
+struct session_history {
+	struct record record;
+	uint64_t entries;		/* SEQ of the last entry */
+	struct list_node lines;		/* lines sent, not matched to a prompt yet, oldest first */
+	size_t line_count;
+	uint64_t untracked;		/* lines after those, too many to keep the text of */
+	char *partial;			/* the line being written: no newline yet */
+	size_t partial_len;
+	char *entry;			/* COMMAND of the entry being read, escaped */
+	size_t entry_len;
+	bool entry_open;
+	bool entry_has_text;		/* not an empty line */
+	struct timespec entry_start;
+	int64_t entry_start_ns;
+	struct timespec prompt_time;	/* the last prompt */
+	int64_t prompt_ns;
+};
+
 /* A shell as helpers find it: a copy outlives a restart that resets the shell. */
 struct shell_id {
 	int pid;			/* in the container; 0 until the pid line came */
 	char user[SETTINGS_USER_MAX];	/* it runs as; helpers run as it too */
+};
+
+/* A prompt marker stderr brought before stdout caught up with it (completion.c). */
+struct completion_event {
+	enum prompt_kind kind;
+	int status;
+	bool both;		/* marked on both streams; else on stderr only */
 };
 
 /* What belongs to one shell: reset when a restart starts another. */
@@ -123,6 +159,15 @@ struct session_shell {
 	bool setup_sent;
 	struct prompt_scanner scanner[STREAM_COUNT];
 	uint64_t markers[STREAM_COUNT];	/* prompt markers seen per stream, the set-up one included */
+	uint64_t stdout_prompts;	/* prompt markers stdout brought */
+	uint64_t both_done;		/* prompts marked on both streams and complete */
+	uint64_t events_done;		/* prompts complete, the set-up one included */
+	struct completion_event *pending;	/* stderr's, waiting for stdout: [head, len) */
+	size_t pending_head, pending_len, pending_size;
+	/* bash: its terminal noise (noise.h) is taken out of the stream its fd 2 writes to. */
+	bool filter_noise;
+	enum session_stream noise_stream;
+	struct noise_filter noise;
 	/* A start marker (PS0) came on the stream after its last prompt marker: a command runs. */
 	bool started[STREAM_COUNT];
 	uint64_t prompts;		/* prompts complete on both streams, after the set-up one */
@@ -154,10 +199,10 @@ struct session {
 	struct session_output out[STREAM_COUNT];
 	struct bytequeue input;
 	struct list_node writers;
-	/* Input and output in the order they happened; offsets count from the first byte ever. */
-	struct bytequeue transcript;
-	uint64_t transcript_end;
-	struct timespec transcript_mtime;
+	/* Input and output in the order they happened; its mtime is the last activity. */
+	struct record transcript;
+	struct session_history history;
+	char *cwd;			/* the shell's directory at its last prompt; NULL: unknown */
 
 	int64_t timeout_ms;
 	bool eof_when_idle;
@@ -206,6 +251,7 @@ struct sessions_state {
 	bool clean_up_queued;
 	struct loop *loop;
 	struct loop_timer idle_check;	/* lifecycle.c: idle_timeout */
+	int64_t started_ns;		/* sessions_init: the mount's uptime */
 	bool stopping;
 };
 
@@ -222,8 +268,8 @@ static inline bool session_prompting(const struct session *s, enum prompt_kind k
 {
 	const struct session_shell *sh = &s->shell;
 
-	return s->state == SESSION_RUNNING && !sh->tty && sh->markers[STREAM_STDOUT] > 0 &&
-	       sh->markers[STREAM_STDERR] > 0 && sh->prompts >= sh->lines_sent && sh->last_kind == kind &&
+	return s->state == SESSION_RUNNING && !sh->tty && sh->events_done > 0 &&
+	       sh->pending_len == 0 && sh->prompts >= sh->lines_sent && sh->last_kind == kind &&
 	       !sh->started[STREAM_STDOUT] && !sh->started[STREAM_STDERR];
 }
 
@@ -277,12 +323,26 @@ void watchdog_handle_events(uint32_t events);
 void watchdog_shell_started(int pid);
 void watchdog_shell_gone(int pid);
 
-/* transcript.c: also the file's handlers */
+/* record.c: also the transcript and history files' handlers */
+uint64_t record_start(const struct record *r);
+/* Keeps the newest limit bytes (0: none); whole_lines: drops the oldest whole lines. */
+void record_append(struct record *r, const char *data, size_t len, size_t limit, bool whole_lines);
 void transcript_record(struct session *s, const char *data, size_t len);
-uint64_t transcript_start(const struct session *s);
-void transcript_read(struct req *req, struct session_handle *h, size_t size, off_t off, int flags);
-void transcript_lseek(struct req *req, struct session_handle *h, off_t off, int whence);
-void transcript_stat(const struct session *s, enum session_file file, struct stat *st);
+void record_read(struct req *req, struct session_handle *h, size_t size, off_t off, int flags);
+void record_lseek(struct req *req, struct session_handle *h, off_t off, int whence);
+void record_stat(const struct session *s, enum session_file file, struct stat *st);
+
+/* history.c */
+void history_init(struct session *s);
+void history_free(struct session *s);
+/* Input queued for the shell. */
+void history_input(struct session *s, const char *buf, size_t size);
+/* A prompt complete on both streams; setup: the set-up line's, which answers no line of the user's. */
+void history_prompt(struct session *s, enum prompt_kind kind, int status, bool setup);
+/* Completion found count lines read by commands, not by the shell. */
+void history_lines_eaten(struct session *s, uint64_t count);
+void history_shell_exited(struct session *s, int exit_code);
+void history_shell_reset(struct session *s);
 
 /* stream.c: also the stdout and stderr files' handlers */
 void stream_read(struct req *req, struct session_handle *h, size_t size, off_t off, int flags);

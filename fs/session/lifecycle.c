@@ -303,6 +303,7 @@ static int session_new(const char *name, struct session **out)
 	list_init(&s->in_closing);
 	list_init(&s->writers);
 	list_init(&s->handles);
+	history_init(s);
 	stream_init(s);
 	completion_init(s);
 	shell_init(s);
@@ -390,6 +391,7 @@ int sessions_init(const struct sessions_config *cfg)
 {
 	sessions.cfg = *cfg;
 	sessions.next_id = 1;
+	sessions.started_ns = loop_now_ns();
 	list_init(&sessions.listing);
 	list_init(&sessions.parked);
 	list_init(&sessions.closing);

@@ -4,6 +4,7 @@
 #include "prompt.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define MARK_START '\036'
@@ -16,9 +17,18 @@ void prompt_scanner_init(struct prompt_scanner *sc, const char *token)
 	sc->head_len = (size_t)snprintf(sc->head, sizeof(sc->head), "%c%s:", MARK_START, token);
 }
 
+void prompt_scanner_free(struct prompt_scanner *sc)
+{
+	free(sc->cwd);
+	sc->cwd = NULL;
+	sc->cwd_len = sc->cwd_size = 0;
+	sc->in_cwd = false;
+}
+
 enum marker_match {
 	MARKER_PARTIAL,
 	MARKER_COMPLETE,
+	MARKER_CWD,	/* complete up to the status: the CWD follows, up to \037 */
 	MARKER_NO,
 };
 
@@ -35,12 +45,12 @@ static enum marker_match marker_match(const struct prompt_scanner *sc, const cha
 		return MARKER_NO;
 	if (len <= i)
 		return MARKER_PARTIAL;
-	if (m[i] == '2' || m[i] == '0') {
+	if (m[i] == '2' || m[i] == '0' || m[i] == '3') {
 		if (len == i + 1)
 			return MARKER_PARTIAL;
 		if (m[i + 1] != MARK_END)
 			return MARKER_NO;
-		*kind = m[i] == '2' ? PROMPT_CONTINUATION : PROMPT_START;
+		*kind = m[i] == '2' ? PROMPT_CONTINUATION : m[i] == '3' ? PROMPT_CONTINUATION_STDERR : PROMPT_START;
 		*status = 0;
 		return MARKER_COMPLETE;
 	}
@@ -58,11 +68,11 @@ static enum marker_match marker_match(const struct prompt_scanner *sc, const cha
 		return MARKER_NO;
 	if (i == len)
 		return MARKER_PARTIAL;
-	if (digits == 0 || m[i] != MARK_END)
+	if (digits == 0 || (m[i] != MARK_END && m[i] != ':'))
 		return MARKER_NO;
 	*kind = PROMPT_COMMAND;
 	*status = value;
-	return MARKER_COMPLETE;
+	return m[i] == MARK_END ? MARKER_COMPLETE : MARKER_CWD;
 }
 
 /* Feeds one byte to the held-back candidate. */
@@ -85,7 +95,13 @@ static void prompt_hold(struct prompt_scanner *sc, char c, const struct prompt_s
 	case MARKER_COMPLETE:
 		sc->held_len = 0;
 		sc->eat_newline = false;
-		sink->marker(sink->ctx, kind, status);
+		sink->marker(sink->ctx, kind, status, NULL, 0);
+		break;
+	case MARKER_CWD:
+		sc->held_len = 0;
+		sc->in_cwd = true;
+		sc->cwd_status = status;
+		sc->cwd_len = 0;
 		break;
 	case MARKER_NO: {
 		/* Not ours: the first byte is output; the rest may still start a marker. */
@@ -100,9 +116,56 @@ static void prompt_hold(struct prompt_scanner *sc, char c, const struct prompt_s
 	}
 }
 
+/* Takes CWD bytes up to the marker's end; returns how many it took. */
+static size_t prompt_take_cwd(struct prompt_scanner *sc, const char *data, size_t len,
+			      const struct prompt_sink *sink)
+{
+	const char *end = memchr(data, MARK_END, len);
+	size_t n = end ? (size_t)(end - data) : len;
+
+	/* Past PROMPT_CWD_MAX it is unknown: cwd_len says so, the bytes are not kept. */
+	if (sc->cwd_len <= PROMPT_CWD_MAX) {
+		size_t want = sc->cwd_len + n;
+		if (want > PROMPT_CWD_MAX) {
+			sc->cwd_len = PROMPT_CWD_MAX + 1;
+		} else {
+			if (want > sc->cwd_size) {
+				size_t size = sc->cwd_size ? sc->cwd_size : 64;
+				while (size < want)
+					size *= 2;
+				char *grown = realloc(sc->cwd, size);
+				if (grown) {
+					sc->cwd = grown;
+					sc->cwd_size = size;
+				}
+			}
+			if (want <= sc->cwd_size) {
+				memcpy(sc->cwd + sc->cwd_len, data, n);
+				sc->cwd_len = want;
+			} else {
+				sc->cwd_len = PROMPT_CWD_MAX + 1;	/* out of memory: unknown */
+			}
+		}
+	}
+	if (!end)
+		return len;
+	bool known = sc->cwd_len <= PROMPT_CWD_MAX;
+	sc->in_cwd = false;
+	sc->eat_newline = false;
+	sink->marker(sink->ctx, PROMPT_COMMAND, sc->cwd_status, known ? (sc->cwd ? sc->cwd : "") : NULL,
+		     known ? sc->cwd_len : 0);
+	return n + 1;
+}
+
 void prompt_scan(struct prompt_scanner *sc, const char *data, size_t len, const struct prompt_sink *sink)
 {
 	while (len > 0) {
+		if (sc->in_cwd) {
+			size_t taken = prompt_take_cwd(sc, data, len, sink);
+			data += taken;
+			len -= taken;
+			continue;
+		}
 		if (sc->held_len > 0) {
 			prompt_hold(sc, *data, sink);
 			data++;
@@ -131,6 +194,8 @@ void prompt_scan(struct prompt_scanner *sc, const char *data, size_t len, const 
 
 void prompt_scan_flush(struct prompt_scanner *sc, const struct prompt_sink *sink)
 {
+	/* A marker cut off in its CWD was a marker: nothing of it is output. */
+	sc->in_cwd = false;
 	if (sc->held_len > 0)
 		sink->data(sink->ctx, sc->held, sc->held_len);
 	sc->held_len = 0;
@@ -141,23 +206,31 @@ int prompt_setup_line(const char *token, char *buf, size_t size)
 	/*
 	 * The status is taken first: the hook's own commands would change $?.
 	 * bash runs PROMPT_COMMAND in the shell itself (builtins, no fork, and
-	 * $? is kept for the user); other shells get the mark from PS1's
-	 * command substitution, a subshell per prompt.
+	 * $? is kept for the user; its variables are named so as not to clash
+	 * with the user's); other shells get the mark from PS1's command
+	 * substitution, a subshell per prompt. A working directory with the
+	 * marker bytes in its name is reported empty (the case pattern holds
+	 * those two bytes themselves).
 	 */
-	char mark[160];
+	char mark[320];
 
 	snprintf(mark, sizeof(mark),
-		 "s=$?; printf \"\\036%s:1:%%d\\037\" \"$s\" >&8; printf \"\\036%s:1:%%d\\037\" \"$s\" >&9",
+		 "_seshfs_s=$?; case $PWD in (*[\036\037]*) _seshfs_d=;; (*) _seshfs_d=$PWD;; esac; "
+		 "printf \"\\036%s:1:%%d:%%s\\037\" \"$_seshfs_s\" \"$_seshfs_d\" >&8; "
+		 "printf \"\\036%s:1:%%d\\037\" \"$_seshfs_s\" >&9",
 		 token, token);
 	/*
 	 * bash also prints PS0 (to stderr, decoding \nnn, no fork) once it has
 	 * read a command: a shell inside its own "read" builtin is then not
-	 * taken for a shell at its prompt.
+	 * taken for a shell at its prompt. Its PS2 is printed the same way, on
+	 * stderr only: a fork per continuation line (a long here-document)
+	 * would cost a millisecond each.
 	 */
 	return snprintf(buf, size,
 			"if [ -n \"${BASH_VERSION-}\" ]; then PROMPT_COMMAND='%s'; PS1=; PS0='\\036%s:0\\037'; "
-			"else PS1='$(%s)'; fi; "
-			"PS2='$(printf \"\\036%s:2\\037\" >&8; printf \"\\036%s:2\\037\" >&9)'; "
+			"PS2='\\036%s:3\\037'; "
+			"else PS1='$(%s)'; "
+			"PS2='$(printf \"\\036%s:2\\037\" >&8; printf \"\\036%s:2\\037\" >&9)'; fi; "
 			"unset HISTFILE\n",
-			mark, token, mark, token, token);
+			mark, token, token, mark, token, token);
 }

@@ -88,7 +88,12 @@ static void session_free(struct session *s)
 	for (int i = 0; i < STREAM_COUNT; i++)
 		bytequeue_clear(&s->out[i].queue);
 	bytequeue_clear(&s->input);
-	bytequeue_clear(&s->transcript);
+	bytequeue_clear(&s->transcript.bytes);
+	history_free(s);
+	for (int i = 0; i < STREAM_COUNT; i++)
+		prompt_scanner_free(&s->shell.scanner[i]);
+	free(s->shell.pending);
+	free(s->cwd);
 	settings_free(&s->settings);
 	free(s);
 }

@@ -27,6 +27,8 @@ void reply_written(struct req *req, size_t count);
 void reply_entry(struct req *req, const struct stat *st);
 void reply_offset(struct req *req, off_t off);
 void reply_poll(struct req *req, unsigned revents);
+/* An open answered later (a root file's): fh is the handle; reads bypass the page cache. -errno if the opener is gone. */
+int reply_open(struct req *req, void *fh);
 
 /*
  * From now on an interrupt of req (a signal to the caller) calls

@@ -27,9 +27,10 @@
 /* The most a read or write request carries (negotiated in fs/ops.c's init). */
 #define SESSION_MAX_REQUEST (1024 * 1024)
 
-/* Inodes: 1 the root, 2 sessions/, then eight numbers per session id. */
+/* Inodes: 1 the root, 2 sessions/, 3 status, then eight numbers per session id. */
 #define INO_ROOT 1
 #define INO_SESSIONS 2
+#define INO_STATUS 3
 #define INO_SESSION_FIRST 16
 #define INO_PER_SESSION 8
 
@@ -40,6 +41,7 @@ enum session_file {
 	SESSION_STDERR,
 	SESSION_CTL,
 	SESSION_TRANSCRIPT,
+	SESSION_HISTORY,
 	SESSION_FILE_COUNT,
 };
 
@@ -86,12 +88,14 @@ extern const struct session_file_type session_files[SESSION_FILE_COUNT];
 struct sessions_config {
 	struct engine *engine;
 	const char *container;
+	const char *version;	/* seshfs's, for status */
 	struct session_settings defaults;	/* how new sessions start */
 	int64_t timeout_ms;	/* initial read timeout of new sessions */
 	bool refuse_busy_input;	/* initial busy_input of new sessions */
 	int64_t idle_timeout_ms;	/* 0: sessions never expire */
 	size_t bufsize;		/* per output stream and for pending input */
-	size_t transcript_size;	/* bytes of history kept per session; 0: none */
+	size_t transcript_size;	/* bytes of transcript kept per session; 0: none */
+	size_t history_size;	/* bytes of history kept per session; 0: none */
 	size_t max_sessions;	/* sessions in sessions/ at once, starting ones included */
 };
 
@@ -119,6 +123,14 @@ const struct session_file_type *session_handle_type(const struct session_handle 
 /* poll(2): replies with the ready events and keeps ph to notify later. */
 void session_poll(struct req *req, struct session_handle *h, struct poll_handle *ph);
 void session_release(struct session_handle *h);
+
+/*
+ * MOUNTPOINT/status (status.c): open makes the text (answered within about a
+ * second, engine or not; the handle is the text), reads serve it.
+ */
+void status_open(struct req *req);
+void status_read(struct req *req, void *fh, size_t size, off_t off);
+void status_release(void *fh);
 
 /* A parked request was interrupted (see req_watch_interrupt). */
 void session_req_interrupted(struct req *req);

@@ -137,6 +137,10 @@ static void shell_inspect_run(struct job *j)
 	if (s->state == SESSION_EXITING && strcmp(job->exec_id, s->shell.exec_id) == 0) {
 		s->shell.exit_code = status.exit_code;
 		s->state = SESSION_EXITED;
+		if (ret == 0 && status.has_exit_code)
+			history_shell_exited(s, status.exit_code);
+		else
+			history_shell_reset(s);
 	}
 	session_job_done(&job->job);
 	pthread_mutex_unlock(&sessions.lock);
@@ -191,7 +195,7 @@ void shell_init(struct session *s)
 /* The shell is up once its pid came and, without a tty, both streams carried the set-up prompt. */
 static bool shell_ready(const struct session_shell *sh)
 {
-	return sh->id.pid > 0 && (sh->tty || (sh->markers[STREAM_STDOUT] > 0 && sh->markers[STREAM_STDERR] > 0));
+	return sh->id.pid > 0 && (sh->tty || sh->events_done > 0);
 }
 
 /* Pipe sessions: the first line installs the prompt markers (see prompt.h). */
@@ -317,6 +321,10 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 		demux_init(&sh->demux, settings.tty);
 		for (int i = 0; i < STREAM_COUNT; i++)
 			prompt_scanner_init(&sh->scanner[i], s->token);
+		const char *base = strrchr(settings.shell, '/');
+		sh->filter_noise = !settings.tty && strcmp(base ? base + 1 : settings.shell, "bash") == 0;
+		sh->noise_stream = settings.stderr_merged ? STREAM_STDOUT : STREAM_STDERR;
+		noise_init(&sh->noise);
 		ret = shell_wait_ready(s, deadline, err);
 		if (ret == 0)
 			watchdog_shell_started(sh->id.pid);
@@ -362,6 +370,10 @@ void shell_begin_restart(struct session *s)
 	shell_disconnect(s);
 	bytequeue_clear(&s->input);
 	input_serve_writers(s);
+	history_shell_reset(s);
+	for (int i = 0; i < STREAM_COUNT; i++)
+		prompt_scanner_free(&s->shell.scanner[i]);
+	free(s->shell.pending);
 	memset(&s->shell, 0, sizeof(s->shell));
 }
 

@@ -1,0 +1,97 @@
+/*
+ * Fuzz target: bash's terminal-noise filter (fs/session/noise.c), fed what
+ * a shell's stderr carries. Properties: whatever the split of the input,
+ * the output is the input without exactly the whole noise lines, as a
+ * plain line-by-line reading finds them; nothing else is eaten.
+ *
+ * Input: byte 0 seeds the split points; the rest is the stream.
+ */
+#include <string.h>
+
+#include "../../fs/session/noise.h"
+#include "fuzz.h"
+
+struct output {
+	uint8_t *bytes;
+	size_t len;
+};
+
+static void sink(void *ctx, const char *data, size_t len)
+{
+	struct output *o = ctx;
+
+	FUZZ_ASSERT(len > 0);
+	memcpy(o->bytes + o->len, data, len);
+	o->len += len;
+}
+
+/* Digits at *p, at least one: advances past them. */
+static bool digits(const uint8_t *line, size_t len, size_t *p)
+{
+	size_t start = *p;
+
+	while (*p < len && line[*p] >= '0' && line[*p] <= '9')
+		(*p)++;
+	return *p > start;
+}
+
+static bool literal(const uint8_t *line, size_t len, size_t *p, const char *text)
+{
+	size_t n = strlen(text);
+
+	if (len - *p < n || memcmp(line + *p, text, n) != 0)
+		return false;
+	*p += n;
+	return true;
+}
+
+/* The whole line (newline included) is one of the two noise lines. */
+static bool reference_noise(const uint8_t *line, size_t len)
+{
+	size_t p = 0;
+
+	if (literal(line, len, &p, "bash: [") && digits(line, len, &p) && literal(line, len, &p, ": ") &&
+	    digits(line, len, &p) && literal(line, len, &p, " (") && digits(line, len, &p) &&
+	    literal(line, len, &p, ")] tcsetattr: Inappropriate ioctl for device\n") && p == len)
+		return true;
+	p = 0;
+	return literal(line, len, &p, "[") && digits(line, len, &p) && literal(line, len, &p, "] ") &&
+	       digits(line, len, &p) && literal(line, len, &p, "\n") && p == len;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	if (size < 1)
+		return 0;
+	uint32_t seed = data[0] | 1u;
+	const uint8_t *in = data + 1;
+	size_t len = size - 1;
+	struct output want = { malloc(len + 1), 0 };
+	struct output got = { malloc(len + 1), 0 };
+	struct noise_filter nf;
+
+	for (size_t at = 0; at < len;) {
+		const uint8_t *nl = memchr(in + at, '\n', len - at);
+		size_t line = nl ? (size_t)(nl - (in + at)) + 1 : len - at;
+		/* Lines longer than the filter holds are never noise. */
+		if (!nl || line >= NOISE_LINE_MAX || !reference_noise(in + at, line)) {
+			memcpy(want.bytes + want.len, in + at, line);
+			want.len += line;
+		}
+		at += line;
+	}
+	noise_init(&nf);
+	for (size_t at = 0; at < len;) {
+		seed = seed * 1103515245u + 12345u;
+		size_t piece = 1 + (seed >> 16) % 40;
+		if (piece > len - at)
+			piece = len - at;
+		noise_filter(&nf, (const char *)in + at, piece, sink, &got);
+		at += piece;
+	}
+	noise_flush(&nf, sink, &got);
+	FUZZ_ASSERT(got.len == want.len && memcmp(got.bytes, want.bytes, got.len) == 0);
+	free(want.bytes);
+	free(got.bytes);
+	return 0;
+}
