@@ -14,7 +14,7 @@ seconds=${1:-60}
 targets=${*:-ctl demux noise prompt values}
 
 . "$SESHFS_ROOT/scripts/setup.sh"
-SESHFS_PACKAGES="clang meson ninja-build pkg-config libfuse3-dev libcurl4-openssl-dev libjansson-dev"
+SESHFS_PACKAGES="clang meson ninja-build pkg-config libfuse3-dev libcurl4-openssl-dev libjansson-dev libpcre2-dev"
 install_packages
 log() { echo "seshfs-fuzz: $*" >&2; }
 

@@ -31,6 +31,8 @@ struct ctl_change {
 	const char *signals[CTL_MAX_COMMANDS];
 	bool resize;
 	bool restart;
+	bool expect_changed;
+	struct regex *expect;	/* the new pattern, compiled; NULL: off */
 };
 
 /* ---- validate: the argument is well-formed (no session needed) ---- */
@@ -86,6 +88,12 @@ static int ctl_check_assignment(struct ctl_command *cmd)
 static int ctl_check_name(struct ctl_command *cmd)
 {
 	return ctl_valid_env(cmd->arg, cmd->arg_len, false) ? 0 : -EINVAL;
+}
+
+/* A pattern, or nothing (off). */
+static int ctl_check_pattern(struct ctl_command *cmd)
+{
+	return text_valid_utf8(cmd->arg, cmd->arg_len) ? 0 : -EINVAL;
 }
 
 static int ctl_check_nothing(struct ctl_command *cmd)
@@ -154,6 +162,21 @@ static int ctl_apply_unsetenv(struct ctl_change *c, const struct ctl_command *cm
 	return 0;
 }
 
+static int ctl_apply_expect(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	char reason[REGEX_ERR_MAX];
+	struct regex *re = NULL;
+
+	if (cmd->arg_len > 0 && !(re = regex_compile(cmd->arg, cmd->arg_len, true, reason))) {
+		snprintf(err, CTL_ERR_MAX, "expect: %s", reason);
+		return -EINVAL;
+	}
+	regex_free(c->expect);	/* an earlier expect line of the same write */
+	c->expect = re;
+	c->expect_changed = true;
+	return 0;
+}
+
 static int ctl_apply_restart(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
 {
 	enum session_state state = c->s->state;
@@ -170,21 +193,23 @@ static int ctl_apply_restart(struct ctl_change *c, const struct ctl_command *cmd
 #define FIELD(name) offsetof(struct ctl_change, name)
 
 static const struct ctl_cmdtab ctl_commands[] = {
-	{ "timeout", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(timeout_ms) },
-	{ "eof", "idle|deadline", ctl_check_choice, ctl_apply_flag, FIELD(eof_when_idle) },
-	{ "signal", "INT|TERM|KILL|HUP|QUIT|USR1|USR2", ctl_check_signal, ctl_apply_signal, 0 },
-	{ "resize", "COLS ROWS, each 1 to 10000", ctl_check_size, ctl_apply_resize, 0 },
-	{ "tty", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.tty) },
-	{ "stderr", "merged|separate", ctl_check_choice, ctl_apply_flag, FIELD(settings.stderr_merged) },
-	{ "busy_input", "refuse|queue", ctl_check_choice, ctl_apply_flag, FIELD(refuse_busy_input) },
-	{ "quiet", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(quiet_ms) },
-	{ "shell", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, FIELD(settings.shell) },
-	{ "workdir", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, FIELD(settings.workdir) },
+	{ "timeout", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(timeout_ms), false },
+	{ "eof", "idle|deadline", ctl_check_choice, ctl_apply_flag, FIELD(eof_when_idle), false },
+	{ "signal", "INT|TERM|KILL|HUP|QUIT|USR1|USR2", ctl_check_signal, ctl_apply_signal, 0, false },
+	{ "resize", "COLS ROWS, each 1 to 10000", ctl_check_size, ctl_apply_resize, 0, false },
+	{ "tty", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.tty), false },
+	{ "stderr", "merged|separate", ctl_check_choice, ctl_apply_flag, FIELD(settings.stderr_merged), false },
+	{ "busy_input", "refuse|queue", ctl_check_choice, ctl_apply_flag, FIELD(refuse_busy_input), false },
+	{ "quiet", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(quiet_ms), false },
+	{ "shell", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, FIELD(settings.shell), false },
+	{ "workdir", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, FIELD(settings.workdir), false },
 	{ "user", "a user name or uid[:gid] (UTF-8), or nothing", ctl_check_user, ctl_apply_string,
-	  FIELD(settings.user) },
-	{ "env", "NAME=VALUE (UTF-8)", ctl_check_assignment, ctl_apply_env, 0 },
-	{ "unsetenv", "NAME", ctl_check_name, ctl_apply_unsetenv, 0 },
-	{ "restart", "no argument", ctl_check_nothing, ctl_apply_restart, 0 },
+	  FIELD(settings.user), false },
+	{ "env", "NAME=VALUE (UTF-8)", ctl_check_assignment, ctl_apply_env, 0, false },
+	{ "unsetenv", "NAME", ctl_check_name, ctl_apply_unsetenv, 0, false },
+	{ "restart", "no argument", ctl_check_nothing, ctl_apply_restart, 0, false },
+	{ "expect", "a regular expression (PCRE2), or nothing for off", ctl_check_pattern, ctl_apply_expect, 0,
+	  true },
 };
 
 const char *ctl_command_usage(const char *name)
@@ -221,14 +246,14 @@ static int ctl_parse_line(const char *line, size_t len, struct ctl_command *cmd,
 	while (i < len && ctl_is_space(line[i]))
 		i++;
 	memset(cmd, 0, sizeof(*cmd));
-	cmd->arg = line + i;
-	cmd->arg_len = len - i;
-	while (cmd->arg_len > 0 && ctl_is_space(cmd->arg[cmd->arg_len - 1]))
-		cmd->arg_len--;
 	for (size_t row = 0; row < sizeof(ctl_commands) / sizeof(ctl_commands[0]); row++) {
 		cmd->def = &ctl_commands[row];
 		if (strlen(cmd->def->name) != verb_len || memcmp(cmd->def->name, verb, verb_len) != 0)
 			continue;
+		cmd->arg = line + i;
+		cmd->arg_len = len - i;
+		while (!cmd->def->verbatim && cmd->arg_len > 0 && ctl_is_space(cmd->arg[cmd->arg_len - 1]))
+			cmd->arg_len--;
 		if (cmd->def->validate(cmd) == 0)
 			return 0;
 		snprintf(err, CTL_ERR_MAX, "%s: expected %s", cmd->def->name, cmd->def->usage);
@@ -340,6 +365,7 @@ static int ctl_stage(struct ctl_change *c, const struct ctl_command *cmds, int c
 			if (ret == -ENOMEM)
 				snprintf(err, CTL_ERR_MAX, "out of memory");
 			settings_free(&c->settings);
+			regex_free(c->expect);
 			return ret;
 		}
 	}
@@ -368,6 +394,7 @@ void ctl_write(struct req *req, struct session_handle *h, const char *buf, size_
 		job = session_job_new(s, ctl_run, req, sizeof(*job));
 		if (!job) {
 			settings_free(&change.settings);
+			regex_free(change.expect);
 			snprintf(err, sizeof(err), "out of memory");
 			ret = -ENOMEM;
 			goto out;
@@ -386,6 +413,11 @@ void ctl_write(struct req *req, struct session_handle *h, const char *buf, size_
 	s->eof_when_idle = change.eof_when_idle;
 	s->refuse_busy_input = change.refuse_busy_input;
 	s->quiet_ms = change.quiet_ms;
+	if (change.expect_changed) {
+		expect_set(s, change.expect);
+		stream_serve_readers(s, STREAM_STDOUT);	/* the new pattern applies to waiting reads */
+		stream_serve_readers(s, STREAM_STDERR);
+	}
 	if (change.restart)
 		shell_begin_restart(s);
 	s->last_error[0] = '\0';

@@ -22,6 +22,7 @@ struct ctl_cmdtab {
 	/* Stages the command in a write's change; 0 or -errno with err set. */
 	int (*apply)(struct ctl_change *change, const struct ctl_command *cmd, char err[CTL_ERR_MAX]);
 	size_t field;		/* the field of the change a generic apply sets */
+	bool verbatim;		/* the argument keeps its trailing blanks */
 };
 
 struct ctl_command {

@@ -115,6 +115,12 @@ static void key_last_active(struct ctl_text *t, const char *key, const struct se
 	ctl_time_line(t, key, s->transcript.mtime.tv_sec ? &s->transcript.mtime : &s->ctime);
 }
 
+static void key_expect(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->expect.re)
+		ctl_line(t, key, 0, "%s", regex_pattern(s->expect.re));
+}
+
 static void key_cwd(struct ctl_text *t, const char *key, const struct session *s)
 {
 	if (s->cwd)
@@ -230,6 +236,7 @@ static const struct {
 	{ "timeout", key_timeout },
 	{ "eof", key_eof },
 	{ "quiet", key_quiet },
+	{ "expect", key_expect },
 	{ "busy_input", key_busy_input },
 	{ "container", key_container },
 	{ "exec_id", key_exec_id },

@@ -57,6 +57,7 @@ static int input_queue(struct session *s, const char *buf, size_t size)
 	s->shell.lines_sent += count_newlines(buf, size);
 	transcript_record(s, buf, size);
 	history_input(s, buf, size);
+	expect_input(s);
 	return 0;
 }
 

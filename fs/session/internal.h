@@ -5,6 +5,7 @@
  * The modules, each calling only those above it in this list:
  *   record.c      records with a dropped start: the transcript and history files
  *   history.c     the history file's entries: which line the shell read, its exit
+ *   expect.c      ctl expect: does the output since the last input end with a match
  *   registry.c    ids and names, references, handles, poll notification
  *   watchdog.c    the mount's watchdog exec, which outlives a killed seshfs
  *   stream.c      stdout/stderr: buffers, parked readers, deadlines, flow
@@ -40,6 +41,7 @@
 #include "../util/jobs.h"
 #include "../util/list.h"
 #include "../util/loop.h"
+#include "../util/regex.h"
 #include "ctl_lang.h"
 #include "noise.h"
 #include "prompt.h"
@@ -137,6 +139,15 @@ struct shell_id {
 	char user[SETTINGS_USER_MAX];	/* it runs as; helpers run as it too */
 };
 
+/* ctl expect (expect.c). */
+struct session_expect {
+	struct regex *re;		/* NULL: off */
+	char *window[STREAM_COUNT];	/* each stream's last output since the last input */
+	size_t window_len[STREAM_COUNT];
+	size_t window_size[STREAM_COUNT];
+	bool matched;			/* reads end (EOF) until the next input */
+};
+
 /* A prompt marker stderr brought before stdout caught up with it (completion.c). */
 struct completion_event {
 	enum prompt_kind kind;
@@ -203,6 +214,7 @@ struct session {
 	struct record transcript;
 	struct session_history history;
 	char *cwd;			/* the shell's directory at its last prompt; NULL: unknown */
+	struct session_expect expect;
 
 	int64_t timeout_ms;
 	bool eof_when_idle;
@@ -288,7 +300,8 @@ static inline bool session_continuing(const struct session *s)
 /* With nothing buffered, a read ends (EOF) now rather than at its deadline. */
 static inline bool session_reads_end(const struct session *s)
 {
-	return session_stream_ended(s) || (s->eof_when_idle && (session_idle(s) || session_continuing(s)));
+	return session_stream_ended(s) || s->expect.matched ||
+	       (s->eof_when_idle && (session_idle(s) || session_continuing(s)));
 }
 
 static inline enum session_file session_stream_file(enum session_stream stream)
@@ -343,6 +356,14 @@ void history_prompt(struct session *s, enum prompt_kind kind, int status, bool s
 void history_lines_eaten(struct session *s, uint64_t count);
 void history_shell_exited(struct session *s, int exit_code);
 void history_shell_reset(struct session *s);
+
+/* expect.c */
+/* Input went to the shell: what comes next is matched afresh. */
+void expect_input(struct session *s);
+/* Output of a stream (markers taken out); whoever pushes it serves the readers. */
+void expect_output(struct session *s, enum session_stream stream, const char *data, size_t len);
+void expect_set(struct session *s, struct regex *re);
+void expect_free(struct session *s);
 
 /* stream.c: also the stdout and stderr files' handlers */
 void stream_read(struct req *req, struct session_handle *h, size_t size, off_t off, int flags);

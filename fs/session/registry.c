@@ -90,6 +90,7 @@ static void session_free(struct session *s)
 	bytequeue_clear(&s->input);
 	bytequeue_clear(&s->transcript.bytes);
 	history_free(s);
+	expect_free(s);
 	for (int i = 0; i < STREAM_COUNT; i++)
 		prompt_scanner_free(&s->shell.scanner[i]);
 	free(s->shell.pending);

@@ -247,7 +247,11 @@ void stream_push(struct session *s, enum session_stream stream, const char *data
 	stream_count_flow(o, len, s->last_output_ns);
 	clock_gettime(CLOCK_REALTIME, &o->mtime);
 	transcript_record(s, data, len);
+	bool matched = s->expect.matched;
+	expect_output(s, stream, data, len);
 	session_notify_poll(s, session_stream_file(stream));
+	if (!matched && s->expect.matched)	/* the other stream's reads end too */
+		session_notify_poll(s, session_stream_file(stream == STREAM_STDOUT ? STREAM_STDERR : STREAM_STDOUT));
 }
 
 static enum session_stream stream_of(enum session_file file)
