@@ -16,11 +16,12 @@
 
 /*
  * $0 is the shell, $1 "pipe" or "tty", $2 "merged" or "separate". The shell
- * must exist before the pid line says "running". Without a tty the shell
- * runs interactively (so that it prompts, see prompt.h) with private copies
- * of stdout and stderr on fds 8 and 9 for the prompt markers (merged: its
- * fd 2 is then stdout, while the markers still come on both streams), and
- * without start-up files. Busybox ash
+ * must exist before the pid line says "running". The shell runs
+ * interactively (so that it prompts, see prompt.h) with private copies of
+ * stdout and stderr on fds 8 and 9 for the prompt markers (merged: its fd 2
+ * is then stdout, while the markers still come on both streams; a tty is
+ * one stream anyway), without start-up files and without line editing (a
+ * tty's echo is the terminal's own). Busybox ash
  * reads an interactive stdin with fgets(), which a SIGCHLD (a background job
  * ending) turns into end of input for good; given its stdin as a script it
  * reads with EINTR-safe read(2) and still expands PS1 before each command.
@@ -28,9 +29,8 @@
 static const char procctl_shell_wrapper[] =
 	"command -v \"$0\" >/dev/null 2>&1 || { echo \"shell $0 not found\"; exit 127; }\n"
 	"echo $$\n"
-	"[ \"$1\" = tty ] && exec \"$0\"\n"
 	"exec 8>&1 9>&2\n"
-	"[ \"$2\" = merged ] && exec 2>&1\n"
+	"[ \"$1:$2\" = pipe:merged ] && exec 2>&1\n"
 	"unset ENV\n"
 	"case ${0##*/} in bash) exec \"$0\" --norc --noprofile --noediting -i ;; esac\n"
 	"case $(\"$0\" --help 2>&1) in BusyBox*) exec \"$0\" -i /dev/stdin ;; esac\n"

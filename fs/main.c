@@ -46,6 +46,7 @@ struct seshfs_options {
 	char *max_sessions;
 	char *stderr_mode;
 	char *busy_input;
+	char *echo;
 	int tty;
 	struct session_settings *defaults;	/* env= entries go straight here */
 	bool bad_setting;
@@ -70,6 +71,7 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("max_sessions=%s", max_sessions, 0),
 	SESHFS_OPT("stderr=%s", stderr_mode, 0),
 	SESHFS_OPT("busy_input=%s", busy_input, 0),
+	SESHFS_OPT("echo=%s", echo, 0),
 	SESHFS_OPT("tty", tty, 1),
 	FUSE_OPT_KEY("env=", SESHFS_KEY_ENV),
 	FUSE_OPT_END
@@ -127,6 +129,7 @@ static void seshfs_usage(const char *progname)
 	       "    -o workdir=PATH        working directory of the shell (default: the container's)\n"
 	       "    -o env=NAME=VALUE      environment variable of the shell (repeatable)\n"
 	       "    -o tty                 sessions get a pseudo-terminal (default: pipes)\n"
+	       "    -o echo=on|off         a tty echoes input (default: on)\n"
 	       "    -o stderr=merged|separate  merged: the shell's stderr goes to stdout,\n"
 	       "                           one ordered stream (default: separate)\n"
 	       "    -o busy_input=refuse|queue  refuse: stdin writes while a command runs\n"
@@ -231,6 +234,7 @@ int main(int argc, char *argv[])
 		.history_size = SESHFS_DEFAULT_BUFSIZE,
 		.max_sessions = SESHFS_DEFAULT_MAX_SESSIONS,
 		.defaults = {
+			.echo = true,
 			.cols = SETTINGS_DEFAULT_COLS,
 			.rows = SETTINGS_DEFAULT_ROWS,
 		},
@@ -293,6 +297,11 @@ int main(int argc, char *argv[])
 		if (!seshfs_setting_valid("busy_input", opts.busy_input, &checked))
 			goto out_args;
 		cfg.refuse_busy_input = checked.flag;
+	}
+	if (opts.echo) {
+		if (!seshfs_setting_valid("echo", opts.echo, &checked))
+			goto out_args;
+		cfg.defaults.echo = checked.flag;
 	}
 	cfg.defaults.tty = opts.tty;
 	cfg.defaults.shell = strdup(opts.shell ? opts.shell : "/bin/sh");
@@ -390,6 +399,7 @@ out_args:
 	free(opts.max_sessions);
 	free(opts.stderr_mode);
 	free(opts.busy_input);
+	free(opts.echo);
 	fuse_opt_free_args(&args);
 	return ret;
 }

@@ -177,6 +177,10 @@ class Session:
                 data += f.read()
         return data
 
+    def read_file(self, name):
+        with open(self.path(name), "rb") as f:
+            return f.read()
+
     def ctl(self, text):
         with open(self.path("ctl"), "w") as f:
             f.write(text + "\n")

@@ -4,6 +4,8 @@ import os
 import subprocess
 import time
 
+import pytest
+
 from conftest import expect_errno, shell, wait_until
 
 MARKERISH = (b"\x1e0123456789abcdef:1:0\x1f|\x1e\x1e:2\x1f|\x1eSESHFS:1:7\x1f|"
@@ -220,7 +222,7 @@ def test_tty_session_prompt_interrupt_and_resize(mount):
     s = mount.session()
     s.ctl("timeout 0.5\ntty on\nrestart")
     st = s.status()
-    assert st["tty"] == "on" and "activity" not in st
+    assert st["tty"] == "on" and st["activity"] == "idle"
     s.send("sh -i\n")
     s.send("PS1='nested> '\n")
     read_tty(s, b"nested> ")
@@ -234,6 +236,43 @@ def test_tty_session_prompt_interrupt_and_resize(mount):
     s.send("stty size\n")
     read_tty(s, b"40 100\r\n")
     assert s.status()["size"] == "100 40"
+
+
+@pytest.mark.parametrize("sh", ["/bin/sh", "/bin/bash"])
+def test_tty_session_knows_when_a_command_is_done(mount, sh):
+    s = mount.session()
+    s.ctl(f"timeout 10\ntty on\nshell {sh}\nrestart")
+    start = time.monotonic()
+    s.send("cd /tmp; echo hi\n")
+    assert s.read() == b"cd /tmp; echo hi\r\nhi\r\n"  # the terminal's echo, the output, no prompt
+    assert time.monotonic() - start < 5
+    s.send("false\n")
+    assert s.read() == b"false\r\n"
+    st = s.status()
+    assert st["last_exit"] == "1" and st["cwd"] == "/tmp" and st["activity"] == "idle"
+    s.send("ech")  # a keystroke without a newline: the shell waits for the line
+    assert s.status()["activity"] == "busy"
+    s.send("o done\n")
+    assert s.read() == b"echo done\r\ndone\r\n"
+    assert [line.split(b"\t")[4] for line in s.read_file("history").splitlines()] == \
+        [b"cd /tmp; echo hi", b"false", b"echo done"]
+
+
+def test_tty_echo_off_shows_only_what_programs_print(make_mount):
+    m = make_mount(options=["tty", "echo=off"])
+    s = m.session()
+    s.ctl("timeout 10")
+    assert s.status()["echo"] == "off"
+    s.send("echo quiet; sleep 0.2\n")
+    assert s.read() == b"quiet\r\n"
+    s.send("sleep 100\n")
+    wait_until(lambda: s.status()["activity"] == "busy", what="sleep to run")
+    s.ctl("signal INT")
+    assert s.read() == b"", s.read_file("transcript")
+    assert s.status()["last_exit"] == "130"
+    s.ctl("echo on\nrestart")
+    s.send("echo loud\n")
+    assert s.read() == b"echo loud\r\nloud\r\n"
 
 
 def test_tty_mount_default_and_stderr_merged(make_mount):

@@ -287,7 +287,7 @@ static void test_prompt(void)
 	}
 
 	char line[PROMPT_SETUP_MAX];
-	int n = prompt_setup_line(token, line, sizeof(line));
+	int n = prompt_setup_line(token, false, true, line, sizeof(line));
 	CHECK(n > 0 && n < (int)sizeof(line) && line[n - 1] == '\n' && strchr(line, '\n') == line + n - 1);
 }
 

@@ -153,6 +153,13 @@ static void completion_marker(void *ctx, enum prompt_kind kind, int status, cons
 	if (kind == PROMPT_START)
 		return;
 	sh->markers[scan->stream]++;
+	if (sh->tty) {
+		/* One stream, the terminal's: each marker is a whole prompt. */
+		if (kind == PROMPT_COMMAND)
+			completion_cwd(s, cwd, cwd_len);
+		completion_prompt(s, kind == PROMPT_CONTINUATION_STDERR ? PROMPT_CONTINUATION : kind, status);
+		return;
+	}
 	/*
 	 * stderr has every prompt's marker; stdout those of the prompts marked on
 	 * both (not bash's PS2: nothing ran since the last prompt, so stdout has
@@ -188,8 +195,6 @@ void completion_feed(struct session *s, enum session_stream stream, const char *
 
 void completion_flush(struct session *s)
 {
-	if (s->shell.tty)
-		return;
 	for (int i = 0; i < STREAM_COUNT; i++) {
 		struct completion_scan scan = { s, (enum session_stream)i };
 		struct prompt_sink sink = { completion_data, completion_marker, &scan };

@@ -198,6 +198,7 @@ static const struct ctl_cmdtab ctl_commands[] = {
 	{ "signal", "INT|TERM|KILL|HUP|QUIT|USR1|USR2", ctl_check_signal, ctl_apply_signal, 0, false },
 	{ "resize", "COLS ROWS, each 1 to 10000", ctl_check_size, ctl_apply_resize, 0, false },
 	{ "tty", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.tty), false },
+	{ "echo", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.echo), false },
 	{ "stderr", "merged|separate", ctl_check_choice, ctl_apply_flag, FIELD(settings.stderr_merged), false },
 	{ "busy_input", "refuse|queue", ctl_check_choice, ctl_apply_flag, FIELD(refuse_busy_input), false },
 	{ "quiet", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(quiet_ms), false },
@@ -319,11 +320,16 @@ static void ctl_run(struct job *j)
 		bool may_reach_shell = !strcmp(job->signals[i], "INT") || !strcmp(job->signals[i], "QUIT");
 		/* At a continuation prompt nothing runs: Ctrl-C is for the shell, which drops the partial line. */
 		bool drop_line = !strcmp(job->signals[i], "INT") && session_continuing(s);
-		s->shell.scanner[STREAM_STDERR].eat_newline |= may_reach_shell && !s->shell.tty;
+		struct prompt_scanner *sc = &s->shell.scanner[s->shell.tty ? STREAM_STDOUT : STREAM_STDERR];
+		sc->eat_newline |= may_reach_shell;
 		ret = shell_signal(s, &job->shell, job->signals[i], drop_line ? PROCCTL_SHELL : PROCCTL_FOREGROUND, err);
-		/* Only a shell that got the signal prints that newline. */
-		if (ret != 1 && may_reach_shell)
-			s->shell.scanner[STREAM_STDERR].eat_newline = false;
+		/*
+		 * Without a terminal only a shell that got the signal prints that
+		 * newline; on one, the terminal's job control prints it whenever its
+		 * foreground job ends by the signal.
+		 */
+		if (ret != 1 && may_reach_shell && !s->shell.tty)
+			sc->eat_newline = false;
 		if (ret < 0)
 			log_error("session %s: signal: %s", s->name, err);
 		ret = ret < 0 ? ret : 0;

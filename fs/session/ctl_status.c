@@ -75,7 +75,7 @@ static void key_state(struct ctl_text *t, const char *key, const struct session 
 
 static void key_activity(struct ctl_text *t, const char *key, const struct session *s)
 {
-	if (s->state == SESSION_RUNNING && !s->shell.tty)
+	if (s->state == SESSION_RUNNING)
 		ctl_line(t, key, 0, "%s", session_idle(s) ? "idle" : session_continuing(s) ? "continuation" : "busy");
 }
 
@@ -186,6 +186,11 @@ static void key_tty(struct ctl_text *t, const char *key, const struct session *s
 	ctl_line(t, key, 0, "%s", s->settings.tty ? "on" : "off");
 }
 
+static void key_echo(struct ctl_text *t, const char *key, const struct session *s)
+{
+	ctl_line(t, key, 0, "%s", s->settings.echo ? "on" : "off");
+}
+
 static void key_size(struct ctl_text *t, const char *key, const struct session *s)
 {
 	ctl_line(t, key, 0, "%u %u", s->settings.cols, s->settings.rows);
@@ -243,6 +248,7 @@ static const struct {
 	{ "pid", key_pid },
 	{ "shell", key_shell },
 	{ "tty", key_tty },
+	{ "echo", key_echo },
 	{ "stderr", key_stderr },
 	{ "size", key_size },
 	{ "user", key_user },

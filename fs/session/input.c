@@ -55,6 +55,8 @@ static int input_queue(struct session *s, const char *buf, size_t size)
 	if (bytequeue_push(&s->input, buf, size) < 0)
 		return -ENOMEM;
 	s->shell.lines_sent += count_newlines(buf, size);
+	if (size > 0)
+		s->shell.line_open = buf[size - 1] != '\n';
 	transcript_record(s, buf, size);
 	history_input(s, buf, size);
 	expect_input(s);

@@ -183,6 +183,7 @@ struct session_shell {
 	bool started[STREAM_COUNT];
 	uint64_t prompts;		/* prompts complete on both streams, after the set-up one */
 	uint64_t lines_sent;		/* newlines written to stdin since the set-up line */
+	bool line_open;			/* the input written so far ends mid-line */
 	enum prompt_kind last_kind;
 	bool probing;			/* a waiting probe (completion.c) is out */
 	uint64_t probe_lines;		/* the counts at the prompt that asked for the probe */
@@ -280,7 +281,8 @@ static inline bool session_prompting(const struct session *s, enum prompt_kind k
 {
 	const struct session_shell *sh = &s->shell;
 
-	return s->state == SESSION_RUNNING && !sh->tty && sh->events_done > 0 &&
+	/* A terminal's keystrokes without a newline are a line being typed: not done. */
+	return s->state == SESSION_RUNNING && sh->events_done > 0 && !(sh->tty && sh->line_open) &&
 	       sh->pending_len == 0 && sh->prompts >= sh->lines_sent && sh->last_kind == kind &&
 	       !sh->started[STREAM_STDOUT] && !sh->started[STREAM_STDERR];
 }

@@ -75,6 +75,11 @@ static enum marker_match marker_match(const struct prompt_scanner *sc, const cha
 	return m[i] == MARK_END ? MARKER_COMPLETE : MARKER_CWD;
 }
 
+static bool prompt_newline(const struct prompt_scanner *sc, char c)
+{
+	return c == '\n' || (sc->crlf && c == '\r');
+}
+
 /* Feeds one byte to the held-back candidate. */
 static void prompt_hold(struct prompt_scanner *sc, char c, const struct prompt_sink *sink)
 {
@@ -82,8 +87,11 @@ static void prompt_hold(struct prompt_scanner *sc, char c, const struct prompt_s
 	int status;
 
 	sc->held[sc->held_len++] = c;
-	/* With eat_newline the candidate may start with the shell's newline. */
-	size_t skip = sc->held[0] == '\n' ? 1 : 0;
+	/* With eat_newline the candidate may start with the shell's newlines. */
+	size_t skip = 0;
+	size_t eat_max = sc->crlf ? PROMPT_EAT_MAX : 1;
+	while (sc->eat_newline && skip < sc->held_len && skip < eat_max && prompt_newline(sc, sc->held[skip]))
+		skip++;
 	enum marker_match match = MARKER_PARTIAL;
 	if (sc->held_len > skip)
 		match = sc->held[skip] == MARK_START ?
@@ -94,7 +102,13 @@ static void prompt_hold(struct prompt_scanner *sc, char c, const struct prompt_s
 		break;
 	case MARKER_COMPLETE:
 		sc->held_len = 0;
-		sc->eat_newline = false;
+		if (kind == PROMPT_START) {
+			/* The shell's newline comes before a prompt, not before running a command. */
+			if (skip > 0)
+				sink->data(sink->ctx, sc->held, skip);
+		} else {
+			sc->eat_newline = false;
+		}
 		sink->marker(sink->ctx, kind, status, NULL, 0);
 		break;
 	case MARKER_CWD:
@@ -105,7 +119,7 @@ static void prompt_hold(struct prompt_scanner *sc, char c, const struct prompt_s
 		break;
 	case MARKER_NO: {
 		/* Not ours: the first byte is output; the rest may still start a marker. */
-		char rest[PROMPT_MARKER_MAX];
+		char rest[sizeof(sc->held)];
 		size_t rest_len = sc->held_len - 1;
 		memcpy(rest, sc->held + 1, rest_len);
 		sc->held_len = 0;
@@ -174,9 +188,13 @@ void prompt_scan(struct prompt_scanner *sc, const char *data, size_t len, const 
 		}
 		const char *start = memchr(data, MARK_START, len);
 		if (sc->eat_newline) {
-			const char *newline = memchr(data, '\n', start ? (size_t)(start - data) : len);
-			if (newline)
-				start = newline;
+			const char *limit = start ? start : data + len;
+			for (const char *p = data; p < limit; p++) {
+				if (prompt_newline(sc, *p)) {
+					start = p;
+					break;
+				}
+			}
 		}
 		size_t plain = start ? (size_t)(start - data) : len;
 		if (plain > 0)
@@ -201,7 +219,7 @@ void prompt_scan_flush(struct prompt_scanner *sc, const struct prompt_sink *sink
 	sc->held_len = 0;
 }
 
-int prompt_setup_line(const char *token, char *buf, size_t size)
+int prompt_setup_line(const char *token, bool tty, bool echo, char *buf, size_t size)
 {
 	/*
 	 * The status is taken first: the hook's own commands would change $?.
@@ -210,15 +228,18 @@ int prompt_setup_line(const char *token, char *buf, size_t size)
 	 * with the user's); other shells get the mark from PS1's command
 	 * substitution, a subshell per prompt. A working directory with the
 	 * marker bytes in its name is reported empty (the case pattern holds
-	 * those two bytes themselves).
+	 * those two bytes themselves). A terminal is one stream: one mark.
 	 */
 	char mark[320];
+	char continuation[128];
 
 	snprintf(mark, sizeof(mark),
 		 "_seshfs_s=$?; case $PWD in (*[\036\037]*) _seshfs_d=;; (*) _seshfs_d=$PWD;; esac; "
-		 "printf \"\\036%s:1:%%d:%%s\\037\" \"$_seshfs_s\" \"$_seshfs_d\" >&8; "
-		 "printf \"\\036%s:1:%%d\\037\" \"$_seshfs_s\" >&9",
-		 token, token);
+		 "printf \"\\036%s:1:%%d:%%s\\037\" \"$_seshfs_s\" \"$_seshfs_d\" >&8%s%s%s",
+		 token, tty ? "" : "; printf \"\\036", tty ? "" : token,
+		 tty ? "" : ":1:%d\\037\" \"$_seshfs_s\" >&9");
+	snprintf(continuation, sizeof(continuation), "printf \"\\036%s:2\\037\" >&8%s%s%s", token,
+		 tty ? "" : "; printf \"\\036", tty ? "" : token, tty ? "" : ":2\\037\" >&9");
 	/*
 	 * bash also prints PS0 (to stderr, decoding \nnn, no fork) once it has
 	 * read a command: a shell inside its own "read" builtin is then not
@@ -227,10 +248,9 @@ int prompt_setup_line(const char *token, char *buf, size_t size)
 	 * would cost a millisecond each.
 	 */
 	return snprintf(buf, size,
-			"if [ -n \"${BASH_VERSION-}\" ]; then PROMPT_COMMAND='%s'; PS1=; PS0='\\036%s:0\\037'; "
+			"%sif [ -n \"${BASH_VERSION-}\" ]; then PROMPT_COMMAND='%s'; PS1=; PS0='\\036%s:0\\037'; "
 			"PS2='\\036%s:3\\037'; "
-			"else PS1='$(%s)'; "
-			"PS2='$(printf \"\\036%s:2\\037\" >&8; printf \"\\036%s:2\\037\" >&9)'; fi; "
+			"else PS1='$(%s)'; PS2='$(%s)'; fi; "
 			"unset HISTFILE\n",
-			mark, token, token, mark, token, token);
+			tty && !echo ? "stty -echo; " : "", mark, token, token, mark, continuation);
 }

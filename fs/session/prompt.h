@@ -32,6 +32,8 @@
 #define PROMPT_TOKEN_LEN 16
 /* \036 + token + ":1:" + up to 3 status digits + \037 */
 #define PROMPT_MARKER_MAX (1 + PROMPT_TOKEN_LEN + 3 + 3 + 1)
+/* The newline bytes eaten before a marker after an interrupt: two CRLFs on a terminal. */
+#define PROMPT_EAT_MAX 4
 /* The shell line that installs the markers; fits PROMPT_TOKEN_LEN hex digits. */
 #define PROMPT_SETUP_MAX 1024
 /* The longest working directory a marker reports (PATH_MAX). */
@@ -55,14 +57,16 @@ struct prompt_scanner {
 	char token[PROMPT_TOKEN_LEN + 1];
 	char head[PROMPT_TOKEN_LEN + 3];	/* \036 TOKEN : */
 	size_t head_len;
-	char held[PROMPT_MARKER_MAX + 1];
+	char held[PROMPT_MARKER_MAX + PROMPT_EAT_MAX];
 	size_t held_len;
 	/*
 	 * Set when the shell was interrupted: an interactive shell prints one
 	 * newline before its next prompt, which is dropped with the marker.
-	 * Cleared by the next marker.
+	 * Cleared by the next prompt marker (PS0 is not a prompt). On a terminal
+	 * (crlf) that is up to two CRLFs, all on the one stream.
 	 */
 	bool eat_newline;
+	bool crlf;
 	/* Inside a marker's CWD: its status, and the bytes so far (heap, grown as needed). */
 	bool in_cwd;
 	int cwd_status;
@@ -78,7 +82,11 @@ void prompt_scan(struct prompt_scanner *sc, const char *data, size_t len, const 
 /* End of stream: whatever was held back is user output after all. */
 void prompt_scan_flush(struct prompt_scanner *sc, const struct prompt_sink *sink);
 
-/* The line seshfs sends first: sets PS1/PS2 to the marker hooks. Returns its length. */
-int prompt_setup_line(const char *token, char *buf, size_t size);
+/*
+ * The line seshfs sends first: sets PS1/PS2 to the marker hooks. Returns
+ * its length. tty: the markers go to the terminal once (stdout); echo off
+ * turns the terminal's echo off.
+ */
+int prompt_setup_line(const char *token, bool tty, bool echo, char *buf, size_t size);
 
 #endif

@@ -19,6 +19,7 @@ struct session_settings {
 	char **env;	/* "K=V", env_count of them */
 	size_t env_count;
 	bool tty;
+	bool echo;		/* tty: the terminal echoes input */
 	bool stderr_merged;	/* the shell's fd 2 is its stdout: one ordered stream */
 	unsigned cols;
 	unsigned rows;

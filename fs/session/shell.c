@@ -63,10 +63,7 @@ static void shell_sink(void *ctx, enum demux_stream stream, const char *data, si
 		shell_take_startup(s, &data, &len);
 	if (len == 0)
 		return;
-	if (s->shell.tty)
-		stream_push(s, which, data, len);
-	else
-		completion_feed(s, which, data, len);
+	completion_feed(s, which, data, len);
 }
 
 static enum pump_result shell_pump_in(struct session *s)
@@ -192,17 +189,17 @@ void shell_init(struct session *s)
 	loop_timer_init(&s->buffered, shell_read_buffered);
 }
 
-/* The shell is up once its pid came and, without a tty, both streams carried the set-up prompt. */
+/* The shell is up once its pid came and its set-up prompt is complete. */
 static bool shell_ready(const struct session_shell *sh)
 {
-	return sh->id.pid > 0 && (sh->tty || sh->events_done > 0);
+	return sh->id.pid > 0 && sh->events_done > 0;
 }
 
-/* Pipe sessions: the first line installs the prompt markers (see prompt.h). */
-static int shell_send_setup(struct session *s, char err[ENGINE_ERR_MAX])
+/* The first line installs the prompt markers (see prompt.h). */
+static int shell_send_setup(struct session *s, const struct session_settings *settings, char err[ENGINE_ERR_MAX])
 {
 	char line[PROMPT_SETUP_MAX];
-	int len = prompt_setup_line(s->token, line, sizeof(line));
+	int len = prompt_setup_line(s->token, settings->tty, settings->echo, line, sizeof(line));
 
 	s->shell.setup_sent = true;
 	/* A short first write into an empty socket goes out whole. */
@@ -266,14 +263,15 @@ static int shell_create(struct session *s, const struct session_settings *settin
 }
 
 /* Reads the new shell's stream (lock dropped while waiting) until it is ready, bounded. */
-static int shell_wait_ready(struct session *s, int64_t deadline_ns, char err[ENGINE_ERR_MAX])
+static int shell_wait_ready(struct session *s, const struct session_settings *settings, int64_t deadline_ns,
+			    char err[ENGINE_ERR_MAX])
 {
 	struct session_shell *sh = &s->shell;
 
 	for (;;) {
 		enum pump_result result = shell_pump_in(s);
-		if (sh->id.pid > 0 && !sh->tty && !sh->setup_sent) {
-			int ret = shell_send_setup(s, err);
+		if (sh->id.pid > 0 && !sh->setup_sent) {
+			int ret = shell_send_setup(s, settings, err);
 			if (ret < 0)
 				return ret;
 		}
@@ -319,13 +317,15 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 		sh->tty = settings.tty;
 		sh->conn = conn;
 		demux_init(&sh->demux, settings.tty);
-		for (int i = 0; i < STREAM_COUNT; i++)
+		for (int i = 0; i < STREAM_COUNT; i++) {
 			prompt_scanner_init(&sh->scanner[i], s->token);
+			sh->scanner[i].crlf = settings.tty;
+		}
 		const char *base = strrchr(settings.shell, '/');
 		sh->filter_noise = !settings.tty && strcmp(base ? base + 1 : settings.shell, "bash") == 0;
 		sh->noise_stream = settings.stderr_merged ? STREAM_STDOUT : STREAM_STDERR;
 		noise_init(&sh->noise);
-		ret = shell_wait_ready(s, deadline, err);
+		ret = shell_wait_ready(s, &settings, deadline, err);
 		if (ret == 0)
 			watchdog_shell_started(sh->id.pid);
 	}

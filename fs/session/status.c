@@ -77,7 +77,7 @@ static struct status_text *status_make(const struct status_build *b, bool engine
 		goto fail;
 	list_for_each_safe(pos, tmp, &sessions.listing) {
 		const struct session *s = list_entry(pos, struct session, in_listing);
-		busy += s->state == SESSION_RUNNING && !s->shell.tty && !session_idle(s) && !session_continuing(s);
+		busy += s->state == SESSION_RUNNING && !session_idle(s) && !session_continuing(s);
 	}
 	bool ok = engine_answered && b->engine_ok;
 	const char *state = engine_answered ? status_container_state(b) : NULL;

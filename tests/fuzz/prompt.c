@@ -5,8 +5,8 @@
  * their places) is what a plain whole-buffer reading of the marker grammar
  * gives; nothing else is eaten.
  *
- * Input: byte 0 sets eat_newline (bit 0) and seeds the split points; the
- * rest is the stream. The token is fixed (see prompt.dict).
+ * Input: byte 0 sets eat_newline (bit 0) and crlf (bit 1) and seeds the
+ * split points; the rest is the stream. The token is fixed (see prompt.dict).
  */
 #include <string.h>
 
@@ -101,7 +101,12 @@ static size_t reference_marker(const uint8_t *in, size_t len, enum prompt_kind *
 	return (size_t)(end - in) + 1;
 }
 
-static void reference_scan(const uint8_t *in, size_t len, bool eat_newline, struct events *e)
+static bool reference_newline(uint8_t c, bool crlf)
+{
+	return c == '\n' || (crlf && c == '\r');
+}
+
+static void reference_scan(const uint8_t *in, size_t len, bool eat_newline, bool crlf, struct events *e)
 {
 	enum prompt_kind kind;
 	int status;
@@ -109,14 +114,20 @@ static void reference_scan(const uint8_t *in, size_t len, bool eat_newline, stru
 	bool ended;
 
 	for (size_t at = 0; at < len;) {
-		size_t skip = eat_newline && in[at] == '\n' ? 1 : 0;
+		size_t skip = 0;
+		while (eat_newline && at + skip < len && skip < (crlf ? PROMPT_EAT_MAX : 1u) &&
+		       reference_newline(in[at + skip], crlf))
+			skip++;
 		size_t marker = reference_marker(in + at + skip, len - at - skip, &kind, &status, &cwd, &ended);
 		if (marker) {
 			size_t cwd_len = cwd ? (size_t)(in + at + skip + marker - 1 - cwd) : 0;
+			if (kind == PROMPT_START && skip > 0)
+				on_data(e, (const char *)in + at, skip);	/* not eaten before PS0 */
 			if (ended)
 				on_marker(e, kind, status, cwd && cwd_len <= PROMPT_CWD_MAX ? (const char *)cwd : NULL,
 					  cwd_len);
-			eat_newline = false;
+			if (kind != PROMPT_START)
+				eat_newline = false;
 			at += skip + marker;
 		} else {
 			on_data(e, (const char *)in + at, 1);
@@ -130,6 +141,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 1)
 		return 0;
 	bool eat_newline = data[0] & 1;
+	bool crlf = data[0] & 2;
 	uint32_t seed = data[0] | 1u;
 	const uint8_t *in = data + 1;
 	size_t len = size - 1;
@@ -139,9 +151,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct prompt_sink sink = { on_data, on_marker, &got };
 	struct prompt_scanner sc;
 
-	reference_scan(in, len, eat_newline, &want);
+	reference_scan(in, len, eat_newline, crlf, &want);
 	prompt_scanner_init(&sc, TOKEN);
 	sc.eat_newline = eat_newline;
+	sc.crlf = crlf;
 	for (size_t at = 0; at < len;) {
 		seed = seed * 1103515245u + 12345u;
 		size_t piece = 1 + (seed >> 16) % 40;
