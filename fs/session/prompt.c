@@ -138,7 +138,7 @@ static size_t prompt_take_cwd(struct prompt_scanner *sc, const char *data, size_
 	size_t n = end ? (size_t)(end - data) : len;
 
 	/* Past PROMPT_CWD_MAX it is unknown: cwd_len says so, the bytes are not kept. */
-	if (sc->cwd_len <= PROMPT_CWD_MAX) {
+	if (n > 0 && sc->cwd_len <= PROMPT_CWD_MAX) {
 		size_t want = sc->cwd_len + n;
 		if (want > PROMPT_CWD_MAX) {
 			sc->cwd_len = PROMPT_CWD_MAX + 1;
