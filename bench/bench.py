@@ -96,6 +96,8 @@ def main():
     try:
         # Command round trip: write "echo tokN", read until tokN is back.
         rt = m.session("roundtrip")
+        with open(os.path.join(rt, "ctl"), "w") as f:
+            f.write("shell /bin/sh\nrestart\n")  # busybox ash (bash is the default where present)
         n = str(a.commands)
         fs, raw_rt, hooked = [], [], []
         for _ in range(a.rounds):
@@ -106,9 +108,14 @@ def main():
         bash = m.session("bash")
         with open(os.path.join(bash, "ctl"), "w") as f:
             f.write("shell /bin/bash\nrestart\n")
-        bash_fs, bash_hooked = [], []
+        # And with ctl expect set (a REPL prompt that never comes): each output is matched.
+        expect = m.session("expect")
+        with open(os.path.join(expect, "ctl"), "w") as f:
+            f.write("shell /bin/bash\nexpect ^>>> $\nrestart\n")
+        bash_fs, bash_hooked, expect_fs = [], [], []
         for _ in range(a.rounds):
             bash_fs.append(medians(client(a.client, "fs", bash, "roundtrip", n)))
+            expect_fs.append(medians(client(a.client, "fs", expect, "roundtrip", n)))
             bash_hooked.append(medians(client(a.client, "raw", a.container, "hooked", "/bin/bash", n)))
         fs_rt, fs_done = zip(*fs)
         hooked_rt, hooked_done = zip(*hooked)
@@ -126,6 +133,8 @@ def main():
             note="includes the prompt hook")
         row("  bash session: round trip", statistics.median(bash_rt), raw_med, "us", "<= 1.5x")
         row("  bash session: to completion (EOF)", statistics.median(bash_done), raw_med, "us", "-")
+        row("  bash session, expect set: round trip", statistics.median(r[0] for r in expect_fs),
+            statistics.median(bash_rt), "us", "<= 1.05x", note="vs the bash session")
         # The same shell and prompt hook on a raw exec: what the relay through FUSE costs.
         row("relay only: round trip vs hooked raw exec", fs_med, statistics.median(hooked_rt), "us", "-")
         row("  ... to completion vs hooked raw prompt", statistics.median(fs_done),
@@ -162,7 +171,7 @@ def main():
             raw_bw.append(client(a.client, "raw", a.container, "stream", str(a.stream_mib))[0]["mib_per_s"])
         row(f"stream {a.stream_mib} MiB (MiB/s)", statistics.median(fs_bw), statistics.median(raw_bw),
             "MiB/s", ">= 0.9x", higher_is_better=True)
-        for name in ("roundtrip", "bash", "stream"):
+        for name in ("roundtrip", "bash", "expect", "stream"):
             os.rmdir(os.path.join(m.sessions, name))
     finally:
         m.close()

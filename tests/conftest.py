@@ -7,7 +7,9 @@ SESHFS_BIN names the binary under test, SESHFS_IMAGE the sandbox image
 import errno
 import os
 import signal
+import socket
 import subprocess
+import threading
 import time
 import uuid
 
@@ -145,6 +147,64 @@ def own_engine(tmp_path_factory):
         docker("rm", "-f", name, check=False, host=engine.url)
     engine.stop()
     subprocess.run(["rm", "-rf", engine.root], check=False)
+
+
+class StallingProxy:
+    """A unix socket in front of the engine's; while stalled, nothing goes from seshfs to the engine."""
+
+    def __init__(self, path, upstream="/var/run/docker.sock"):
+        self.path = path
+        self.upstream = upstream
+        self.open = threading.Event()
+        self.open.set()
+        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.listener.bind(path)
+        self.listener.listen(64)
+        self.closing = False
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self):
+        while not self.closing:
+            try:
+                client, _ = self.listener.accept()
+            except OSError:
+                return
+            engine = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            engine.connect(self.upstream)
+            threading.Thread(target=self._pump, args=(client, engine, True), daemon=True).start()
+            threading.Thread(target=self._pump, args=(engine, client, False), daemon=True).start()
+
+    def _pump(self, src, dst, gated):
+        try:
+            while True:
+                data = src.recv(65536)
+                if not data:
+                    dst.shutdown(socket.SHUT_WR)
+                    return
+                while gated and not self.open.wait(0.05):
+                    if self.closing:
+                        return
+                dst.sendall(data)
+        except OSError:
+            pass
+
+    def stall(self):
+        self.open.clear()
+
+    def resume(self):
+        self.open.set()
+
+    def close(self):
+        self.closing = True
+        self.open.set()
+        self.listener.close()
+
+
+@pytest.fixture
+def proxy(tmp_path):
+    p = StallingProxy(str(tmp_path / "engine.sock"))
+    yield p
+    p.close()
 
 
 class Session:

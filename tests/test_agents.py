@@ -6,12 +6,11 @@ Each runs under busybox ash and under bash.
 """
 import errno
 import os
-import threading
 import time
 
 import pytest
 
-from conftest import expect_errno, shell, wait_until
+from conftest import expect_errno, wait_until
 
 SHELLS = ["/bin/sh", "/bin/bash"]
 

@@ -4,7 +4,6 @@ Each failed on the code the review read and passes since the fix.
 """
 import errno
 import os
-import socket
 import subprocess
 import threading
 import time
@@ -102,64 +101,6 @@ def test_signal_written_with_restart_reaches_the_old_shell(mount, container):
 
 
 # ---- 3. mkdir and rmdir do not hold sessions/ for an engine round trip ----
-
-class StallingProxy:
-    """A unix socket in front of the engine's; while stalled, nothing goes from seshfs to the engine."""
-
-    def __init__(self, path, upstream="/var/run/docker.sock"):
-        self.path = path
-        self.upstream = upstream
-        self.open = threading.Event()
-        self.open.set()
-        self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.listener.bind(path)
-        self.listener.listen(64)
-        self.closing = False
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self):
-        while not self.closing:
-            try:
-                client, _ = self.listener.accept()
-            except OSError:
-                return
-            engine = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            engine.connect(self.upstream)
-            threading.Thread(target=self._pump, args=(client, engine, True), daemon=True).start()
-            threading.Thread(target=self._pump, args=(engine, client, False), daemon=True).start()
-
-    def _pump(self, src, dst, gated):
-        try:
-            while True:
-                data = src.recv(65536)
-                if not data:
-                    dst.shutdown(socket.SHUT_WR)
-                    return
-                while gated and not self.open.wait(0.05):
-                    if self.closing:
-                        return
-                dst.sendall(data)
-        except OSError:
-            pass
-
-    def stall(self):
-        self.open.clear()
-
-    def resume(self):
-        self.open.set()
-
-    def close(self):
-        self.closing = True
-        self.open.set()
-        self.listener.close()
-
-
-@pytest.fixture
-def proxy(tmp_path):
-    p = StallingProxy(str(tmp_path / "engine.sock"))
-    yield p
-    p.close()
-
 
 def test_rmdir_answers_at_once_while_the_engine_is_slow(make_mount, container, proxy):
     m = make_mount(options=[f"docker_host=unix://{proxy.path}"])

@@ -94,6 +94,7 @@ def test_kill_9_leaves_no_process_in_the_container(make_mount, container):
     kill_9(m)
     wait_until(lambda: container.processes() == [] and container.watchdogs() == [], timeout=5,
                what="everything the sessions started to go")
+    wait_until(lambda: usable(m.path), timeout=5, what="the mount point to be free")
 
 
 def test_a_killed_watchdog_is_started_again(make_mount, container):

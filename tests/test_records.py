@@ -155,7 +155,8 @@ def test_status_file(make_mount, container):
     assert sorted(os.listdir(m.path)) == ["sessions", "status"]
     assert os.stat(path).st_mode & 0o777 == 0o444
     expect_errno(errno.EACCES, os.open, path, os.O_WRONLY)
-    a, b = m.session(), m.session()
+    m.session()
+    b = m.session()
     b.ctl("timeout 5")
     b.send("sleep 2\n")
     wait_until(lambda: b.status()["activity"] == "busy", what="sleep to run")
@@ -197,3 +198,41 @@ def test_status_answers_within_a_second_without_an_engine(make_mount, own_engine
     assert elapsed < 1.5
     own_engine.start()
     assert status_of(m)[0]["engine"] == "ok"
+
+
+def test_status_answers_within_a_second_while_the_engine_hangs(make_mount, proxy):
+    m = make_mount(options=[f"docker_host=unix://{proxy.path}"])
+    m.session()
+    proxy.stall()
+    st, elapsed = status_of(m)
+    assert st["engine"] == "unreachable" and st["sessions"] == "1"
+    assert elapsed < 1.5
+    proxy.resume()
+    assert status_of(m)[0]["engine"] == "ok"
+
+
+# ---- bash by default ----
+
+def test_bash_is_the_default_shell_where_the_container_has_it(make_mount, container, fresh_container):
+    s = make_mount().session()
+    assert s.status()["shell"] == "/bin/bash"
+    s.send("echo $BASH_VERSION\n")
+    assert s.read().startswith(b"5.")
+    fresh_container.sh("rm /bin/bash")
+    t = make_mount(target=fresh_container).session()
+    assert t.status()["shell"] == "/bin/sh"
+    t.send("echo ${BASH_VERSION-none}\n")
+    assert t.read() == b"none\n"
+
+
+def test_bash_keeps_the_users_variables_and_prints_no_terminal_noise(mount):
+    s = session_with(mount, "/bin/bash", "timeout 5")
+    assert run(s, "s=kept; d=too; true\n") == b""
+    assert run(s, "echo $s $d\n") == b"kept too\n"
+    # A job a signal ended (SIGPIPE), a command started with &: bash's own lines are dropped.
+    assert run(s, "yes | head -2; sleep 0.1 & wait\n") == b"y\ny\n"
+    assert s.read("stderr") == b""
+    s.ctl("stderr merged\nrestart")
+    assert run(s, "sleep 0.1 & yes | head -1; wait\n") == b"y\n"
+    # The same line from a program is output unless it is the first since the shell read the line.
+    assert run(s, "echo x >&2; echo '[1] 23' >&2\n") == b"x\n[1] 23\n"

@@ -2,7 +2,6 @@
 import errno
 import os
 import select
-import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor

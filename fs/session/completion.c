@@ -150,8 +150,11 @@ static void completion_marker(void *ctx, enum prompt_kind kind, int status, cons
 	 * whether the shell runs a command it read.
 	 */
 	sh->started[scan->stream] = kind == PROMPT_START;
-	if (kind == PROMPT_START)
+	if (kind == PROMPT_START) {
+		if (sh->filter_noise && scan->stream == sh->noise_stream)
+			noise_command_started(&sh->noise);
 		return;
+	}
 	sh->markers[scan->stream]++;
 	if (sh->tty) {
 		/* One stream, the terminal's: each marker is a whole prompt. */

@@ -4,7 +4,8 @@
  * the output is the input without exactly the whole noise lines, as a
  * plain line-by-line reading finds them; nothing else is eaten.
  *
- * Input: byte 0 seeds the split points; the rest is the stream.
+ * Input: byte 0 seeds the split points; the rest is the stream, where a
+ * byte 0x1e at a line start stands for "the shell read a command" (PS0).
  */
 #include <string.h>
 
@@ -45,18 +46,20 @@ static bool literal(const uint8_t *line, size_t len, size_t *p, const char *text
 	return true;
 }
 
-/* The whole line (newline included) is one of the two noise lines. */
-static bool reference_noise(const uint8_t *line, size_t len)
+/* The whole line (newline included) is the tcsetattr line (0), the job line (1), or neither (-1). */
+static int reference_noise(const uint8_t *line, size_t len)
 {
 	size_t p = 0;
 
 	if (literal(line, len, &p, "bash: [") && digits(line, len, &p) && literal(line, len, &p, ": ") &&
 	    digits(line, len, &p) && literal(line, len, &p, " (") && digits(line, len, &p) &&
 	    literal(line, len, &p, ")] tcsetattr: Inappropriate ioctl for device\n") && p == len)
-		return true;
+		return 0;
 	p = 0;
-	return literal(line, len, &p, "[") && digits(line, len, &p) && literal(line, len, &p, "] ") &&
-	       digits(line, len, &p) && literal(line, len, &p, "\n") && p == len;
+	if (literal(line, len, &p, "[") && digits(line, len, &p) && literal(line, len, &p, "] ") &&
+	    digits(line, len, &p) && literal(line, len, &p, "\n") && p == len)
+		return 1;
+	return -1;
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
@@ -70,23 +73,51 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct output got = { malloc(len + 1), 0 };
 	struct noise_filter nf;
 
+	/* The reference, line by line; an event counts only at a line start. */
+	bool after_start = false;
 	for (size_t at = 0; at < len;) {
+		if (in[at] == 0x1e) {
+			after_start = true;
+			at++;
+			continue;
+		}
 		const uint8_t *nl = memchr(in + at, '\n', len - at);
 		size_t line = nl ? (size_t)(nl - (in + at)) + 1 : len - at;
-		/* Lines longer than the filter holds are never noise. */
-		if (!nl || line >= NOISE_LINE_MAX || !reference_noise(in + at, line)) {
-			memcpy(want.bytes + want.len, in + at, line);
-			want.len += line;
+		/* An event inside a line is none: the line is its bytes around it. */
+		uint8_t text[NOISE_LINE_MAX];
+		size_t text_len = 0;
+		for (size_t i = 0; i < line && text_len < sizeof(text); i++) {
+			if (in[at + i] != 0x1e)
+				text[text_len++] = in[at + i];
 		}
+		int kind = nl && text_len < NOISE_LINE_MAX ? reference_noise(text, text_len) : -1;
+		if (kind == 0 || (kind == 1 && after_start))
+			goto next;	/* dropped; bash's own noise keeps the window open */
+		for (size_t i = 0; i < line; i++) {
+			if (in[at + i] != 0x1e)
+				want.bytes[want.len++] = in[at + i];
+		}
+		after_start = false;
+next:
 		at += line;
 	}
 	noise_init(&nf);
+	bool line_start = true;
 	for (size_t at = 0; at < len;) {
+		if (in[at] == 0x1e) {
+			if (line_start)
+				noise_command_started(&nf);
+			at++;
+			continue;
+		}
+		const uint8_t *event = memchr(in + at, 0x1e, len - at);
+		size_t run = event ? (size_t)(event - (in + at)) : len - at;
 		seed = seed * 1103515245u + 12345u;
 		size_t piece = 1 + (seed >> 16) % 40;
-		if (piece > len - at)
-			piece = len - at;
+		if (piece > run)
+			piece = run;
 		noise_filter(&nf, (const char *)in + at, piece, sink, &got);
+		line_start = in[at + piece - 1] == '\n';
 		at += piece;
 	}
 	noise_flush(&nf, sink, &got);

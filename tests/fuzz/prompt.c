@@ -161,7 +161,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if (piece > len - at)
 			piece = len - at;
 		prompt_scan(&sc, (const char *)in + at, piece, &sink);
-		FUZZ_ASSERT(sc.held_len <= PROMPT_MARKER_MAX + 1);
+		FUZZ_ASSERT(sc.held_len <= sizeof(sc.held));
 		at += piece;
 	}
 	prompt_scan_flush(&sc, &sink);
