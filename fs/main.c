@@ -16,10 +16,12 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 
 #include "../backend/engine.h"
 #include "../backend/procctl.h"
 #include "ops.h"
+#include "reply.h"
 #include "session/ctl.h"
 #include "session/session.h"
 #include "session/settings.h"
@@ -265,8 +267,9 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "usage: %s [options] CONTAINER MOUNTPOINT (see --help)\n", argv[0]);
 		goto out_args;
 	}
-	struct stat mountpoint_st;
-	if (stat(cmdline.mountpoint, &mountpoint_st) < 0 && errno == ENOTCONN) {
+	/* statfs always asks the filesystem: a dead one's cached attributes do not hide it. */
+	struct statfs mountpoint_fs;
+	if (statfs(cmdline.mountpoint, &mountpoint_fs) < 0 && errno == ENOTCONN) {
 		fprintf(stderr, "seshfs: %s is still mounted by a filesystem that died; "
 			"fusermount3 -u %s frees it\n", cmdline.mountpoint, cmdline.mountpoint);
 		goto out_args;
@@ -351,7 +354,9 @@ int main(int argc, char *argv[])
 	log_init(cmdline.foreground, cmdline.debug);
 
 	/* Threads start after fuse_daemonize: they would not survive its fork. */
-	int init_ret = sessions_init(&cfg);
+	int init_ret = reply_start(se);
+	if (init_ret == 0)
+		init_ret = sessions_init(&cfg);
 	if (init_ret < 0) {
 		log_error("cannot start: %s", strerror(-init_ret));
 	} else {
@@ -373,6 +378,7 @@ int main(int argc, char *argv[])
 		ret = ret != 0 && ret != SIGINT && ret != SIGTERM && ret != SIGHUP;
 	}
 	sessions_shutdown();
+	reply_stop();
 	fuse_session_unmount(se);
 out_signals:
 	fuse_remove_signal_handlers(se);

@@ -4,9 +4,15 @@
  *
  * Maps inodes to the tree (/, status, sessions/, sessions/NAME/ and its
  * files, as session_files[] lists them) and hands everything that touches a
- * session, or the status, to session/. Entry and attribute timeouts are zero, so the kernel never
- * caches a name that an rmdir or a mkdir could change, and nothing needs
- * invalidating.
+ * session, or the status, to session/.
+ *
+ * The kernel caches names and attributes for FS_CACHE_SECONDS: they change
+ * only through seshfs (mkdir and rmdir, which the kernel sees; an idle
+ * session's close invalidates its name). The files whose size and mtime
+ * move with output (session_files[].fresh) are never cached, so that
+ * tail -f and ls -l see them: that costs one GETATTR per open. Operations
+ * that carry nothing here (flush, xattrs) answer ENOSYS once, and the
+ * kernel stops sending them.
  */
 #include "ops.h"
 
@@ -16,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "reply.h"
 #include "session/session.h"
 
 _Static_assert(INO_ROOT == FUSE_ROOT_ID, "the root's inode is FUSE's");
@@ -41,11 +48,26 @@ static void ops_init(void *userdata, struct fuse_conn_info *conn)
 	(void)userdata;
 	conn->max_write = SESSION_MAX_REQUEST;
 	conn->max_read = 0;	/* no limit below max_pages */
+	/* O_TRUNC comes with the open (echo > stdin): no SETATTR request for it. */
+	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
+		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+/* How long the kernel may keep ino's attributes. */
+static double ops_attr_timeout(fuse_ino_t ino)
+{
+	uint64_t id;
+	enum session_file file;
+
+	if (session_ino_split(ino, &id, &file) && session_files[file].fresh)
+		return 0;
+	return FS_CACHE_SECONDS;
 }
 
 static void ops_reply_stat_entry(fuse_req_t req, fuse_ino_t ino, const struct stat *st)
 {
-	struct fuse_entry_param entry = { .ino = ino, .attr = *st };
+	struct fuse_entry_param entry = { .ino = ino, .attr = *st, .entry_timeout = FS_CACHE_SECONDS,
+					  .attr_timeout = ops_attr_timeout(ino) };
 
 	fuse_reply_entry(req, &entry);
 }
@@ -56,6 +78,8 @@ static void ops_lookup(fuse_req_t req, fuse_ino_t parent, const char *name)
 	enum session_file file = SESSION_DIR, parent_file;
 	struct stat st;
 	uint64_t id;
+
+	status_count(STATUS_LOOKUP);
 
 	if (parent == INO_ROOT) {
 		fuse_ino_t ino = strcmp(name, "sessions") == 0 ? INO_SESSIONS :
@@ -90,6 +114,7 @@ static void ops_forget(fuse_req_t req, fuse_ino_t ino, uint64_t nlookup)
 {
 	(void)ino;
 	(void)nlookup;
+	status_count(STATUS_OTHER);
 	fuse_reply_none(req);	/* inode numbers are computed, nothing to drop */
 }
 
@@ -120,12 +145,14 @@ static int ops_stat(fuse_ino_t ino, struct fuse_file_info *fi, struct stat *st)
 static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct stat st;
-	int ret = ops_stat(ino, fi, &st);
+	int ret;
 
+	status_count(STATUS_GETATTR);
+	ret = ops_stat(ino, fi, &st);
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
-		fuse_reply_attr(req, &st, 0);
+		fuse_reply_attr(req, &st, ops_attr_timeout(ino));
 }
 
 static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int to_set,
@@ -137,6 +164,7 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 	enum session_file file;
 	struct stat st;
 	(void)attr;
+	status_count(STATUS_SETATTR);
 
 	/* Only truncate (echo > stdin, open(..., "w")) on stdin and ctl: a no-op. */
 	if (!session_ino_split(ino, &id, &file) || !session_files[file].truncatable ||
@@ -148,7 +176,7 @@ static void ops_setattr(fuse_req_t req, fuse_ino_t ino, struct stat *attr, int t
 	if (ret < 0)
 		fuse_reply_err(req, -ret);
 	else
-		fuse_reply_attr(req, &st, 0);
+		fuse_reply_attr(req, &st, ops_attr_timeout(ino));
 }
 
 static void ops_dirbuf_add(fuse_req_t req, struct ops_dirbuf *b, const char *name, fuse_ino_t ino)
@@ -187,6 +215,8 @@ static void ops_opendir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	struct ops_dirbuf *b = calloc(1, sizeof(*b));
 	uint64_t id;
 	enum session_file file;
+
+	status_count(STATUS_OPENDIR);
 
 	if (!b) {
 		fuse_reply_err(req, ENOMEM);
@@ -233,6 +263,7 @@ static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct ops_dirbuf *b = (struct ops_dirbuf *)fi->fh;
 	(void)ino;
+	status_count(STATUS_READDIR);
 
 	if ((size_t)off >= b->size) {
 		fuse_reply_buf(req, NULL, 0);
@@ -257,6 +288,9 @@ static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	struct ops_dirbuf *b = (struct ops_dirbuf *)fi->fh;
+
+	status_count(STATUS_RELEASEDIR);
+
 	(void)ino;
 
 	free(b->data);
@@ -267,6 +301,7 @@ static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info
 static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_t mode)
 {
 	(void)mode;
+	status_count(STATUS_MKDIR);
 	if (parent == INO_SESSIONS)
 		session_mkdir((struct req *)req, name);
 	else
@@ -275,6 +310,7 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 
 static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
+	status_count(STATUS_RMDIR);
 	if (parent == INO_SESSIONS)
 		session_rmdir((struct req *)req, name);
 	else
@@ -286,6 +322,8 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	struct session_handle *h = NULL;
 	uint64_t id;
 	enum session_file file;
+
+	status_count(STATUS_OPEN);
 
 	if (ino == INO_ROOT || ino == INO_SESSIONS) {
 		fuse_reply_err(req, EISDIR);
@@ -327,6 +365,8 @@ static void ops_read(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 {
 	struct session_handle *h = (struct session_handle *)fi->fh;
 
+	status_count(STATUS_READ);
+
 	if (ino == INO_STATUS)
 		status_read((struct req *)req, (void *)fi->fh, size, off);
 	else
@@ -339,6 +379,7 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 	struct session_handle *h = (struct session_handle *)fi->fh;
 	(void)ino;
 	(void)off;
+	status_count(STATUS_WRITE);
 
 	session_handle_type(h)->write((struct req *)req, h, buf, size);
 }
@@ -346,6 +387,7 @@ static void ops_write(fuse_req_t req, fuse_ino_t ino, const char *buf, size_t si
 static void ops_poll(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi,
 		     struct fuse_pollhandle *ph)
 {
+	status_count(STATUS_POLL);
 	if (ino == INO_STATUS) {
 		fuse_pollhandle_destroy(ph);	/* a snapshot: always readable */
 		fuse_reply_poll(req, POLLIN | POLLRDNORM);
@@ -359,6 +401,8 @@ static void ops_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, str
 {
 	struct session_handle *h = (struct session_handle *)fi->fh;
 
+	status_count(STATUS_LSEEK);
+
 	if (ino == INO_STATUS)
 		fuse_reply_err(req, ENXIO);	/* its size is 0, like a /proc file's */
 	else if (session_handle_type(h)->lseek)
@@ -369,6 +413,7 @@ static void ops_lseek(fuse_req_t req, fuse_ino_t ino, off_t off, int whence, str
 
 static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
+	status_count(STATUS_RELEASE);
 	if (ino == INO_STATUS)
 		status_release((void *)fi->fh);
 	else
@@ -376,11 +421,13 @@ static void ops_release(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *f
 	fuse_reply_err(req, 0);
 }
 
+/* Written bytes are with the session already: ENOSYS, and the kernel sends no more flushes. */
 static void ops_flush(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 {
 	(void)ino;
 	(void)fi;
-	fuse_reply_err(req, 0);	/* written bytes are with the session already */
+	status_count(STATUS_FLUSH);
+	fuse_reply_err(req, ENOSYS);
 }
 
 static void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_file_info *fi)
@@ -388,11 +435,13 @@ static void ops_fsync(fuse_req_t req, fuse_ino_t ino, int datasync, struct fuse_
 	(void)ino;
 	(void)datasync;
 	(void)fi;
+	status_count(STATUS_OTHER);
 	fuse_reply_err(req, 0);
 }
 
 static void ops_refuse(fuse_req_t req)
 {
+	status_count(STATUS_OTHER);
 	fuse_reply_err(req, EPERM);
 }
 
@@ -449,21 +498,22 @@ static void ops_rename(fuse_req_t req, fuse_ino_t parent, const char *name, fuse
 	ops_refuse(req);
 }
 
+/* No extended attributes: ENOSYS, and the kernel asks no more (nor checks security.capability on writes). */
 static void ops_getxattr(fuse_req_t req, fuse_ino_t ino, const char *name, size_t size)
 {
 	(void)ino;
 	(void)name;
 	(void)size;
-	fuse_reply_err(req, ENODATA);
+	status_count(STATUS_XATTR);
+	fuse_reply_err(req, ENOSYS);
 }
 
 static void ops_listxattr(fuse_req_t req, fuse_ino_t ino, size_t size)
 {
 	(void)ino;
-	if (size == 0)
-		fuse_reply_xattr(req, 0);
-	else
-		fuse_reply_buf(req, NULL, 0);
+	(void)size;
+	status_count(STATUS_XATTR);
+	fuse_reply_err(req, ENOSYS);
 }
 
 static void ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const char *value,
@@ -474,14 +524,16 @@ static void ops_setxattr(fuse_req_t req, fuse_ino_t ino, const char *name, const
 	(void)value;
 	(void)size;
 	(void)flags;
-	fuse_reply_err(req, ENOTSUP);
+	status_count(STATUS_XATTR);
+	fuse_reply_err(req, ENOSYS);
 }
 
 static void ops_removexattr(fuse_req_t req, fuse_ino_t ino, const char *name)
 {
 	(void)ino;
 	(void)name;
-	fuse_reply_err(req, ENODATA);
+	status_count(STATUS_XATTR);
+	fuse_reply_err(req, ENOSYS);
 }
 
 static void ops_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset, off_t length,
@@ -492,6 +544,7 @@ static void ops_fallocate(fuse_req_t req, fuse_ino_t ino, int mode, off_t offset
 	(void)offset;
 	(void)length;
 	(void)fi;
+	status_count(STATUS_OTHER);
 	fuse_reply_err(req, EOPNOTSUPP);
 }
 

@@ -74,6 +74,13 @@ int reply_open(struct req *req, void *fh)
 	return 0;
 }
 
+void notify_entry_gone(uint64_t parent, const char *name)
+{
+	(void)parent;
+	(void)name;
+	reply_unexpected("notify_entry_gone");
+}
+
 void req_watch_interrupt(struct req *req)
 {
 	(void)req;

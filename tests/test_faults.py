@@ -150,7 +150,9 @@ def assert_ended(m, s, reader, exit_code):
     assert not reader.is_alive(), "the parked read ended"
     assert reader.data == b"before\n"
     wait_until(lambda: s.status()["state"] == "exited", what="state exited")
-    assert s.status()["exit_code"] == exit_code
+    # The exit code comes from the engine: it is shown once the engine said it.
+    wait_until(lambda: "exit_code" in s.status() or "error" in s.status(), what="the exit code")
+    assert s.status().get("exit_code", s.status().get("error")) in exit_code
     with open(s.path("stdout"), "rb") as f:
         assert f.read() == b""
     expect_errno(errno.EPIPE, s.send, "echo lost\n")
@@ -160,7 +162,7 @@ def test_container_stop_and_start(make_mount, fresh_container):
     m = make_mount(target=fresh_container)
     s, reader = busy_session_with_a_reader(m)
     fresh_container.docker("stop", "-t", "1", fresh_container.name)
-    assert_ended(m, s, reader, "137")
+    assert_ended(m, s, reader, ["137"])
     expect_errno(errno.ESRCH, os.mkdir, os.path.join(m.sessions, "while-stopped"))
     assert "mkdir while-stopped: " in m.read_log()
     fresh_container.docker("start", fresh_container.name)
@@ -176,7 +178,8 @@ def test_engine_restart(make_mount, own_engine):
     m = make_mount(target=c, options=[f"docker_host={own_engine.url}"])
     s, reader = busy_session_with_a_reader(m)
     own_engine.stop()
-    assert_ended(m, s, reader, "137")
+    # A stopping engine may answer the exit code, or be gone before it is asked.
+    assert_ended(m, s, reader, ["137", "exit code unknown"])
     assert os.path.ismount(m.path)
     expect_errno(errno.ECONNREFUSED, os.mkdir, os.path.join(m.sessions, "while-down"))
     assert "mkdir while-down: " in m.read_log()

@@ -163,8 +163,9 @@ def test_status_file(make_mount, container):
     with open(path) as f:
         lines = f.read().splitlines()
     keys = [line.split(" ", 1)[0] for line in lines]
-    assert keys == ["engine", "engine_version", "container", "container_state", "sessions", "busy",
-                    "uptime", "version"]
+    assert keys[:8] == ["engine", "engine_version", "container", "container_state", "sessions", "busy",
+                        "uptime", "version"]
+    assert all(k.startswith("fuse_") for k in keys[8:]) and keys[-1] == "fuse_requests"
     st = dict(line.split(" ", 1) for line in lines)
     server = container.docker("version", "-f", "{{.Server.Version}}").stdout.strip()
     assert st["engine"] == "ok" and st["engine_version"] == server

@@ -87,7 +87,7 @@ static void key_last_exit(struct ctl_text *t, const char *key, const struct sess
 
 static void key_exit_code(struct ctl_text *t, const char *key, const struct session *s)
 {
-	if (s->state == SESSION_EXITED)
+	if (s->state == SESSION_EXITED && s->shell.has_exit_code)
 		ctl_line(t, key, 0, "%d", s->shell.exit_code);
 }
 

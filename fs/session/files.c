@@ -19,11 +19,11 @@ const struct session_file_type session_files[SESSION_FILE_COUNT] = {
 		.write = input_write, .poll = input_poll,
 	},
 	[SESSION_STDOUT] = {
-		.name = "stdout", .mode = S_IFREG | 0400, .access = O_RDONLY,
+		.name = "stdout", .mode = S_IFREG | 0400, .access = O_RDONLY, .fresh = true,
 		.read = stream_read, .poll = stream_poll, .stat = stream_stat,
 	},
 	[SESSION_STDERR] = {
-		.name = "stderr", .mode = S_IFREG | 0400, .access = O_RDONLY,
+		.name = "stderr", .mode = S_IFREG | 0400, .access = O_RDONLY, .fresh = true,
 		.read = stream_read, .poll = stream_poll, .stat = stream_stat,
 	},
 	[SESSION_CTL] = {
@@ -31,11 +31,11 @@ const struct session_file_type session_files[SESSION_FILE_COUNT] = {
 		.read = ctl_read, .write = ctl_write,
 	},
 	[SESSION_TRANSCRIPT] = {
-		.name = "transcript", .mode = S_IFREG | 0400, .access = O_RDONLY, .seekable = true,
+		.name = "transcript", .mode = S_IFREG | 0400, .access = O_RDONLY, .fresh = true, .seekable = true,
 		.read = record_read, .lseek = record_lseek, .stat = record_stat,
 	},
 	[SESSION_HISTORY] = {
-		.name = "history", .mode = S_IFREG | 0400, .access = O_RDONLY, .seekable = true,
+		.name = "history", .mode = S_IFREG | 0400, .access = O_RDONLY, .fresh = true, .seekable = true,
 		.read = record_read, .lseek = record_lseek, .stat = record_stat,
 	},
 };

@@ -190,7 +190,8 @@ struct session_shell {
 	uint64_t probe_prompts;
 	bool has_last_exit;
 	int last_exit;
-	int exit_code;			/* EXITED */
+	bool has_exit_code;		/* EXITED, and the engine said how */
+	int exit_code;
 };
 
 struct session {

@@ -181,6 +181,7 @@ static void session_close_idle(struct loop_timer *timer)
 			continue;
 		log_info("session %s: closed after %lld s without a read or write", s->name,
 			 (long long)(sessions.cfg.idle_timeout_ms / 1000));
+		notify_entry_gone(INO_SESSIONS, s->name);	/* no rmdir told the kernel */
 		session_close(s);
 	}
 }

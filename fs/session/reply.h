@@ -10,6 +10,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/uio.h>
@@ -37,6 +38,14 @@ int reply_open(struct req *req, void *fh);
  */
 void req_watch_interrupt(struct req *req);
 bool req_interrupted(struct req *req);
+
+/*
+ * The kernel caches names: tells it that name in directory parent is gone
+ * without a request of its own (an idle session closed). Queued, and sent by
+ * a thread of its own: never from a request's path, which could hold the
+ * directory lock the kernel needs for it.
+ */
+void notify_entry_gone(uint64_t parent, const char *name);
 
 /* Tells a poll(2) waiter the file's state changed, then frees the handle. */
 void poll_handle_notify(struct poll_handle *ph);

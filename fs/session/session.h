@@ -74,6 +74,7 @@ struct session_file_type {
 	int access;		/* O_RDONLY or O_WRONLY: what open accepts; O_RDWR: any */
 	bool seekable;		/* else opened nonseekable, like a pipe */
 	bool truncatable;	/* O_TRUNC and truncate(2) accepted, doing nothing */
+	bool fresh;		/* st_size/st_mtime change with output: the kernel must not cache them */
 	void (*read)(struct req *req, struct session_handle *h, size_t size, off_t off, int flags);
 	void (*write)(struct req *req, struct session_handle *h, const char *buf, size_t size);
 	void (*lseek)(struct req *req, struct session_handle *h, off_t off, int whence);
@@ -123,6 +124,14 @@ const struct session_file_type *session_handle_type(const struct session_handle 
 /* poll(2): replies with the ready events and keeps ph to notify later. */
 void session_poll(struct req *req, struct session_handle *h, struct poll_handle *ph);
 void session_release(struct session_handle *h);
+
+/* Kernel requests, counted for status (a line each: fuse_lookup N, ...). */
+enum status_request {
+	STATUS_LOOKUP, STATUS_GETATTR, STATUS_SETATTR, STATUS_OPEN, STATUS_READ, STATUS_WRITE,
+	STATUS_FLUSH, STATUS_RELEASE, STATUS_OPENDIR, STATUS_READDIR, STATUS_RELEASEDIR, STATUS_MKDIR,
+	STATUS_RMDIR, STATUS_POLL, STATUS_LSEEK, STATUS_XATTR, STATUS_OTHER, STATUS_REQUEST_COUNT,
+};
+void status_count(enum status_request kind);
 
 /*
  * MOUNTPOINT/status (status.c): open makes the text (answered within about a

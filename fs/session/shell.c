@@ -132,9 +132,10 @@ static void shell_inspect_run(struct job *j)
 	}
 	/* A restart may have begun meanwhile: then this exit is old news. */
 	if (s->state == SESSION_EXITING && strcmp(job->exec_id, s->shell.exec_id) == 0) {
-		s->shell.exit_code = status.exit_code;
 		s->state = SESSION_EXITED;
-		if (ret == 0 && status.has_exit_code)
+		s->shell.has_exit_code = ret == 0 && status.has_exit_code;
+		s->shell.exit_code = status.exit_code;
+		if (s->shell.has_exit_code)
 			history_shell_exited(s, status.exit_code);
 		else
 			history_shell_reset(s);
@@ -391,8 +392,7 @@ int shell_restart(struct session *s, const struct shell_id *old, char err[ENGINE
 	if (s->state != SESSION_RESTARTING)
 		return -ESRCH;
 	if (ret < 0) {
-		s->state = SESSION_EXITED;
-		s->shell.exit_code = -1;
+		s->state = SESSION_EXITED;	/* no shell ran: no exit code */
 		shell_disconnect(s);
 		session_release_parked(s);
 		return ret;

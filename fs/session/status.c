@@ -16,6 +16,22 @@
 
 #define STATUS_ENGINE_WAIT_NS (900 * NSEC_PER_MSEC)
 
+static const char *const status_request_names[STATUS_REQUEST_COUNT] = {
+	[STATUS_LOOKUP] = "lookup", [STATUS_GETATTR] = "getattr", [STATUS_SETATTR] = "setattr",
+	[STATUS_OPEN] = "open", [STATUS_READ] = "read", [STATUS_WRITE] = "write", [STATUS_FLUSH] = "flush",
+	[STATUS_RELEASE] = "release", [STATUS_OPENDIR] = "opendir", [STATUS_READDIR] = "readdir",
+	[STATUS_RELEASEDIR] = "releasedir", [STATUS_MKDIR] = "mkdir", [STATUS_RMDIR] = "rmdir",
+	[STATUS_POLL] = "poll", [STATUS_LSEEK] = "lseek", [STATUS_XATTR] = "xattr", [STATUS_OTHER] = "other",
+};
+
+/* Counted by FUSE worker threads without the lock: relaxed atomics, read as they are. */
+static uint64_t status_requests[STATUS_REQUEST_COUNT];
+
+void status_count(enum status_request kind)
+{
+	__atomic_fetch_add(&status_requests[kind], 1, __ATOMIC_RELAXED);
+}
+
 struct status_text {
 	char *data;
 	size_t len;
@@ -94,6 +110,17 @@ static struct status_text *status_make(const struct status_build *b, bool engine
 	snprintf(number, sizeof(number), "%lld", (long long)((loop_now_ns() - sessions.started_ns) / (1000 * NSEC_PER_MSEC)));
 	status_line(t, "uptime", number);
 	status_line(t, "version", sessions.cfg.version);
+	uint64_t total = 0;
+	for (int i = 0; i < STATUS_REQUEST_COUNT; i++) {
+		char key[32];
+		uint64_t n = __atomic_load_n(&status_requests[i], __ATOMIC_RELAXED);
+		total += n;
+		snprintf(key, sizeof(key), "fuse_%s", status_request_names[i]);
+		snprintf(number, sizeof(number), "%llu", (unsigned long long)n);
+		status_line(t, key, number);
+	}
+	snprintf(number, sizeof(number), "%llu", (unsigned long long)total);
+	status_line(t, "fuse_requests", number);
 	if (!t->data)
 		goto fail;
 	return t;
