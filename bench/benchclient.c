@@ -3,6 +3,8 @@
  *
  *   benchclient raw CONTAINER roundtrip N   a persistent exec through seshfs's backend
  *   benchclient fs  SESSIONDIR roundtrip N  a seshfs session's stdin/stdout files
+ *   benchclient fs  SESSIONDIR openclose N  the same, each file opened and closed per
+ *                                           command, as echo > stdin; cat stdout does
  *   benchclient raw CONTAINER hooked SHELL N  roundtrip on a raw exec started as seshfs
  *                                           starts a session: the same wrapper and prompt hook
  *   benchclient raw CONTAINER open N        exec create + start until the shell's first output
@@ -280,6 +282,39 @@ static void raw_open(struct engine *e, const char *container, int n)
 	free(us);
 }
 
+/* Open stdin, write, close; open stdout, read to EOF, close: the way the README shows. */
+static void openclose(const char *dir, int n)
+{
+	double *us = calloc((size_t)n, sizeof(*us));
+	char in_path[4096], out_path[4096], cmd[64], token[64], buf[4096];
+
+	snprintf(in_path, sizeof(in_path), "%s/stdin", dir);
+	snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
+	for (int i = -1; i < n; i++) {	/* -1: a warm-up */
+		int len = snprintf(cmd, sizeof(cmd), "echo tok%d\n", i);
+		snprintf(token, sizeof(token), "tok%d\n", i);
+		double start = now_us();
+		int fd = open(in_path, O_WRONLY | O_TRUNC);
+		if (fd < 0 || write(fd, cmd, (size_t)len) != len || close(fd) < 0)
+			die("stdin");
+		fd = open(out_path, O_RDONLY);
+		if (fd < 0)
+			die("stdout");
+		size_t got = 0;
+		ssize_t r;
+		while ((r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+			got += (size_t)r;
+		close(fd);
+		buf[got] = '\0';
+		if (r < 0 || !strstr(buf, token))
+			die("the token did not come back");
+		if (i >= 0)
+			us[i] = now_us() - start;
+	}
+	print_times(us, n);
+	free(us);
+}
+
 int main(int argc, char **argv)
 {
 	bool hooked = argc == 6 && strcmp(argv[3], "hooked") == 0;	/* the one mode with SHELL */
@@ -290,6 +325,10 @@ int main(int argc, char **argv)
 	long n = strtol(argv[argc - 1], NULL, 10);
 	struct channel t = { .in_fd = -1, .out_fd = -1 };
 
+	if (strcmp(argv[1], "fs") == 0 && strcmp(mode, "openclose") == 0) {
+		openclose(argv[2], (int)n);
+		return 0;
+	}
 	if (strcmp(argv[1], "fs") == 0) {
 		char path[4096];
 		snprintf(path, sizeof(path), "%s/stdin", argv[2]);

@@ -110,11 +110,13 @@ class Engine:
     def start(self):
         os.makedirs(self.root, exist_ok=True)
         log = open(os.path.join(self.root, "dockerd.log"), "a")
+        # A network namespace of its own: its default bridge is not the host's docker0
+        # (and --bridge none would delete that one).
         self.proc = subprocess.Popen(
-            ["dockerd", "--data-root", os.path.join(self.root, "data"),
+            ["unshare", "--net", "dockerd", "--data-root", os.path.join(self.root, "data"),
              "--exec-root", os.path.join(self.root, "exec"),
              "--pidfile", os.path.join(self.root, "dockerd.pid"), "-H", self.url,
-             "--bridge", "none", "--iptables=false", "--ip-masq=false",
+             "--iptables=false", "--ip-masq=false",
              "--containerd-namespace", "seshfs-test",
              "--containerd-plugins-namespace", "seshfs-test-plugins"],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
@@ -126,7 +128,7 @@ class Engine:
 
     def stop(self):
         """As a service manager stops it: SIGTERM, then it stops its containers."""
-        self.proc.terminate()
+        self.proc.terminate()  # unshare execs dockerd: the same process
         self.proc.wait(60)
         self.proc = None
 
@@ -349,9 +351,23 @@ def shell(script, timeout=60):
     return subprocess.run(["sh", "-c", script], capture_output=True, timeout=timeout)
 
 
+def session_with(mount, sh, *settings):
+    """A session of mount restarted with shell sh and the ctl settings given."""
+    s = mount.session()
+    s.ctl("\n".join([*settings, f"shell {sh}", "restart"]))
+    return s
+
+
+def timed_read(s, stream="stdout"):
+    """One read to EOF, and how long it took."""
+    start = time.monotonic()
+    data = s.read(stream=stream)
+    return data, time.monotonic() - start
+
+
 def no_session_processes(container):
     return container.processes() == []
 
 
 __all__ = ["wait_until", "expect_errno", "shell", "Mount", "Session", "signal",
-           "no_session_processes", "SESHFS_BIN"]
+           "no_session_processes", "session_with", "timed_read", "SESHFS_BIN"]

@@ -10,23 +10,11 @@ import time
 
 import pytest
 
-from conftest import expect_errno, wait_until
+from conftest import expect_errno, session_with, timed_read, wait_until
 
 SHELLS = ["/bin/sh", "/bin/bash"]
 
 
-def session_with(mount, sh, *settings):
-    s = mount.session()
-    lines = [*settings, f"shell {sh}", "restart"]
-    s.ctl("\n".join(lines))
-    return s
-
-
-def timed_read(s, stream="stdout"):
-    start = time.monotonic()
-    with open(s.path(stream), "rb") as f:
-        data = f.read()
-    return data, time.monotonic() - start
 
 
 # ---- 1. a read builtin right after a multi-line write is not taken for a prompt ----

@@ -6,16 +6,11 @@ import time
 
 import pytest
 
-from conftest import expect_errno, shell, wait_until
+from conftest import expect_errno, shell, timed_read, wait_until
 
 MARKERISH = (b"\x1e0123456789abcdef:1:0\x1f|\x1e\x1e:2\x1f|\x1eSESHFS:1:7\x1f|"
              b"\x1f\x1e|plain\x1e")
 
-
-def timed_read(s, stream="stdout"):
-    start = time.monotonic()
-    data = s.read(stream=stream)
-    return data, time.monotonic() - start
 
 
 def test_one_line_command_returns_well_under_the_timeout(mount):

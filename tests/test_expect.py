@@ -6,22 +6,11 @@ import time
 
 import pytest
 
-from conftest import expect_errno, wait_until
+from conftest import expect_errno, session_with, timed_read, wait_until
 
 SHELLS = ["/bin/sh", "/bin/bash"]
 
 
-def session_with(mount, sh, *settings):
-    s = mount.session()
-    s.ctl("\n".join([*settings, f"shell {sh}", "restart"]))
-    return s
-
-
-def timed_read(s, stream="stdout"):
-    start = time.monotonic()
-    with open(s.path(stream), "rb") as f:
-        data = f.read()
-    return data, time.monotonic() - start
 
 
 @pytest.mark.parametrize("sh", SHELLS)

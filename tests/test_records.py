@@ -9,16 +9,11 @@ import time
 
 import pytest
 
-from conftest import Container, expect_errno, wait_until
+from conftest import Container, expect_errno, session_with, wait_until
 
 SHELLS = ["/bin/sh", "/bin/bash"]
 TIME = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
-
-def session_with(mount, sh, *settings):
-    s = mount.session()
-    s.ctl("\n".join([*settings, f"shell {sh}", "restart"]))
-    return s
 
 
 def history(s):

@@ -4,7 +4,6 @@ kernel is told when one goes without a request of its own."""
 import errno
 import os
 import subprocess
-import time
 
 from conftest import expect_errno, wait_until
 
