@@ -82,3 +82,12 @@ def test_a_bad_pattern_is_einval_with_the_reason(mount):
     expect_errno(errno.EINVAL, s.ctl, "expect (unclosed")
     assert s.status()["error"] == "expect: missing closing parenthesis at offset 9"
     assert "expect" not in s.status()
+
+
+def test_busy_input_refuse_takes_the_answer_once_expect_matched(mount):
+    s = session_with(mount, "/bin/bash", "timeout 5", "busy_input refuse", "expect name\\? $")
+    s.send("sleep 0.5; printf 'name? ' >&2; read n; echo \"hi $n\"\n")
+    expect_errno(errno.EBUSY, s.send, "early\n")  # sleep runs: refused
+    assert s.read("stderr") == b"name? "
+    s.send("Ann\n")  # the program asks: taken
+    assert s.read() == b"hi Ann\n"

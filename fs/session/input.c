@@ -108,7 +108,7 @@ void input_write(struct req *req, struct session_handle *h, const char *buf, siz
 	if (input_broken(s)) {
 		err = EPIPE;
 	} else if (s->refuse_busy_input && s->state == SESSION_RUNNING && !s->shell.tty && !session_idle(s) &&
-		   !session_continuing(s)) {
+		   !session_continuing(s) && !s->expect.matched) {
 		err = EBUSY;	/* a command runs: this input would be its, or wait behind it */
 	} else if (list_empty(&s->writers) && input_fits(s, size)) {
 		err = -input_queue(s, buf, size);
