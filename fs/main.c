@@ -335,12 +335,12 @@ int main(int argc, char *argv[])
 		goto out_engine;
 
 	/*
-	 * The kernel checks the 0200/0400/0600 modes; session_open checks them for
-	 * root too. auto_unmount: fusermount3 unmounts once seshfs is gone, however
-	 * it died, so that the mount point is free again at once.
+	 * Permissions are checked by fs/ops.c, not the kernel (default_permissions
+	 * would cost a GETATTR per open of a file whose attributes are not cached).
+	 * auto_unmount: fusermount3 unmounts once seshfs is gone, however it died,
+	 * so that the mount point is free again at once.
 	 */
-	if (fuse_opt_add_arg(&args, "-odefault_permissions") != 0 ||
-	    fuse_opt_add_arg(&args, "-osubtype=seshfs") != 0 ||
+	if (fuse_opt_add_arg(&args, "-osubtype=seshfs") != 0 ||
 	    fuse_opt_add_arg(&args, "-oauto_unmount") != 0)
 		goto out_engine;
 	se = fuse_session_new(&args, &seshfs_ops, sizeof(seshfs_ops), NULL);

@@ -13,6 +13,11 @@
  * tail -f and ls -l see them: that costs one GETATTR per open. Operations
  * that carry nothing here (flush, xattrs) answer ENOSYS once, and the
  * kernel stops sending them.
+ *
+ * Permissions are checked here rather than by the kernel (no
+ * default_permissions, which needs fresh attributes for every open): a
+ * session's files and sessions/ itself are the mounting user's (and root's),
+ * as their modes say; with -o allow_other others may list and read status.
  */
 #include "ops.h"
 
@@ -21,6 +26,7 @@
 #include <poll.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "reply.h"
 #include "session/session.h"
@@ -51,6 +57,20 @@ static void ops_init(void *userdata, struct fuse_conn_info *conn)
 	/* O_TRUNC comes with the open (echo > stdin): no SETATTR request for it. */
 	if (conn->capable & FUSE_CAP_ATOMIC_O_TRUNC)
 		conn->want |= FUSE_CAP_ATOMIC_O_TRUNC;
+}
+
+/* Is the caller the mounting user or root? The owner bits are theirs, the others' bits anyone's. */
+static bool ops_caller_owns(fuse_req_t req)
+{
+	uid_t uid = fuse_req_ctx(req)->uid;
+
+	return uid == 0 || uid == getuid();
+}
+
+/* The mode bits (rwx, as in R_OK|W_OK|X_OK) the caller has on a file of mode. */
+static int ops_mode_allows(fuse_req_t req, mode_t mode)
+{
+	return (int)(ops_caller_owns(req) ? (mode >> 6) & 7 : mode & 7);
 }
 
 /* How long the kernel may keep ino's attributes. */
@@ -140,6 +160,18 @@ static int ops_stat(fuse_ino_t ino, struct fuse_file_info *fi, struct stat *st)
 	session_stat(s, file, st);
 	session_put(s);
 	return 0;
+}
+
+static void ops_access(fuse_req_t req, fuse_ino_t ino, int mask)
+{
+	struct stat st;
+	int ret = ops_stat(ino, NULL, &st);
+
+	status_count(STATUS_OTHER);
+	if (ret < 0)
+		fuse_reply_err(req, -ret);
+	else
+		fuse_reply_err(req, (mask & ~ops_mode_allows(req, st.st_mode)) ? EACCES : 0);
 }
 
 static void ops_getattr(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
@@ -302,7 +334,9 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 {
 	(void)mode;
 	status_count(STATUS_MKDIR);
-	if (parent == INO_SESSIONS)
+	if (parent == INO_SESSIONS && !ops_caller_owns(req))	/* sessions/ is 0755 */
+		fuse_reply_err(req, EACCES);
+	else if (parent == INO_SESSIONS)
 		session_mkdir((struct req *)req, name);
 	else
 		fuse_reply_err(req, EPERM);
@@ -311,7 +345,9 @@ static void ops_mkdir(fuse_req_t req, fuse_ino_t parent, const char *name, mode_
 static void ops_rmdir(fuse_req_t req, fuse_ino_t parent, const char *name)
 {
 	status_count(STATUS_RMDIR);
-	if (parent == INO_SESSIONS)
+	if (parent == INO_SESSIONS && !ops_caller_owns(req))	/* sessions/ is 0755 */
+		fuse_reply_err(req, EACCES);
+	else if (parent == INO_SESSIONS)
 		session_rmdir((struct req *)req, name);
 	else
 		fuse_reply_err(req, EPERM);
@@ -338,6 +374,10 @@ static void ops_open(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)
 	}
 	if (!session_ino_split(ino, &id, &file)) {
 		fuse_reply_err(req, ENOENT);
+		return;
+	}
+	if (!ops_caller_owns(req)) {
+		fuse_reply_err(req, EACCES);	/* a session's files have no bits for others */
 		return;
 	}
 	struct session *s = session_get_by_id(id);
@@ -553,6 +593,7 @@ const struct fuse_lowlevel_ops seshfs_ops = {
 	.lookup = ops_lookup,
 	.forget = ops_forget,
 	.getattr = ops_getattr,
+	.access = ops_access,
 	.setattr = ops_setattr,
 	.mknod = ops_mknod,
 	.mkdir = ops_mkdir,

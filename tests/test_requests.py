@@ -4,8 +4,9 @@ kernel is told when one goes without a request of its own."""
 import errno
 import os
 import subprocess
+import tempfile
 
-from conftest import expect_errno, wait_until
+from conftest import Mount, expect_errno, wait_until
 
 
 def status(m):
@@ -69,3 +70,29 @@ def test_an_idle_close_is_told_to_the_kernel(make_mount):
     t = m.session("idle")  # the same name again: not EEXIST from a stale cache
     t.send("echo back\n")
     assert t.read() == b"back\n"
+
+
+def test_permissions_without_the_kernel_checking_them(container):
+    # A mount point other users can reach (pytest's directories are root's alone).
+    path = tempfile.mkdtemp(prefix="seshfs-perm-", dir="/tmp")
+    os.chmod(path, 0o755)
+    m = Mount(os.path.join(path, "mnt"), container, ["allow_other"]).start()
+    try:
+        s = m.session("mine")
+        assert os.access(s.path("stdin"), os.W_OK) and not os.access(s.path("stdin"), os.R_OK)
+        assert os.access(s.path("stdout"), os.R_OK) and not os.access(s.path("stdout"), os.W_OK)
+        assert os.access(s.path("ctl"), os.R_OK | os.W_OK)
+        # Another user may look around and read status, and nothing else.
+        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "sh", "-c"]
+        script = (f'ls {m.sessions}; head -1 {m.path}/status; '
+                  f'echo x > {s.path("stdin")} || echo no-stdin; cat {s.path("stdout")} || echo no-stdout; '
+                  f'mkdir {m.sessions}/theirs || echo no-mkdir; rmdir {s.dir} || echo no-rmdir')
+        r = subprocess.run([*as_nobody, script], capture_output=True, text=True, timeout=30)
+        assert r.stdout.split("\n") == ["mine", "engine ok", "no-stdin", "no-stdout", "no-mkdir", "no-rmdir",
+                                        ""], r
+        assert r.stderr.count("Permission denied") == 4, r.stderr
+    finally:
+        assert m.unmount() == 0
+        os.rmdir(m.path)
+        os.remove(m.log_path)
+        os.rmdir(path)
