@@ -42,11 +42,15 @@ def main():
         sys.exit("compare: no run of one of the builds completed")
     print(f"{len(results['old'])} runs of the old build, {len(results['new'])} of the new, alternating")
     print(f"{'figure':44} {'old':>10} {'new':>10} {'new/old':>8}   baseline min-max")
-    for idx, row in enumerate(results["old"][0]):
-        old = statistics.median(r[idx]["seshfs"] for r in results["old"])
-        new = statistics.median(r[idx]["seshfs"] for r in results["new"])
-        base = [r[idx]["baseline"] for w in results.values() for r in w]
-        print(f"{row['name']:44} {old:>10,.0f} {new:>10,.0f} {new / old:>7.3f}x   "
+    # Rows by name: a figure one build lacks (an older seshfs) is shown for the other alone.
+    by_name = {w: [{row["name"]: row for row in r} for r in runs] for w, runs in results.items()}
+    for row in results["new"][0]:
+        name = row["name"]
+        vals = {w: [r[name]["seshfs"] for r in runs if name in r] for w, runs in by_name.items()}
+        base = [r[name]["baseline"] for runs in by_name.values() for r in runs if name in r]
+        old = statistics.median(vals["old"]) if vals["old"] else float("nan")
+        new = statistics.median(vals["new"])
+        print(f"{name:44} {old:>10,.0f} {new:>10,.0f} {new / old:>7.3f}x   "
               f"{min(base):,.0f}-{max(base):,.0f} {row['unit']}")
 
 

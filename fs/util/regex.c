@@ -16,6 +16,7 @@
 struct regex {
 	pcre2_code *code;
 	pcre2_match_context *context;
+	pcre2_match_data *match;	/* reused: one match at a time (regex.h) */
 	char *pattern;
 };
 
@@ -26,7 +27,8 @@ struct regex *regex_compile(const char *pattern, size_t len, bool ends_with, cha
 	PCRE2_SIZE offset;
 	uint32_t options = PCRE2_MULTILINE | PCRE2_UTF | PCRE2_MATCH_INVALID_UTF | (ends_with ? PCRE2_ENDANCHORED : 0);
 
-	if (!re || !(re->pattern = strndup(pattern, len)) || !(re->context = pcre2_match_context_create(NULL))) {
+	if (!re || !(re->pattern = strndup(pattern, len)) || !(re->context = pcre2_match_context_create(NULL)) ||
+	    !(re->match = pcre2_match_data_create(1, NULL))) {
 		snprintf(err, REGEX_ERR_MAX, "out of memory");
 		goto fail;
 	}
@@ -46,14 +48,10 @@ fail:
 	return NULL;
 }
 
-int regex_match(const struct regex *re, const char *text, size_t len)
+int regex_match(struct regex *re, const char *text, size_t len)
 {
-	pcre2_match_data *md = pcre2_match_data_create(1, NULL);
+	int ret = pcre2_match(re->code, (PCRE2_SPTR)text, len, 0, 0, re->match, re->context);
 
-	if (!md)
-		return -1;
-	int ret = pcre2_match(re->code, (PCRE2_SPTR)text, len, 0, 0, md, re->context);
-	pcre2_match_data_free(md);
 	if (ret >= 0)
 		return 1;
 	return ret == PCRE2_ERROR_NOMATCH ? 0 : -1;
@@ -69,6 +67,7 @@ void regex_free(struct regex *re)
 	if (!re)
 		return;
 	pcre2_code_free(re->code);
+	pcre2_match_data_free(re->match);
 	pcre2_match_context_free(re->context);
 	free(re->pattern);
 	free(re);

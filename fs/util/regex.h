@@ -18,8 +18,8 @@ struct regex;
  * must end where the text ends. NULL with a reason in err on a bad pattern.
  */
 struct regex *regex_compile(const char *pattern, size_t len, bool ends_with, char err[REGEX_ERR_MAX]);
-/* 1 match, 0 none, -1 the limits stopped the match (taken as none). */
-int regex_match(const struct regex *re, const char *text, size_t len);
+/* 1 match, 0 none, -1 the limits stopped the match (taken as none). One match at a time per re. */
+int regex_match(struct regex *re, const char *text, size_t len);
 /* The pattern as given. */
 const char *regex_pattern(const struct regex *re);
 void regex_free(struct regex *re);
