@@ -60,9 +60,13 @@ def test_kill_9_frees_the_mount_point_at_once(make_mount, container):
     assert not os.path.ismount(m.path)
     again = subprocess.Popen([SESHFS_BIN, "-f", container.name, m.path], stderr=subprocess.PIPE, text=True)
     try:
-        wait_until(lambda: os.path.ismount(m.path), what="the new mount")
+        wait_until(lambda: os.path.ismount(m.path) or again.poll() is not None, timeout=30,
+                   what="the new mount")
+        assert again.poll() is None, again.stderr.read()
     finally:
-        subprocess.run(["fusermount3", "-u", m.path], check=True)
+        subprocess.run(["fusermount3", "-u", m.path])
+        if again.poll() is None:
+            again.terminate()  # a clean stop unmounts, should fusermount3 have come too early
         assert again.wait(30) == 0
 
 
