@@ -1,9 +1,10 @@
 /*
  * seshfs: MOUNTPOINT/status, what a health check reads: "key value" lines,
- * computed when the file is opened. The engine is asked by a job; if it has
- * not answered within STATUS_ENGINE_WAIT_NS, the open is answered without
- * it ("engine unreachable") and the job's late answer is dropped. Reads
- * serve the text made at open, so one cat sees one snapshot.
+ * computed when the file is opened. The engine is asked by a job, one at a
+ * time: opens that come while it asks wait for its answer. An open the
+ * engine has not answered within STATUS_ENGINE_WAIT_NS is answered without
+ * it ("engine unreachable"), so a hung engine holds one job thread at most.
+ * Reads serve the text made at open, so one cat sees one snapshot.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -37,18 +38,28 @@ struct status_text {
 	size_t len;
 };
 
-/* One open: owned by the job and by the open until both are done with it. */
-struct status_build {
-	struct job job;
-	struct req *req;		/* NULL once answered */
-	struct loop_timer deadline;
-	int refs;
-	/* The job's findings. */
+/* What the engine said, or would not. */
+struct status_findings {
 	bool engine_ok;
 	char engine_version[ENGINE_VERSION_MAX];
 	int container_ret;
 	enum engine_container_state container_state;
 };
+
+/* An open waiting for the engine's answer, or for its deadline. */
+struct status_wait {
+	struct req *req;
+	struct loop_timer deadline;
+	struct list_node node;
+};
+
+/* The one query out to the engine, and the opens waiting for it. */
+static struct {
+	struct job job;
+	bool asking;
+	struct status_findings findings;	/* the job's alone while asking */
+	struct list_node waiting;
+} status_query = { .waiting = { &status_query.waiting, &status_query.waiting } };
 
 static void status_line(struct status_text *t, const char *key, const char *value)
 {
@@ -65,7 +76,7 @@ static void status_line(struct status_text *t, const char *key, const char *valu
 	t->len += (size_t)sprintf(t->data + t->len, "%s %s\n", key, shown);
 }
 
-static const char *status_container_state(const struct status_build *b)
+static const char *status_container_state(const struct status_findings *b)
 {
 	if (b->container_ret == -ENOENT)
 		return "missing";
@@ -82,7 +93,7 @@ static const char *status_container_state(const struct status_build *b)
 }
 
 /* The text from the build's findings (engine_ok false: the engine did not answer in time). */
-static struct status_text *status_make(const struct status_build *b, bool engine_answered)
+static struct status_text *status_make(const struct status_findings *b, bool engine_answered)
 {
 	struct status_text *t = calloc(1, sizeof(*t));
 	char number[32];
@@ -129,81 +140,91 @@ fail:
 	return NULL;
 }
 
-static void status_build_put(struct status_build *b)
+/* Answers one waiting open and frees its wait. */
+static void status_answer(struct status_wait *w, const struct status_findings *findings, bool engine_answered)
 {
-	if (--b->refs == 0)
-		free(b);
-}
+	struct status_text *t = status_make(findings, engine_answered);
 
-/* Answers the open, once: with the findings, or without the engine's. */
-static void status_answer(struct status_build *b, bool engine_answered)
-{
-	struct req *req = b->req;
-
-	if (!req)
-		return;
-	b->req = NULL;
-	loop_timer_cancel(&b->deadline);
-	struct status_text *t = status_make(b, engine_answered);
+	list_del(&w->node);
+	loop_timer_cancel(&w->deadline);
 	if (!t)
-		reply_err(req, ENOMEM);
-	else if (reply_open(req, t) < 0)
+		reply_err(w->req, ENOMEM);
+	else if (reply_open(w->req, t) < 0)
 		status_release(t);	/* the opener is gone */
-	status_build_put(b);	/* the open's reference */
+	free(w);
 }
 
 static void status_engine_late(struct loop_timer *timer)
 {
-	struct status_build *b = list_entry(timer, struct status_build, deadline);
+	struct status_wait *w = list_entry(timer, struct status_wait, deadline);
 
 	log_info("status: the engine did not answer within %d ms", (int)(STATUS_ENGINE_WAIT_NS / NSEC_PER_MSEC));
-	status_answer(b, false);
+	status_answer(w, NULL, false);
 }
 
-/* Job: ask the engine. */
+/* Job: ask the engine, then answer every open still waiting. */
 static void status_ask_engine(struct job *j)
 {
-	struct status_build *b = (struct status_build *)j;
+	struct status_findings *f = &status_query.findings;
 	struct engine *e = sessions.cfg.engine;
 	char err[ENGINE_ERR_MAX];
+	struct list_node *pos, *tmp;
+	(void)j;
 
-	b->engine_ok = e->ops->version(e, b->engine_version, err) == 0;
-	if (!b->engine_ok)
+	f->engine_ok = e->ops->version(e, f->engine_version, err) == 0;
+	if (!f->engine_ok)
 		log_info("status: %s", err);
-	b->container_ret = b->engine_ok ? e->ops->container_state(e, sessions.cfg.container, &b->container_state, err) :
+	f->container_ret = f->engine_ok ? e->ops->container_state(e, sessions.cfg.container, &f->container_state, err) :
 					  -ECONNREFUSED;
 	pthread_mutex_lock(&sessions.lock);
-	status_answer(b, true);
-	status_build_put(b);	/* the job's reference */
+	list_for_each_safe(pos, tmp, &status_query.waiting)
+		status_answer(list_entry(pos, struct status_wait, node), f, true);
+	status_query.asking = false;
 	pthread_mutex_unlock(&sessions.lock);
 }
 
 void status_open(struct req *req)
 {
-	struct status_build *b = calloc(1, sizeof(*b));
+	struct status_wait *w = calloc(1, sizeof(*w));
 
-	if (!b) {
+	if (!w) {
 		reply_err(req, ENOMEM);
 		return;
 	}
-	b->job.run = status_ask_engine;
-	b->req = req;
-	b->refs = 2;
-	loop_timer_init(&b->deadline, status_engine_late);
+	w->req = req;
+	loop_timer_init(&w->deadline, status_engine_late);
 	pthread_mutex_lock(&sessions.lock);
-	loop_timer_set(sessions.loop, &b->deadline, loop_now_ns() + STATUS_ENGINE_WAIT_NS);
+	list_add_tail(&status_query.waiting, &w->node);
+	loop_timer_set(sessions.loop, &w->deadline, loop_now_ns() + STATUS_ENGINE_WAIT_NS);
+	if (!status_query.asking) {
+		status_query.asking = true;
+		status_query.job.run = status_ask_engine;
+		jobs_submit(&status_query.job);
+	}
 	pthread_mutex_unlock(&sessions.lock);
-	jobs_submit(&b->job);
 }
 
 void status_read(struct req *req, void *fh, size_t size, off_t off)
 {
 	const struct status_text *t = fh;
 
-	if (off < 0 || (size_t)off >= t->len)
+	if (off < 0 || (size_t)off >= t->len) {
 		reply_buf(req, NULL, 0);
-	else
-		reply_buf(req, t->data + off, t->len - (size_t)off < size ? t->len - (size_t)off : size);
+		return;
+	}
+	/*
+	 * The kernel may complete the read while the reply is being written, and
+	 * the reader close the file (release frees t): reply from a copy.
+	 */
+	size_t n = t->len - (size_t)off < size ? t->len - (size_t)off : size;
+	char *copy = malloc(n);
+	if (!copy) {
+		reply_err(req, ENOMEM);
+		return;
+	}
+	memcpy(copy, t->data + off, n);
+	reply_buf(req, copy, n);
+	free(copy);
 }
 
 void status_release(void *fh)
