@@ -301,20 +301,8 @@ static void ops_readdir(fuse_req_t req, fuse_ino_t ino, size_t size, off_t off,
 		fuse_reply_buf(req, NULL, 0);
 		return;
 	}
-	/*
-	 * The kernel completes getdents while writev copies the reply, so the
-	 * reader may close the directory (releasedir frees b) before writev
-	 * returns: reply from a copy this call owns.
-	 */
-	size_t n = b->size - off < size ? b->size - off : size;
-	char *copy = malloc(n);
-	if (!copy) {
-		fuse_reply_err(req, ENOMEM);
-		return;
-	}
-	memcpy(copy, b->data + off, n);
-	fuse_reply_buf(req, copy, n);
-	free(copy);
+	/* releasedir may free b while the reply is written (see reply_buf_copy). */
+	reply_buf_copy((struct req *)req, b->data + off, b->size - off < size ? b->size - off : size);
 }
 
 static void ops_releasedir(fuse_req_t req, fuse_ino_t ino, struct fuse_file_info *fi)

@@ -52,6 +52,20 @@ void reply_buf(struct req *req, const void *buf, size_t len)
 	fuse_reply_buf(fuse_req(req), buf, len);
 }
 
+void reply_buf_copy(struct req *req, const void *buf, size_t len)
+{
+	char *copy = len ? malloc(len) : NULL;
+
+	if (len && !copy) {
+		fuse_reply_err(fuse_req(req), ENOMEM);
+		return;
+	}
+	if (len)
+		memcpy(copy, buf, len);
+	fuse_reply_buf(fuse_req(req), copy, len);
+	free(copy);
+}
+
 void reply_written(struct req *req, size_t count)
 {
 	fuse_reply_write(fuse_req(req), count);

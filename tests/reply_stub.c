@@ -66,6 +66,14 @@ void reply_poll(struct req *req, unsigned revents)
 	reply_unexpected("reply_poll");
 }
 
+void reply_buf_copy(struct req *req, const void *buf, size_t len)
+{
+	(void)req;
+	(void)buf;
+	(void)len;
+	reply_unexpected("reply_buf_copy");
+}
+
 int reply_open(struct req *req, void *fh)
 {
 	(void)req;

@@ -23,6 +23,12 @@ void reply_err(struct req *req, int errnum);
 /* Read data (count 0: EOF). 0, or -errno when the requester is gone. */
 int reply_data(struct req *req, const struct iovec *iov, int count);
 void reply_buf(struct req *req, const void *buf, size_t len);
+/*
+ * The same from a copy: for a buffer the requester's close may free. The
+ * kernel can complete the read while the reply is still being written, and
+ * the reader's close (release) then runs at once.
+ */
+void reply_buf_copy(struct req *req, const void *buf, size_t len);
 void reply_written(struct req *req, size_t count);
 /* A new directory entry (mkdir); st->st_ino names it. */
 void reply_entry(struct req *req, const struct stat *st);

@@ -208,23 +208,11 @@ void status_read(struct req *req, void *fh, size_t size, off_t off)
 {
 	const struct status_text *t = fh;
 
-	if (off < 0 || (size_t)off >= t->len) {
+	/* release may free t while the reply is written. */
+	if (off < 0 || (size_t)off >= t->len)
 		reply_buf(req, NULL, 0);
-		return;
-	}
-	/*
-	 * The kernel may complete the read while the reply is being written, and
-	 * the reader close the file (release frees t): reply from a copy.
-	 */
-	size_t n = t->len - (size_t)off < size ? t->len - (size_t)off : size;
-	char *copy = malloc(n);
-	if (!copy) {
-		reply_err(req, ENOMEM);
-		return;
-	}
-	memcpy(copy, t->data + off, n);
-	reply_buf(req, copy, n);
-	free(copy);
+	else
+		reply_buf_copy(req, t->data + off, t->len - (size_t)off < size ? t->len - (size_t)off : size);
 }
 
 void status_release(void *fh)
