@@ -71,10 +71,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	demux_init(&dm, raw);
 	for (size_t at = 0; at < len && got_ret == 0;) {
-		seed = seed * 1103515245u + 12345u;
-		size_t piece = 1 + (seed >> 16) % 13;
-		if (piece > len - at)
-			piece = len - at;
+		size_t piece = fuzz_piece(&seed, len - at, 13);
 		got_ret = demux_feed(&dm, (const char *)in + at, piece, sink, &got);
 		at += piece;
 	}

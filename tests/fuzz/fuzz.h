@@ -23,4 +23,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 		}                                                                         \
 	} while (0)
 
+/*
+ * The next piece to feed, 1 to max bytes but no more than left: the split
+ * points come from a small generator seeded by the input, so a crash replays.
+ */
+static inline size_t fuzz_piece(uint32_t *seed, size_t left, size_t max)
+{
+	*seed = *seed * 1103515245u + 12345u;
+	size_t piece = 1 + (*seed >> 16) % max;
+	return piece < left ? piece : left;
+}
+
 #endif

@@ -112,10 +112,7 @@ next:
 		}
 		const uint8_t *event = memchr(in + at, 0x1e, len - at);
 		size_t run = event ? (size_t)(event - (in + at)) : len - at;
-		seed = seed * 1103515245u + 12345u;
-		size_t piece = 1 + (seed >> 16) % 40;
-		if (piece > run)
-			piece = run;
+		size_t piece = fuzz_piece(&seed, run, 40);
 		noise_filter(&nf, (const char *)in + at, piece, sink, &got);
 		line_start = in[at + piece - 1] == '\n';
 		at += piece;

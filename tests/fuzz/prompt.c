@@ -156,10 +156,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	sc.eat_newline = eat_newline;
 	sc.crlf = crlf;
 	for (size_t at = 0; at < len;) {
-		seed = seed * 1103515245u + 12345u;
-		size_t piece = 1 + (seed >> 16) % 40;
-		if (piece > len - at)
-			piece = len - at;
+		size_t piece = fuzz_piece(&seed, len - at, 40);
 		prompt_scan(&sc, (const char *)in + at, piece, &sink);
 		FUZZ_ASSERT(sc.held_len <= sizeof(sc.held));
 		at += piece;
