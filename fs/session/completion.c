@@ -93,7 +93,7 @@ static void completion_prompt(struct session *s, enum prompt_kind kind, int stat
 /* A stderr marker waits while stdout has not brought the both-stream markers before it (and its own). */
 static bool completion_event_ready(const struct session_shell *sh, bool both)
 {
-	return sh->stdout_prompts >= sh->both_done + (both ? 1 : 0);
+	return sh->markers[STREAM_STDOUT] >= sh->both_done + (both ? 1 : 0);
 }
 
 /* Completes the waiting stderr markers that stdout has caught up with, in order. */
@@ -156,10 +156,11 @@ static void completion_marker(void *ctx, enum prompt_kind kind, int status, cons
 		return;
 	}
 	sh->markers[scan->stream]++;
+	/* Only stdout's PS1 marker carries the working directory (a terminal's is stdout). */
+	if (kind == PROMPT_COMMAND && scan->stream == STREAM_STDOUT)
+		completion_cwd(s, cwd, cwd_len);
 	if (sh->tty) {
 		/* One stream, the terminal's: each marker is a whole prompt. */
-		if (kind == PROMPT_COMMAND)
-			completion_cwd(s, cwd, cwd_len);
 		completion_prompt(s, kind == PROMPT_CONTINUATION_STDERR ? PROMPT_CONTINUATION : kind, status);
 		return;
 	}
@@ -172,9 +173,6 @@ static void completion_marker(void *ctx, enum prompt_kind kind, int status, cons
 		completion_stderr_prompt(s, kind, status);
 		return;
 	}
-	if (kind == PROMPT_COMMAND)
-		completion_cwd(s, cwd, cwd_len);
-	sh->stdout_prompts++;
 	completion_settle(s);
 }
 

@@ -169,8 +169,8 @@ struct session_shell {
 	/* Completion (pipe sessions, see prompt.h and completion.c). */
 	bool setup_sent;
 	struct prompt_scanner scanner[STREAM_COUNT];
-	uint64_t markers[STREAM_COUNT];	/* prompt markers seen per stream, the set-up one included */
-	uint64_t stdout_prompts;	/* prompt markers stdout brought */
+	/* Prompt markers seen per stream, the set-up one included; stderr's wait for stdout's count. */
+	uint64_t markers[STREAM_COUNT];
 	uint64_t both_done;		/* prompts marked on both streams and complete */
 	uint64_t events_done;		/* prompts complete, the set-up one included */
 	struct completion_event *pending;	/* stderr's, waiting for stdout: [head, len) */
