@@ -11,7 +11,7 @@ SESHFS_ROOT=$(cd "$(dirname "$0")/.." && pwd)
 SESHFS_FUZZ_BUILD=${SESHFS_FUZZ_BUILD:-$SESHFS_ROOT/build-fuzz}
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
-targets=${*:-ctl demux noise prompt values}
+targets=${*:-ctl demux noise prompt values policy redact}
 
 . "$SESHFS_ROOT/scripts/setup.sh"
 SESHFS_PACKAGES="clang meson ninja-build pkg-config libfuse3-dev libcurl4-openssl-dev libjansson-dev libpcre2-dev"

@@ -1,5 +1,6 @@
 /*
- * seshfs unit tests for the pure parts: stream demux, ctl parser, byte queue.
+ * seshfs unit tests for the pure parts: stream demux, ctl parser, byte queue,
+ * prompt scanner, escaping; unit_guard.c the guard rails.
  * Prints "N passed, N failed" and exits non-zero on any failure.
  */
 #include <errno.h>
@@ -12,19 +13,10 @@
 #include "../fs/session/prompt.h"
 #include "../fs/util/bytequeue.h"
 #include "../fs/util/text.h"
+#include "unit.h"
 
-static int passed;
-static int failed;
-
-#define CHECK(cond)                                                            \
-	do {                                                                   \
-		if (cond) {                                                    \
-			passed++;                                              \
-		} else {                                                       \
-			failed++;                                              \
-			fprintf(stderr, "%s:%d: FAILED: %s\n", __FILE__, __LINE__, #cond); \
-		}                                                              \
-	} while (0)
+int unit_passed;
+int unit_failed;
 
 struct collected {
 	char out[256];
@@ -298,6 +290,7 @@ int main(void)
 	test_bytequeue();
 	test_prompt();
 	test_escape();
-	printf("%d passed, %d failed\n", passed, failed);
-	return failed ? 1 : 0;
+	test_guard();
+	printf("%d passed, %d failed\n", unit_passed, unit_failed);
+	return unit_failed ? 1 : 0;
 }

@@ -1,0 +1,97 @@
+/*
+ * seshfs: the command words of shell input, for the policy's allow-list.
+ *
+ * Input is fed a line at a time; the splitter reports the first word of
+ * every simple command, unquoted, as the shell would run it. Commands are
+ * separated by ; & | && || newline ( ) { } (a redirection such as 2>&1
+ * separates nothing); $(...), <(...), >(...) and backquotes are looked
+ * inside. Skipped: leading NAME=value assignments, redirections and their
+ * targets, reserved words (! time if then else elif fi for while until do
+ * done case esac select function [[), the words of for/case headers, case
+ * patterns, [[ ... ]] and (( ... )), function names, comments, heredoc
+ * bodies, and the lines an open quote continues. The state carries over
+ * lines, and is a plain struct: copy it to check input without committing.
+ */
+#ifndef SESHFS_CMDLINE_H
+#define SESHFS_CMDLINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CMDLINE_DEPTH_MAX 16
+#define CMDLINE_WORD_MAX 128
+#define CMDLINE_HEREDOC_MAX 8
+#define CMDLINE_DELIM_MAX 64
+
+/* Where the next word of a command list stands. */
+enum cmdline_phase {
+	CMDLINE_COMMAND,	/* the command word, or an assignment or reserved word before it */
+	CMDLINE_ARGS,		/* arguments: nothing to report */
+	CMDLINE_FOR_HEADER,	/* for/select NAME in WORDS: up to the separator */
+	CMDLINE_CASE_WORD,	/* case WORD: up to "in" */
+	CMDLINE_PATTERN,	/* case patterns: up to ")", or esac */
+	CMDLINE_FUNCTION_NAME,	/* function NAME */
+	CMDLINE_TEST,		/* [[ ... ]]: operators there separate nothing */
+};
+
+enum cmdline_frame_kind {
+	CMDLINE_COMMANDS,	/* a command list: the top level, $(...), <(...), `...` */
+	CMDLINE_SQUOTE,		/* '...' */
+	CMDLINE_DQUOTE,		/* "..." */
+	CMDLINE_ANSI,		/* $'...' */
+	CMDLINE_PARAM,		/* ${...} */
+	CMDLINE_NOCMD,		/* $((...)), ((...)), NAME=(...): words that are not commands */
+};
+
+struct cmdline_frame {
+	uint8_t kind;		/* enum cmdline_frame_kind */
+	char close;		/* COMMANDS: ')' or '`', 0 at the top; NOCMD: ')' once, or 'D' for "))" */
+	uint8_t parens;		/* COMMANDS, NOCMD: '(' opened inside, not closed yet */
+	uint8_t braces;		/* PARAM: '{' opened inside */
+	/* COMMANDS only, from here on. */
+	uint8_t phase;		/* enum cmdline_phase */
+	uint8_t case_depth;	/* open case ... esac */
+	bool redirect;		/* the next word is a redirection's target */
+	bool heredoc;		/* ... a heredoc's delimiter */
+	bool heredoc_strip;	/* <<-: the body's leading tabs go */
+	bool pending;		/* word holds a command word, reported unless "()" follows */
+	bool in_word;
+	bool word_quoted;	/* some of it was quoted: not a reserved word */
+	bool word_expands;	/* $ or a backquote: its text is not what runs */
+	bool word_glob;		/* nor with * ? [...] unquoted */
+	bool word_bracket;	/* an unquoted [ came */
+	uint8_t word_name;	/* enum in cmdline.c: is it NAME=... so far */
+	uint8_t word_len;
+	bool word_long;		/* longer than CMDLINE_WORD_MAX */
+	char word[CMDLINE_WORD_MAX];
+};
+
+struct cmdline_heredoc {
+	char delim[CMDLINE_DELIM_MAX];
+	uint8_t len;
+	bool strip;
+};
+
+struct cmdline_state {
+	int depth;		/* frames in use; frames[0] is the top level */
+	int heredoc_count;	/* delimiters waiting, oldest first */
+	bool in_body;		/* lines are heredoc bodies until the delimiters are met */
+	struct cmdline_heredoc heredocs[CMDLINE_HEREDOC_MAX];
+	struct cmdline_frame frames[CMDLINE_DEPTH_MAX];
+};
+
+/*
+ * A command word: word[0..len) unquoted. checkable is false when the text
+ * is not what the shell will run (an expansion, a glob, cut short).
+ */
+typedef void (*cmdline_command_fn)(void *ctx, const char *word, size_t len, bool checkable);
+
+void cmdline_init(struct cmdline_state *st);
+/*
+ * Feeds one line, its newline included (the last may lack it). 0, or -1
+ * when the input nests deeper or names longer heredoc delimiters than the
+ * splitter follows: then nothing about it can be trusted.
+ */
+int cmdline_feed(struct cmdline_state *st, const char *line, size_t len, cmdline_command_fn fn, void *ctx);
+#endif

@@ -1,0 +1,311 @@
+/*
+ * seshfs: the command policy (see policy.h).
+ */
+#include "policy.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/file.h"
+#include "../util/regex.h"
+#include "../util/text.h"
+
+#define POLICY_REASON_MAX 256
+
+struct policy_deny {
+	struct regex *re;
+	const char *name;	/* what a refusal names: "deny PATTERN", or the built-in rule */
+	char *owned_name;
+};
+
+struct policy {
+	char *source;
+	char **allowed;		/* sorted, for bsearch */
+	size_t allowed_count;
+	struct policy_deny *deny;
+	size_t deny_count;
+};
+
+/*
+ * The built-in deny set ("dangerous"): a name and a pattern each. They look
+ * at the line's text, not its syntax: quoted, the same words are refused too.
+ */
+static const char *const policy_dangerous[][2] = {
+	{ "dangerous (rm -r of / ~ or *)",
+	  "\\brm\\s+(?=(?:[^;&|\\n]*\\s)?-(?:[a-zA-Z]*[rR]|-recursive\\b))(?:[^;&|\\n]*\\s)?[\"']?"
+	  "(?:/\\*?|~/?\\*?|\\$HOME/?\\*?|\\$\\{HOME\\}/?\\*?|\\*)[\"']?(?=\\s|$|[;&|)])" },
+	{ "dangerous (rm --no-preserve-root)", "\\brm\\s[^;&|\\n]*--no-preserve-root\\b" },
+	{ "dangerous (mkfs)", "\\bmk(?:fs|e2fs)\\b" },
+	{ "dangerous (dd onto a device)", "\\bdd\\b[^;&|\\n]*\\bof=/dev/(?!null\\b|zero\\b|stdout\\b|stderr\\b|fd/)" },
+	{ "dangerous (fork bomb)", "([\\w:]+)\\s*\\(\\)\\s*\\{\\s*\\1\\s*\\|\\s*\\1\\s*&\\s*\\}" },
+	{ "dangerous (shutdown)",
+	  "(?:^|[;&|({`]|\\$\\(|\\b(?:then|do|else|sudo|exec|nohup)\\s)\\s*(?:shutdown|reboot|halt|poweroff)\\b|"
+	  "\\bsystemctl\\s+(?:poweroff|reboot|halt)\\b|\\binit\\s+[06]\\b" },
+	{ "dangerous (chmod -R 777 /)",
+	  "\\bchmod\\s+(?=(?:[^;&|\\n]*\\s)?-(?:[a-zA-Z]*R|-recursive\\b))(?:[^;&|\\n]*\\s)?[0-7]?777\\s+"
+	  "(?:[^;&|\\n]*\\s)?[\"']?/[\"']?(?=\\s|$|[;&|)])" },
+	{ "dangerous (write to a disk)",
+	  "(?:>|\\btee\\s+(?:-\\S+\\s+)*|\\bof=)\\s*/dev/(?:sd[a-z]|hd[a-z]|vd[a-z]|xvd[a-z]|nvme\\d|mmcblk\\d)" },
+};
+
+static bool policy_add_deny(struct policy *p, const char *pattern, size_t len, const char *name,
+			    char reason[POLICY_REASON_MAX])
+{
+	char why[REGEX_ERR_MAX];
+	struct policy_deny *grown = realloc(p->deny, (p->deny_count + 1) * sizeof(*grown));
+
+	if (!grown) {
+		snprintf(reason, POLICY_REASON_MAX, "out of memory");
+		return false;
+	}
+	p->deny = grown;
+	struct policy_deny *d = &p->deny[p->deny_count];
+	memset(d, 0, sizeof(*d));
+	if (!(d->re = regex_compile(pattern, len, false, why))) {
+		snprintf(reason, POLICY_REASON_MAX, "deny: %s", why);
+		return false;
+	}
+	p->deny_count++;
+	if (!name && asprintf(&d->owned_name, "deny %.*s", (int)len, pattern) < 0) {
+		d->owned_name = NULL;
+		snprintf(reason, POLICY_REASON_MAX, "out of memory");
+		return false;
+	}
+	d->name = name ? name : d->owned_name;
+	return true;
+}
+
+static bool policy_add_allowed(struct policy *p, const char *word, size_t len, char reason[POLICY_REASON_MAX])
+{
+	char **grown = realloc(p->allowed, (p->allowed_count + 1) * sizeof(*grown));
+
+	if (!grown || !(grown[p->allowed_count] = strndup(word, len))) {
+		if (grown)
+			p->allowed = grown;
+		snprintf(reason, POLICY_REASON_MAX, "out of memory");
+		return false;
+	}
+	p->allowed = grown;
+	p->allowed_count++;
+	return true;
+}
+
+static bool policy_blank(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r';
+}
+
+/* One line of the file; false with the reason. */
+static bool policy_line(struct policy *p, const char *line, size_t len, char reason[POLICY_REASON_MAX])
+{
+	size_t i = 0;
+
+	while (len > 0 && policy_blank(line[len - 1]))
+		len--;
+	while (i < len && policy_blank(line[i]))
+		i++;
+	if (i == len || line[i] == '#')
+		return true;
+	const char *verb = line + i;
+	while (i < len && !policy_blank(line[i]))
+		i++;
+	size_t verb_len = (size_t)(line + i - verb);
+	while (i < len && policy_blank(line[i]))
+		i++;
+	const char *arg = line + i;
+	size_t arg_len = len - i;
+	if (!text_valid_utf8(line, len)) {
+		snprintf(reason, POLICY_REASON_MAX, "not valid UTF-8");
+		return false;
+	}
+	if (verb_len == 5 && memcmp(verb, "allow", 5) == 0) {
+		if (arg_len == 0) {
+			snprintf(reason, POLICY_REASON_MAX, "allow: expected one or more command names");
+			return false;
+		}
+		for (size_t w = 0; w < arg_len;) {
+			size_t end = w;
+			while (end < arg_len && !policy_blank(arg[end]))
+				end++;
+			if (!policy_add_allowed(p, arg + w, end - w, reason))
+				return false;
+			for (w = end; w < arg_len && policy_blank(arg[w]); w++)
+				;
+		}
+		return true;
+	}
+	if (verb_len == 4 && memcmp(verb, "deny", 4) == 0) {
+		if (arg_len == 0) {
+			snprintf(reason, POLICY_REASON_MAX, "deny: expected a regular expression");
+			return false;
+		}
+		return policy_add_deny(p, arg, arg_len, NULL, reason);
+	}
+	if (verb_len == 9 && memcmp(verb, "dangerous", 9) == 0 && arg_len == 0) {
+		for (size_t r = 0; r < sizeof(policy_dangerous) / sizeof(policy_dangerous[0]); r++) {
+			const char *pattern = policy_dangerous[r][1];
+			if (!policy_add_deny(p, pattern, strlen(pattern), policy_dangerous[r][0], reason))
+				return false;
+		}
+		return true;
+	}
+	snprintf(reason, POLICY_REASON_MAX, "unknown rule '%.*s' (expected allow WORD..., deny REGEX or dangerous)",
+		 (int)(verb_len > 40 ? 40 : verb_len), verb);
+	return false;
+}
+
+static int policy_compare_words(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+struct policy *policy_parse(const char *text, size_t len, const char *name, char err[POLICY_ERR_MAX])
+{
+	struct policy *p = calloc(1, sizeof(*p));
+	char reason[POLICY_REASON_MAX];
+	unsigned line_no = 0;
+
+	if (!p || !(p->source = strdup(name))) {
+		snprintf(err, POLICY_ERR_MAX, "%s: out of memory", name);
+		goto fail;
+	}
+	while (len > 0) {
+		const char *nl = memchr(text, '\n', len);
+		size_t line_len = nl ? (size_t)(nl - text) : len;
+		line_no++;
+		if (!policy_line(p, text, line_len, reason)) {
+			snprintf(err, POLICY_ERR_MAX, "%s:%u: %s", name, line_no, reason);
+			goto fail;
+		}
+		text += nl ? line_len + 1 : line_len;
+		len -= nl ? line_len + 1 : line_len;
+	}
+	if (p->allowed_count == 0 && p->deny_count == 0) {
+		snprintf(err, POLICY_ERR_MAX, "%s: no rules", name);
+		goto fail;
+	}
+	qsort(p->allowed, p->allowed_count, sizeof(*p->allowed), policy_compare_words);
+	return p;
+fail:
+	policy_free(p);
+	return NULL;
+}
+
+struct policy *policy_load(const char *path, char err[POLICY_ERR_MAX])
+{
+	char *text;
+	size_t len;
+	char why[FILE_ERR_MAX];
+
+	if (file_read_all(path, &text, &len, why) < 0) {
+		snprintf(err, POLICY_ERR_MAX, "%s", why);
+		return NULL;
+	}
+	struct policy *p = policy_parse(text, len, path, err);
+	free(text);
+	return p;
+}
+
+const char *policy_source(const struct policy *p)
+{
+	return p->source;
+}
+
+void policy_free(struct policy *p)
+{
+	if (!p)
+		return;
+	for (size_t i = 0; i < p->allowed_count; i++)
+		free(p->allowed[i]);
+	free(p->allowed);
+	for (size_t i = 0; i < p->deny_count; i++) {
+		regex_free(p->deny[i].re);
+		free(p->deny[i].owned_name);
+	}
+	free(p->deny);
+	free(p->source);
+	free(p);
+}
+
+/* ---- checking input ---- */
+
+/* What the splitter's callback needs: the allow-list, and the first command not on it. */
+struct policy_scan {
+	const struct policy *p;
+	bool refused;
+	char rule[POLICY_RULE_MAX];
+};
+
+static bool policy_listed(const struct policy *p, const char *word, size_t len)
+{
+	char key[CMDLINE_WORD_MAX + 1];
+	const char *k = key;
+
+	if (memchr(word, '\0', len))
+		return false;
+	memcpy(key, word, len);
+	key[len] = '\0';
+	return bsearch(&k, p->allowed, p->allowed_count, sizeof(*p->allowed), policy_compare_words) != NULL;
+}
+
+static void policy_command(void *ctx, const char *word, size_t len, bool checkable)
+{
+	struct policy_scan *scan = ctx;
+
+	if (scan->refused || (checkable && policy_listed(scan->p, word, len)))
+		return;
+	scan->refused = true;
+	snprintf(scan->rule, sizeof(scan->rule), "allow (%.*s%s)", (int)(len > 64 ? 64 : len), word,
+		 checkable ? " is not listed" : " is not a plain name");
+}
+
+static const char *policy_denied(const struct policy *p, const char *line, size_t len)
+{
+	for (size_t i = 0; i < p->deny_count; i++) {
+		if (regex_match(p->deny[i].re, line, len) == 1)
+			return p->deny[i].name;
+	}
+	return NULL;
+}
+
+enum policy_verdict policy_check(const struct policy *p, struct cmdline_state *st, bool shell, const char *text,
+				 size_t len, struct policy_refusal *why)
+{
+	bool check_commands = shell && p->allowed_count > 0;
+	struct cmdline_state next;
+	struct policy_scan scan = { .p = p };
+	enum policy_verdict verdict = POLICY_PASS;
+
+	if (check_commands)
+		next = *st;
+	for (size_t start = 0; start < len;) {
+		const char *nl = memchr(text + start, '\n', len - start);
+		size_t line_len = nl ? (size_t)(nl - text) - start : len - start;
+		const char *line = text + start;
+		const char *denied = policy_denied(p, line, line_len);
+		if (denied) {
+			snprintf(why->rule, sizeof(why->rule), "%s", denied);
+			why->line_start = start;
+			why->line_len = line_len;
+			return POLICY_REFUSE;
+		}
+		if (check_commands && verdict == POLICY_PASS) {
+			if (cmdline_feed(&next, line, line_len + (nl != NULL), policy_command, &scan) < 0 && !scan.refused) {
+				scan.refused = true;
+				snprintf(scan.rule, sizeof(scan.rule), "allow (input nested too deep to check)");
+			}
+			if (scan.refused) {
+				/* Deny rules still look at every line: their refusal is the stronger. */
+				snprintf(why->rule, sizeof(why->rule), "%s", scan.rule);
+				why->line_start = start;
+				why->line_len = line_len;
+				verdict = POLICY_NOT_LISTED;
+			}
+		}
+		start += line_len + (nl != NULL);
+	}
+	if (verdict == POLICY_PASS && check_commands)
+		*st = next;
+	return verdict;
+}

@@ -1,0 +1,539 @@
+/*
+ * seshfs: secret redaction (see redact.h).
+ */
+#include "redact.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../util/file.h"
+#include "../util/regex.h"
+#include "../util/text.h"
+
+/* A replacement: literal text, and the groups $1..$9 where they stand. */
+struct redact_piece {
+	const char *text;	/* literal: into the rule's replacement */
+	size_t len;
+	int group;		/* 0: literal */
+};
+
+struct redact_rule {
+	struct regex *re;
+	char *replacement;
+	struct redact_piece *pieces;
+	size_t piece_count;
+};
+
+struct redact_rules {
+	char *source;
+	struct redact_rule *rules;
+	size_t count;
+	/* Private key blocks (the built-in set): BEGIN and END lines, and what replaces the block. */
+	struct regex *block_begin;
+	struct regex *block_end;
+	const char *block_replacement;
+};
+
+/* A rule's error, before the file and line are put in front. */
+#define REDACT_REASON_MAX 256
+
+#define REDACT_KEY_BEGIN "-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+#define REDACT_KEY_END "-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+#define REDACT_KEY_REPLACEMENT "[REDACTED PRIVATE KEY]"
+
+/*
+ * The built-in set ("default"), most specific first: each rule sees the
+ * text the ones before it left. README.md lists them.
+ */
+static const char *const redact_default[][2] = {
+	{ REDACT_KEY_BEGIN ".*?" REDACT_KEY_END, REDACT_KEY_REPLACEMENT },
+	{ "\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}\\b", "[REDACTED AWS KEY]" },
+	{ "\\bgh[pousr]_[A-Za-z0-9]{36,255}\\b", "[REDACTED GITHUB TOKEN]" },
+	{ "\\bgithub_pat_[A-Za-z0-9_]{22,255}\\b", "[REDACTED GITHUB TOKEN]" },
+	{ "\\bglpat-[A-Za-z0-9_-]{20,}", "[REDACTED GITLAB TOKEN]" },
+	{ "\\bxox[abposr]-[A-Za-z0-9-]{10,}", "[REDACTED SLACK TOKEN]" },
+	{ "\\bsk-ant-[A-Za-z0-9_-]{20,}", "[REDACTED ANTHROPIC KEY]" },
+	{ "\\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}", "[REDACTED OPENAI KEY]" },
+	/*
+	 * Caseless, but the first letter as a class: in UTF mode (?i)s also
+	 * matches U+017F, and a first letter with three cases is searched
+	 * for fifteen times slower. A value a rule above replaced stays.
+	 */
+	{ "\\b[aA](?i:uthorization\\s*[:=]\\s*[\"']?bearer)\\s+\\K(?!\\[REDACTED)[^\\s\"']+", "[REDACTED]" },
+	{ "(?<![A-Za-z0-9])[pP](?i:assw(?:or)?d)\\s*[=:]\\s*[\"']?\\K(?!\\[REDACTED)[^\\s\"'&;,]+", "[REDACTED]" },
+	{ "(?<![A-Za-z0-9])[sS](?i:ecret(?:_?key)?)\\s*[=:]\\s*[\"']?\\K(?!\\[REDACTED)[^\\s\"'&;,]+", "[REDACTED]" },
+	{ "(?<![A-Za-z0-9])[tT](?i:oken)\\s*[=:]\\s*[\"']?\\K(?!\\[REDACTED)[^\\s\"'&;,]+", "[REDACTED]" },
+};
+
+/* Splits replacement into pieces; false if it names a group the pattern lacks. */
+static bool rule_pieces(struct redact_rule *rule, char err[REDACT_REASON_MAX])
+{
+	const char *r = rule->replacement;
+	size_t len = strlen(r);
+
+	rule->pieces = calloc(len + 1, sizeof(*rule->pieces));
+	if (!rule->pieces) {
+		snprintf(err, REDACT_REASON_MAX, "out of memory");
+		return false;
+	}
+	for (size_t i = 0; i < len;) {
+		struct redact_piece *p = &rule->pieces[rule->piece_count++];
+		if (r[i] == '$' && i + 1 < len && r[i + 1] >= '1' && r[i + 1] <= '9') {
+			p->group = r[i + 1] - '0';
+			if (p->group > regex_groups(rule->re)) {
+				snprintf(err, REDACT_REASON_MAX, "the replacement names $%d, the pattern has %d groups",
+					 p->group, regex_groups(rule->re));
+				return false;
+			}
+			i += 2;
+		} else if (r[i] == '$' && i + 1 < len && r[i + 1] == '$') {
+			p->text = r + i;	/* one dollar */
+			p->len = 1;
+			i += 2;
+		} else {
+			const char *dollar = memchr(r + i + 1, '$', len - i - 1);
+			size_t end = dollar ? (size_t)(dollar - r) : len;
+			p->text = r + i;
+			p->len = end - i;
+			i = end;
+		}
+	}
+	return true;
+}
+
+static bool rules_add(struct redact_rules *rules, const char *pattern, size_t pattern_len, const char *replacement,
+		      size_t replacement_len, char err[REDACT_REASON_MAX])
+{
+	char reason[REGEX_ERR_MAX];
+	struct redact_rule *grown = realloc(rules->rules, (rules->count + 1) * sizeof(*grown));
+
+	if (!grown) {
+		snprintf(err, REDACT_REASON_MAX, "out of memory");
+		return false;
+	}
+	rules->rules = grown;
+	struct redact_rule *rule = &rules->rules[rules->count];
+	memset(rule, 0, sizeof(*rule));
+	if (!(rule->re = regex_compile(pattern, pattern_len, false, reason))) {
+		snprintf(err, REDACT_REASON_MAX, "%s", reason);
+		return false;
+	}
+	rules->count++;	/* from here on freed with the rest */
+	if (!(rule->replacement = strndup(replacement, replacement_len))) {
+		snprintf(err, REDACT_REASON_MAX, "out of memory");
+		return false;
+	}
+	return rule_pieces(rule, err);
+}
+
+static bool rules_add_default(struct redact_rules *rules, char err[REDACT_REASON_MAX])
+{
+	char reason[REGEX_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(redact_default) / sizeof(redact_default[0]); i++) {
+		const char *pattern = redact_default[i][0];
+		const char *replacement = redact_default[i][1];
+		if (!rules_add(rules, pattern, strlen(pattern), replacement, strlen(replacement), err))
+			return false;
+	}
+	if (rules->block_begin)
+		return true;	/* "default" twice */
+	rules->block_begin = regex_compile(REDACT_KEY_BEGIN, strlen(REDACT_KEY_BEGIN), false, reason);
+	rules->block_end = regex_compile(REDACT_KEY_END, strlen(REDACT_KEY_END), false, reason);
+	rules->block_replacement = REDACT_KEY_REPLACEMENT;
+	if (!rules->block_begin || !rules->block_end) {
+		snprintf(err, REDACT_REASON_MAX, "out of memory");
+		return false;
+	}
+	return true;
+}
+
+static bool redact_blank(const char *line, size_t len)
+{
+	for (size_t i = 0; i < len; i++) {
+		if (line[i] != ' ' && line[i] != '\t' && line[i] != '\r')
+			return false;
+	}
+	return true;
+}
+
+/* One line of a rules file; false with the reason in err. */
+static bool rules_line(struct redact_rules *rules, const char *line, size_t len, char err[REDACT_REASON_MAX])
+{
+	if (len > 0 && line[len - 1] == '\r')
+		len--;
+	if (redact_blank(line, len) || line[0] == '#')
+		return true;
+	if (len == strlen("default") && memcmp(line, "default", len) == 0)
+		return rules_add_default(rules, err);
+	const char *tab = memchr(line, '\t', len);
+	if (!tab) {
+		snprintf(err, REDACT_REASON_MAX, "expected REGEX<TAB>REPLACEMENT or default");
+		return false;
+	}
+	if (tab == line) {
+		snprintf(err, REDACT_REASON_MAX, "empty pattern");
+		return false;
+	}
+	const char *replacement = tab + 1;
+	size_t replacement_len = len - (size_t)(replacement - line);
+	if (memchr(replacement, '\n', replacement_len) || !text_valid_utf8(line, len)) {
+		snprintf(err, REDACT_REASON_MAX, "not valid UTF-8");
+		return false;
+	}
+	return rules_add(rules, line, (size_t)(tab - line), replacement, replacement_len, err);
+}
+
+struct redact_rules *redact_parse(const char *text, size_t len, const char *name, char err[REDACT_ERR_MAX])
+{
+	struct redact_rules *rules = calloc(1, sizeof(*rules));
+	char reason[REDACT_REASON_MAX];
+	unsigned line_no = 0;
+
+	if (!rules || !(rules->source = strdup(name))) {
+		snprintf(err, REDACT_ERR_MAX, "%s: out of memory", name);
+		goto fail;
+	}
+	while (len > 0) {
+		const char *nl = memchr(text, '\n', len);
+		size_t line_len = nl ? (size_t)(nl - text) : len;
+		line_no++;
+		if (!rules_line(rules, text, line_len, reason)) {
+			snprintf(err, REDACT_ERR_MAX, "%s:%u: %s", name, line_no, reason);
+			goto fail;
+		}
+		text += nl ? line_len + 1 : line_len;
+		len -= nl ? line_len + 1 : line_len;
+	}
+	if (rules->count == 0) {
+		snprintf(err, REDACT_ERR_MAX, "%s: no rules", name);
+		goto fail;
+	}
+	return rules;
+fail:
+	redact_free(rules);
+	return NULL;
+}
+
+struct redact_rules *redact_load(const char *arg, char err[REDACT_ERR_MAX])
+{
+	char *text;
+	size_t len;
+	char why[FILE_ERR_MAX];
+
+	if (strcmp(arg, "default") == 0)
+		return redact_parse("default\n", strlen("default\n"), "default", err);
+	if (file_read_all(arg, &text, &len, why) < 0) {
+		snprintf(err, REDACT_ERR_MAX, "%s", why);
+		return NULL;
+	}
+	struct redact_rules *rules = redact_parse(text, len, arg, err);
+	free(text);
+	return rules;
+}
+
+const char *redact_source(const struct redact_rules *rules)
+{
+	return rules->source;
+}
+
+void redact_free(struct redact_rules *rules)
+{
+	if (!rules)
+		return;
+	for (size_t i = 0; i < rules->count; i++) {
+		regex_free(rules->rules[i].re);
+		free(rules->rules[i].replacement);
+		free(rules->rules[i].pieces);
+	}
+	free(rules->rules);
+	regex_free(rules->block_begin);
+	regex_free(rules->block_end);
+	free(rules->source);
+	free(rules);
+}
+
+/* ---- applying rules ---- */
+
+/* A growing output: one of the stream's scratch buffers. */
+struct redact_out {
+	char **data;
+	size_t *size;
+	size_t len;
+	bool failed;
+};
+
+static void out_add(struct redact_out *o, const char *text, size_t len)
+{
+	if (o->failed || len == 0)
+		return;
+	if (o->len + len > *o->size) {
+		size_t size = *o->size ? *o->size : 256;
+		while (size < o->len + len)
+			size *= 2;
+		char *grown = realloc(*o->data, size);
+		if (!grown) {
+			o->failed = true;
+			return;
+		}
+		*o->data = grown;
+		*o->size = size;
+	}
+	memcpy(*o->data + o->len, text, len);
+	o->len += len;
+}
+
+/*
+ * The leftmost match at from or later that stays within one line: a match
+ * that crosses a newline is searched again within its first line alone.
+ */
+static int rule_search(const struct redact_rule *rule, const char *text, size_t len, size_t from,
+		       struct regex_span spans[REGEX_SPANS_MAX])
+{
+	while (from <= len) {
+		int ret = regex_search(rule->re, text, len, from, spans, REGEX_SPANS_MAX);
+		if (ret <= 0)
+			return ret;
+		const char *nl = memchr(text + spans[0].start, '\n', spans[0].end - spans[0].start);
+		if (!nl)
+			return 1;
+		const char *line = text + spans[0].start;
+		while (line > text && line[-1] != '\n')
+			line--;
+		size_t base = (size_t)(line - text);
+		ret = regex_search(rule->re, line, (size_t)(nl - line), spans[0].start - base, spans, REGEX_SPANS_MAX);
+		if (ret < 0)
+			return ret;
+		if (ret == 1) {
+			for (int i = 0; i < REGEX_SPANS_MAX; i++) {
+				if (spans[i].start != REGEX_UNSET) {
+					spans[i].start += base;
+					spans[i].end += base;
+				}
+			}
+			return 1;
+		}
+		from = (size_t)(nl - text) + 1;
+	}
+	return 0;
+}
+
+static void rule_replace(const struct redact_rule *rule, const char *text, const struct regex_span *spans,
+			 struct redact_out *o)
+{
+	for (size_t i = 0; i < rule->piece_count; i++) {
+		const struct redact_piece *p = &rule->pieces[i];
+		if (p->group == 0)
+			out_add(o, p->text, p->len);
+		else if (spans[p->group].start != REGEX_UNSET)
+			out_add(o, text + spans[p->group].start, spans[p->group].end - spans[p->group].start);
+	}
+}
+
+/*
+ * Applies every rule to text[0..len): the result is text itself if nothing
+ * matched, else one of rs's scratch buffers. NULL when out of memory.
+ */
+static const char *rules_apply(const struct redact_rules *rules, struct redact_stream *rs, const char *text,
+			       size_t *len)
+{
+	struct regex_span spans[REGEX_SPANS_MAX];
+	int next = 0;
+
+	for (size_t r = 0; r < rules->count; r++) {
+		const struct redact_rule *rule = &rules->rules[r];
+		size_t from = 0;
+		int ret = rule_search(rule, text, *len, 0, spans);
+		if (ret <= 0)
+			continue;	/* a match the limits stopped is taken as none (see regex.h) */
+		struct redact_out o = { &rs->scratch[next], &rs->scratch_size[next], 0, false };
+		while (ret == 1) {
+			/* An empty match at the end: the next text's start has it, once. */
+			if (spans[0].start == spans[0].end && spans[0].start == *len)
+				break;
+			out_add(&o, text + from, spans[0].start - from);
+			rule_replace(rule, text, spans, &o);
+			rs->matches++;
+			from = spans[0].end;
+			if (spans[0].end == spans[0].start)
+				out_add(&o, text + from++, 1);	/* an empty match: step over a byte */
+			ret = rule_search(rule, text, *len, from, spans);
+		}
+		out_add(&o, text + from, *len - from);
+		if (o.failed)
+			return NULL;
+		text = *o.data;
+		*len = o.len;
+		next = !next;
+	}
+	return text;
+}
+
+/* Redacts text[0..len) (no key block open) and passes it on. */
+static int lines_out(const struct redact_rules *rules, struct redact_stream *rs, const char *text, size_t len,
+		     redact_sink sink, void *ctx)
+{
+	if (len == 0)
+		return 0;
+	const char *out = rules_apply(rules, rs, text, &len);
+	if (!out)
+		return -1;
+	sink(ctx, out, len);
+	return 0;
+}
+
+/* Where a key block starts in text: a BEGIN with no END after it on its line. */
+static bool block_find(const struct redact_rules *rules, const char *text, size_t len, size_t *begin,
+		       size_t *line_end)
+{
+	struct regex_span span;
+	size_t from = 0;
+
+	while (rules->block_begin && regex_search(rules->block_begin, text, len, from, &span, 1) == 1) {
+		const char *nl = memchr(text + span.end, '\n', len - span.end);
+		size_t end = nl ? (size_t)(nl - text) : len;
+		struct regex_span closing;
+		if (regex_search(rules->block_end, text, end, span.end, &closing, 1) != 1) {
+			*begin = span.start;
+			*line_end = end;
+			return true;
+		}
+		from = closing.end;
+	}
+	return false;
+}
+
+/* Whole lines (or a flushed partial one): key blocks cut out, the rest redacted. */
+static int redact_text_out(const struct redact_rules *rules, struct redact_stream *rs, const char *text,
+			   size_t len, redact_sink sink, void *ctx)
+{
+	while (len > 0) {
+		if (rs->in_block) {
+			struct regex_span end;
+			if (regex_search(rules->block_end, text, len, 0, &end, 1) != 1) {
+				rs->block_bytes += len;
+				if (rs->block_bytes >= REDACT_HOLD_MAX)
+					rs->in_block = false;	/* masked this far; what follows shows */
+				return 0;
+			}
+			rs->in_block = false;
+			text += end.end;
+			len -= end.end;
+			continue;
+		}
+		size_t begin, line_end;
+		if (!block_find(rules, text, len, &begin, &line_end))
+			return lines_out(rules, rs, text, len, sink, ctx);
+		if (lines_out(rules, rs, text, begin, sink, ctx) < 0)
+			return -1;
+		sink(ctx, rules->block_replacement, strlen(rules->block_replacement));
+		rs->matches++;
+		rs->in_block = true;
+		rs->block_bytes = 0;
+		/* The rest of the BEGIN line is the block's; its newline comes after END. */
+		text += line_end;
+		len -= line_end;
+		if (len > 0) {
+			text++;
+			len--;
+		}
+	}
+	return 0;
+}
+
+static bool held_add(struct redact_stream *rs, const char *data, size_t len)
+{
+	if (rs->held_len + len > rs->held_size) {
+		size_t size = rs->held_size ? rs->held_size : 256;
+		while (size < rs->held_len + len)
+			size *= 2;
+		char *grown = realloc(rs->held, size);
+		if (!grown)
+			return false;
+		rs->held = grown;
+		rs->held_size = size;
+	}
+	memcpy(rs->held + rs->held_len, data, len);
+	rs->held_len += len;
+	return true;
+}
+
+int redact_flush(const struct redact_rules *rules, struct redact_stream *rs, bool prompt, redact_sink sink,
+		 void *ctx)
+{
+	if (rs->in_block && !prompt && rs->held_len < REDACT_HOLD_MAX)
+		return 0;	/* nothing of a block shows: keep its partial line, to find END */
+	size_t len = rs->held_len;
+	rs->held_len = 0;
+	int ret = redact_text_out(rules, rs, rs->held, len, sink, ctx);
+	if (prompt)
+		rs->in_block = false;
+	return ret;
+}
+
+int redact_feed(const struct redact_rules *rules, struct redact_stream *rs, const char *data, size_t len,
+		redact_sink sink, void *ctx)
+{
+	const char *nl = len > 0 ? memrchr(data, '\n', len) : NULL;
+	int ret = 0;
+
+	if (nl) {
+		size_t complete = (size_t)(nl - data) + 1;
+		if (rs->held_len == 0) {
+			ret = redact_text_out(rules, rs, data, complete, sink, ctx);
+		} else if (held_add(rs, data, complete)) {
+			size_t held = rs->held_len;
+			rs->held_len = 0;
+			ret = redact_text_out(rules, rs, rs->held, held, sink, ctx);
+		} else {
+			rs->held_len = 0;
+			ret = -1;
+		}
+		data += complete;
+		len -= complete;
+	}
+	if (len > 0 && !held_add(rs, data, len))
+		ret = -1;
+	if (rs->held_len >= REDACT_HOLD_MAX && redact_flush(rules, rs, false, sink, ctx) < 0)
+		ret = -1;
+	return ret;
+}
+
+size_t redact_held(const struct redact_stream *rs)
+{
+	return rs->held_len;
+}
+
+void redact_stream_free(struct redact_stream *rs)
+{
+	free(rs->held);
+	free(rs->scratch[0]);
+	free(rs->scratch[1]);
+	memset(rs, 0, sizeof(*rs));
+}
+
+static void text_sink(void *ctx, const char *data, size_t len)
+{
+	out_add(ctx, data, len);
+}
+
+ssize_t redact_text(const struct redact_rules *rules, const char *text, size_t len, char **out)
+{
+	struct redact_stream rs = { 0 };
+	char *data = NULL;
+	size_t size = 0;
+	struct redact_out o = { &data, &size, 0, false };
+	int ret = redact_feed(rules, &rs, text, len, text_sink, &o);
+
+	if (ret == 0)
+		ret = redact_flush(rules, &rs, true, text_sink, &o);
+	out_add(&o, "", 1);
+	redact_stream_free(&rs);
+	if (ret < 0 || o.failed) {
+		free(data);
+		return -1;
+	}
+	*out = data;
+	return (ssize_t)o.len - 1;
+}

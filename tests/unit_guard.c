@@ -1,0 +1,355 @@
+/*
+ * seshfs unit tests for the guard rails: the command splitter, the policy's
+ * parser and checks, and redaction (whole texts and streams split anywhere).
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../fs/guard/cmdline.h"
+#include "../fs/guard/policy.h"
+#include "../fs/guard/redact.h"
+#include "unit.h"
+
+/* ---- the splitter ---- */
+
+struct words {
+	char text[512];
+	size_t len;
+};
+
+static void collect_word(void *ctx, const char *word, size_t len, bool checkable)
+{
+	struct words *w = ctx;
+
+	if (w->len + len + 3 >= sizeof(w->text))
+		return;
+	memcpy(w->text + w->len, word, len);
+	w->len += len;
+	if (!checkable)
+		w->text[w->len++] = '?';
+	w->text[w->len++] = ' ';
+	w->text[w->len] = '\0';
+}
+
+/* The command words of input fed a line at a time, "?" after those not checkable. */
+static const char *split(const char *input, int *failures)
+{
+	static struct words w;
+	struct cmdline_state st;
+
+	memset(&w, 0, sizeof(w));
+	*failures = 0;
+	cmdline_init(&st);
+	for (const char *p = input; *p;) {
+		const char *nl = strchr(p, '\n');
+		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
+		*failures += cmdline_feed(&st, p, len, collect_word, &w) < 0;
+		p += len;
+	}
+	return w.text;
+}
+
+static void test_cmdline(void)
+{
+	static const char *const cases[][2] = {
+		{ "ls -l\n", "ls " },
+		{ "a=1 b=\"x y\" c[2]=3 d+=4 ls | grep x && echo ok || rm -rf /\n", "ls grep echo rm " },
+		{ "echo $(rm x) `id` \"$(who)\" <(tac) >(wc)\n", "echo rm id who tac wc " },
+		{ "2>&1 echo hi >out 3<in; cat <in &>/dev/null; x &\n", "echo cat x " },
+		{ "if true; then ls; elif a; then b; else pwd; fi\n", "true ls a b pwd " },
+		{ "for x in rm id; do echo $x; done; select y in a; do z; done\n", "echo z " },
+		{ "case $x in a|rm) ls;; (b) pwd;& c) id;;& esac; after\n", "ls pwd id after " },
+		{ "f() { ls; }; g () { id; }; function h { who; }\n", "ls id who " },
+		{ "cat <<EOF\nrm -rf /\nEOF\nls\n", "cat ls " },
+		{ "cat <<-'E' | wc\n\tbody\n\tE\nls\n", "cat wc ls " },
+		{ "cat <<A <<B\na\nA\nb\nB\nid\n", "cat id " },
+		{ "echo 'a\nrm b'\nid\n", "echo id " },
+		{ "echo \"a\n$(rm)\"\n", "echo rm " },
+		{ "(( i++ )); [[ a && b || ( c ) ]] && x; ((y))\n", "x " },
+		{ "arr=(1 2 $(id)) y\n", "id y " },
+		{ "'rm' -rf; \"i\"d; \\ls\n", "rm id ls " },
+		{ "$cmd x; ${x}y; l$(echo s)\n", "$cmd? y? echo l? " },
+		{ "/bin/l? x; a*; [ -n x ]; x[1]\n", "/bin/l?? a*? [ x[1]? " },
+		{ "time ! ls; { id; } > f\n", "ls id " },
+		{ "ls # rm\n#id\n", "ls " },
+		{ "echo ${x:-$(id)} $((1 + $(who) + $y)) $'\\x41'\n", "echo id who " },
+		{ "ec\\\nho x; c\\\nat\n", "echo cat " },
+		{ "ls&id&\nls |& wc\n", "ls id ls wc " },
+		{ "while read x; do echo; done < f\n", "read echo " },
+		{ "case x in\n(a) ls\n;;\nesac\nid\n", "ls id " },
+		{ "{ls,cat} x; echo {a,b}\n", "{ls,cat} echo " },
+		{ "echo `echo \\`id\\``\n", "echo echo " },
+		{ "x=$(ls) y; z=`id`\n", "ls y id " },
+	};
+	int failures;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *got = split(cases[i][0], &failures);
+		CHECK(failures == 0);
+		if (strcmp(got, cases[i][1]) != 0)
+			fprintf(stderr, "split %zu: got \"%s\", want \"%s\"\n", i, got, cases[i][1]);
+		CHECK(strcmp(got, cases[i][1]) == 0);
+	}
+
+	/* Deeper than it follows, or a heredoc delimiter longer than it keeps: failure, not a guess. */
+	char deep[256] = "echo ";
+	for (int i = 0; i < CMDLINE_DEPTH_MAX + 2; i++)
+		strcat(deep, "$(");
+	strcat(deep, "\n");
+	split(deep, &failures);
+	CHECK(failures > 0);
+	char delim[CMDLINE_DELIM_MAX + 32] = "cat <<";
+	memset(delim + 6, 'E', CMDLINE_DELIM_MAX);
+	strcpy(delim + 6 + CMDLINE_DELIM_MAX, "\nid\n");
+	split(delim, &failures);
+	CHECK(failures > 0);
+
+	/* The state is a plain struct: a copy checks without touching the original. */
+	struct cmdline_state st, copy;
+	struct words w = { 0 };
+	cmdline_init(&st);
+	cmdline_feed(&st, "echo 'open\n", 11, collect_word, &w);
+	copy = st;
+	cmdline_feed(&copy, "still quoted'\n", 14, collect_word, &w);
+	cmdline_feed(&copy, "id\n", 3, collect_word, &w);
+	cmdline_feed(&st, "rm x'\n", 6, collect_word, &w);
+	cmdline_feed(&st, "who\n", 4, collect_word, &w);
+	CHECK(strcmp(w.text, "echo id who ") == 0);
+}
+
+/* ---- the policy ---- */
+
+static struct policy *policy_of(const char *text, char err[POLICY_ERR_MAX])
+{
+	return policy_parse(text, strlen(text), "p", err);
+}
+
+static enum policy_verdict check(const struct policy *p, struct cmdline_state *st, bool shell, const char *text,
+				 struct policy_refusal *why)
+{
+	return policy_check(p, st, shell, text, strlen(text), why);
+}
+
+static void test_policy(void)
+{
+	static const char *const bad[][2] = {
+		{ "allow ls\nforbid rm\n", "p:2: unknown rule 'forbid' (expected allow WORD..., deny REGEX or dangerous)" },
+		{ "deny (x\n", "p:1: deny: missing closing parenthesis at offset 2" },
+		{ "allow\n", "p:1: allow: expected one or more command names" },
+		{ "deny   \n", "p:1: deny: expected a regular expression" },
+		{ "dangerous now\n", "p:1: unknown rule 'dangerous' (expected allow WORD..., deny REGEX or dangerous)" },
+		{ "# only\n\n", "p: no rules" },
+		{ "allow \xff\n", "p:1: not valid UTF-8" },
+	};
+	char err[POLICY_ERR_MAX];
+	struct policy_refusal why;
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECK(policy_of(bad[i][0], err) == NULL);
+		if (strcmp(err, bad[i][1]) != 0)
+			fprintf(stderr, "policy %zu: got \"%s\"\n", i, err);
+		CHECK(strcmp(err, bad[i][1]) == 0);
+	}
+
+	struct policy *p = policy_of("# comment\n  allow ls echo\tcat \r\nallow true\ndeny secret\\.txt\ndangerous\n", err);
+	struct cmdline_state st;
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	cmdline_init(&st);
+	CHECK(check(p, &st, true, "ls; echo x | cat && true\n", &why) == POLICY_PASS);
+	CHECK(check(p, &st, true, "ls\nid\n", &why) == POLICY_NOT_LISTED);
+	CHECK(strcmp(why.rule, "allow (id is not listed)") == 0 && why.line_start == 3 && why.line_len == 2);
+	CHECK(check(p, &st, true, "$x\n", &why) == POLICY_NOT_LISTED && strcmp(why.rule, "allow ($x is not a plain name)") == 0);
+	/* A deny rule is the stronger refusal, on any line, for the shell or a program. */
+	CHECK(check(p, &st, true, "id\necho secret.txt\n", &why) == POLICY_REFUSE);
+	CHECK(strcmp(why.rule, "deny secret\\.txt") == 0 && why.line_start == 3);
+	CHECK(check(p, &st, false, "id is data\n", &why) == POLICY_PASS);
+	CHECK(check(p, &st, false, "cat secret.txt\n", &why) == POLICY_REFUSE);
+	/* A refused or program's input leaves the syntax state alone; passed input moves it. */
+	CHECK(check(p, &st, true, "echo 'open\n", &why) == POLICY_PASS);
+	CHECK(check(p, &st, false, "x'\n", &why) == POLICY_PASS);
+	CHECK(check(p, &st, true, "id'\n", &why) == POLICY_PASS);	/* closes the quote */
+	CHECK(check(p, &st, true, "id\n", &why) == POLICY_NOT_LISTED);
+
+	static const char *const dangerous[] = {
+		"rm -rf /", "rm -fr ~", "rm -r -f *", "sudo rm -rf /*", "rm --recursive $HOME", "rm -rf \"/\"",
+		"rm -rf --no-preserve-root /x", "mkfs.ext4 /dev/sdb1", "mke2fs /dev/sdb", "dd if=x of=/dev/nvme0n1",
+		":(){ :|:& };:", "bomb(){ bomb|bomb& }; bomb", "shutdown -h now", "ls; reboot", "sudo halt",
+		"systemctl poweroff", "chmod -R 777 /", "chmod 777 -R /", "echo x > /dev/sda", "cat x | tee /dev/sdb",
+	};
+	static const char *const harmless[] = {
+		"rm -rf ./build", "rm -rf /tmp/x", "rm /", "rm -f ~/x", "echo rm -rf /tmp", "dd if=a of=/dev/null",
+		"echo reboot", "chmod 777 /tmp/x", "chmod -R 755 /", "cat /dev/sda", "perform -r /",
+	};
+	for (size_t i = 0; i < sizeof(dangerous) / sizeof(dangerous[0]); i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "%s\n", dangerous[i]);
+		bool refused = check(p, &st, false, line, &why) == POLICY_REFUSE;
+		if (!refused)
+			fprintf(stderr, "dangerous not refused: %s\n", dangerous[i]);
+		CHECK(refused && strncmp(why.rule, "dangerous (", 11) == 0);
+	}
+	for (size_t i = 0; i < sizeof(harmless) / sizeof(harmless[0]); i++) {
+		char line[128];
+		snprintf(line, sizeof(line), "%s\n", harmless[i]);
+		bool passed = check(p, &st, false, line, &why) == POLICY_PASS;
+		if (!passed)
+			fprintf(stderr, "harmless refused by %s: %s\n", why.rule, harmless[i]);
+		CHECK(passed);
+	}
+	policy_free(p);
+}
+
+/* ---- redaction ---- */
+
+struct sunk {
+	char data[8192];
+	size_t len;
+	size_t seen;	/* bytes passed on, kept or not */
+};
+
+static void sink(void *ctx, const char *data, size_t len)
+{
+	struct sunk *s = ctx;
+
+	s->seen += len;
+	if (s->len + len <= sizeof(s->data)) {
+		memcpy(s->data + s->len, data, len);
+		s->len += len;
+	}
+}
+
+static struct redact_rules *rules_of(const char *text, char err[REDACT_ERR_MAX])
+{
+	return redact_parse(text, strlen(text), "r", err);
+}
+
+static bool redacts_to(const struct redact_rules *r, const char *in, const char *want)
+{
+	char *out;
+	ssize_t len = redact_text(r, in, strlen(in), &out);
+	bool same = len >= 0 && (size_t)len == strlen(want) && memcmp(out, want, (size_t)len) == 0;
+
+	if (!same)
+		fprintf(stderr, "redact \"%s\": got \"%s\"\n", in, len >= 0 ? out : "(failed)");
+	if (len >= 0)
+		free(out);
+	return same;
+}
+
+static void test_redact(void)
+{
+	static const char *const bad[][2] = {
+		{ "default\nfoo(\tX\n", "r:2: missing closing parenthesis at offset 4" },
+		{ "no tab\n", "r:1: expected REGEX<TAB>REPLACEMENT or default" },
+		{ "\tX\n", "r:1: empty pattern" },
+		{ "(a)\t$2\n", "r:1: the replacement names $2, the pattern has 1 groups" },
+		{ "# nothing\n", "r: no rules" },
+	};
+	char err[REDACT_ERR_MAX];
+
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		err[0] = '\0';
+		CHECK(rules_of(bad[i][0], err) == NULL);
+		if (strcmp(err, bad[i][1]) != 0)
+			fprintf(stderr, "rules %zu: got \"%s\"\n", i, err);
+		CHECK(strcmp(err, bad[i][1]) == 0);
+	}
+
+	struct redact_rules *r = rules_of("(user)=(\\w+)\t$1=<$2>\ncost \\$(\\d+)\t$$$1\nx*\t-\n", err);
+	CHECK(r != NULL);
+	if (r) {
+		/*
+		 * Each rule sees what the ones before left: x* matches the empty
+		 * string everywhere but at the very end (the next text's start).
+		 */
+		CHECK(redacts_to(r, "user=bob cost $5", "-u-s-e-r-=-<-b-o-b->- -$-5"));
+		redact_free(r);
+	}
+	r = rules_of("(user)=(\\w+)\t$1=<$2>\na\\nb\tNEVER\n^end$\tEND\n", err);
+	CHECK(r != NULL);
+	if (r) {
+		/* A match never spans two lines; ^ and $ are the line's. */
+		CHECK(redacts_to(r, "user=bob\na\nb\nend\nuser=\n", "user=<bob>\na\nb\nEND\nuser=\n"));
+		redact_free(r);
+	}
+
+	r = redact_load("default", err);
+	CHECK(r != NULL);
+	if (!r)
+		return;
+	CHECK(strcmp(redact_source(r), "default") == 0);
+	CHECK(redacts_to(r, "AKIAIOSFODNN7EXAMPLE x", "[REDACTED AWS KEY] x"));
+	CHECK(redacts_to(r, "ghp_0123456789abcdefghijABCDEFGHIJ012345", "[REDACTED GITHUB TOKEN]"));
+	CHECK(redacts_to(r, "github_pat_11ABCDEFG0123456789_abcdefghij", "[REDACTED GITHUB TOKEN]"));
+	CHECK(redacts_to(r, "glpat-abcdefghij0123456789", "[REDACTED GITLAB TOKEN]"));
+	CHECK(redacts_to(r, "xoxb-1234567890-abcdef", "[REDACTED SLACK TOKEN]"));
+	CHECK(redacts_to(r, "sk-ant-api03-abcdefghij0123456789", "[REDACTED ANTHROPIC KEY]"));
+	CHECK(redacts_to(r, "OPENAI=sk-proj-abcdefghij0123456789xyz", "OPENAI=[REDACTED OPENAI KEY]"));
+	CHECK(redacts_to(r, "Authorization: Bearer abc.def", "Authorization: Bearer [REDACTED]"));
+	CHECK(redacts_to(r, "DB_PASSWORD=\"hunter2\" secret: x token=y&z", "DB_PASSWORD=\"[REDACTED]\" secret: [REDACTED] token=[REDACTED]&z"));
+	CHECK(redacts_to(r, "token=sk-ant-api03-abcdefghij0123456789", "token=[REDACTED ANTHROPIC KEY]"));
+	CHECK(redacts_to(r, "task-abcdefghij0123456789abc mytoken=x passwords", "task-abcdefghij0123456789abc mytoken=x passwords"));
+	CHECK(redacts_to(r, "a -----BEGIN RSA PRIVATE KEY-----\nMII\nQ==\n-----END RSA PRIVATE KEY----- b\nc\n",
+			 "a [REDACTED PRIVATE KEY] b\nc\n"));
+	CHECK(redacts_to(r, "\"-----BEGIN PRIVATE KEY-----\\nX\\n-----END PRIVATE KEY-----\\n\"",
+			 "\"[REDACTED PRIVATE KEY]\\n\""));
+	CHECK(redacts_to(r, "-----BEGIN EC PRIVATE KEY-----\nno end\nat all", "[REDACTED PRIVATE KEY]"));
+
+	/* A stream split anywhere, in two writes or byte by byte, gives what the whole text gives. */
+	const char *text = "key AKIAIOSFODNN7EXAMPLE\npassword=hunter2\n-----BEGIN OPENSSH PRIVATE KEY-----\n"
+			   "b3Blbn\n-----END OPENSSH PRIVATE KEY-----\ntail ghp_0123456789abcdefghijABCDEFGHIJ012345";
+	const char *want = "key [REDACTED AWS KEY]\npassword=[REDACTED]\n[REDACTED PRIVATE KEY]\ntail [REDACTED GITHUB TOKEN]";
+	size_t len = strlen(text);
+	bool all_same = true;
+	for (size_t cut = 0; cut <= len; cut++) {
+		struct redact_stream rs = { 0 };
+		struct sunk out = { 0 };
+		redact_feed(r, &rs, text, cut, sink, &out);
+		redact_feed(r, &rs, text + cut, len - cut, sink, &out);
+		redact_flush(r, &rs, true, sink, &out);
+		all_same &= out.len == strlen(want) && memcmp(out.data, want, out.len) == 0;
+		CHECK(rs.matches == 4);
+		redact_stream_free(&rs);
+	}
+	CHECK(all_same);
+	struct redact_stream rs = { 0 };
+	struct sunk out = { 0 };
+	for (size_t i = 0; i < len; i++)
+		redact_feed(r, &rs, text + i, 1, sink, &out);
+	CHECK(redact_held(&rs) > 0);	/* the last line: no newline yet */
+	redact_flush(r, &rs, false, sink, &out);
+	CHECK(out.len == strlen(want) && memcmp(out.data, want, out.len) == 0);
+	redact_stream_free(&rs);
+
+	/* A partial line waits at most REDACT_HOLD_MAX bytes; a block without END masks at most that. */
+	char *big = malloc(REDACT_HOLD_MAX + 10);
+	memset(big, 'x', REDACT_HOLD_MAX + 10);
+	memset(&out, 0, sizeof(out));
+	struct redact_stream held = { 0 };
+	redact_feed(r, &held, big, REDACT_HOLD_MAX - 1, sink, &out);
+	CHECK(redact_held(&held) == REDACT_HOLD_MAX - 1);
+	redact_feed(r, &held, big, 1, sink, &out);
+	CHECK(redact_held(&held) == 0);
+	redact_stream_free(&held);
+	memset(&out, 0, sizeof(out));
+	const char *begin = "-----BEGIN PRIVATE KEY-----\n";
+	redact_feed(r, &held, begin, strlen(begin), sink, &out);
+	for (int i = 0; i < 3; i++) {
+		big[REDACT_HOLD_MAX / 2] = '\n';
+		redact_feed(r, &held, big, REDACT_HOLD_MAX / 2 + 1, sink, &out);
+	}
+	CHECK(!held.in_block && out.seen == strlen("[REDACTED PRIVATE KEY]") + REDACT_HOLD_MAX / 2 + 1);
+	redact_stream_free(&held);
+	free(big);
+	redact_free(r);
+}
+
+void test_guard(void)
+{
+	test_cmdline();
+	test_policy();
+	test_redact();
+}
