@@ -38,7 +38,8 @@ static const char procctl_shell_wrapper[] =
 
 /*
  * $1 signal, or "waiting" to ask whether the shell waits for input (exit 0)
- * or runs something (exit 3); a signal exits 4 if it reached the shell
+ * or runs something (exit 3), or "reading" whether a program it runs reads
+ * the shell's stdin, or the shell its read builtin (exit 0) or not (exit 3); a signal exits 4 if it reached the shell
  * itself, and either exits 5 if the shell is gone; $2 foreground|shell|all, $3
  * marker (an extended regular expression matching environment entries),
  * then the shell pids.
@@ -106,6 +107,16 @@ static const char procctl_signal_script[] =
 	"  read -r wchan < /proc/$shell/wchan\n"
 	"  case $st:$wchan in S:*wait*|S:*poll*|S:*select*) return 0 ;; S:*) return 1 ;; esac\n"
 	"}\n"
+	"# Reading: a foreground process on the shell's stdin, asleep in a read (or a poll, a REPL's);\n"
+	"# or, asked while a command runs, the shell itself: its read builtin.\n"
+	"if [ \"$sig\" = reading ]; then\n"
+	"  for pid in $shell \"$@\"; do\n"
+	"    [ /proc/$pid/fd/0 -ef /proc/$shell/fd/0 ] || continue\n"
+	"    wchan=; read -r wchan < /proc/$pid/wchan 2>/dev/null  # no newline there: read fails, yet sets it\n"
+	"    case $wchan in *read*|*poll*|*select*|wait_woken|pipe_wait) exit 0 ;; esac\n"
+	"  done\n"
+	"  exit 3\n"
+	"fi\n"
 	"if [ \"$sig\" = waiting ]; then\n"
 	"  [ $# -eq 0 ] && ! shell_busy && exit 0\n"
 	"  exit 3\n"
@@ -237,6 +248,16 @@ int procctl_shell_waiting(struct engine *e, const struct procctl_scope *scope, i
 			  char err[ENGINE_ERR_MAX])
 {
 	int ret = procctl_run(e, scope, "waiting", PROCCTL_FOREGROUND, &shell_pid, 1, err);
+
+	if (ret == 0 || ret == PROCCTL_BUSY)
+		return ret == 0;
+	return procctl_failure(ret, err);
+}
+
+int procctl_stdin_reader(struct engine *e, const struct procctl_scope *scope, int shell_pid,
+			 char err[ENGINE_ERR_MAX])
+{
+	int ret = procctl_run(e, scope, "reading", PROCCTL_FOREGROUND, &shell_pid, 1, err);
 
 	if (ret == 0 || ret == PROCCTL_BUSY)
 		return ret == 0;

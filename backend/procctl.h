@@ -66,6 +66,14 @@ int procctl_signal(struct engine *e, const struct procctl_scope *scope, const ch
 int procctl_shell_waiting(struct engine *e, const struct procctl_scope *scope, int shell_pid,
 			  char err[ENGINE_ERR_MAX]);
 
+/*
+ * Asked while a command runs: does it read the shell's stdin now (a program
+ * it runs asleep in a read or poll on it, or the shell in its read builtin)?
+ * 1 yes, 0 no, -ESRCH if the shell is gone, -errno when the helper could not tell.
+ */
+int procctl_stdin_reader(struct engine *e, const struct procctl_scope *scope, int shell_pid,
+			 char err[ENGINE_ERR_MAX]);
+
 /* Is path an executable file in the container? 1 yes, 0 no, -errno when the helper failed. */
 int procctl_executable(struct engine *e, const char *container, const char *path, char err[ENGINE_ERR_MAX]);
 

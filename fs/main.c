@@ -20,6 +20,8 @@
 
 #include "../backend/engine.h"
 #include "../backend/procctl.h"
+#include "guard/policy.h"
+#include "guard/redact.h"
 #include "ops.h"
 #include "reply.h"
 #include "session/ctl.h"
@@ -49,7 +51,10 @@ struct seshfs_options {
 	char *stderr_mode;
 	char *busy_input;
 	char *echo;
+	char *policy;
+	char *redact;
 	int tty;
+	int lock_settings;
 	struct session_settings *defaults;	/* env= entries go straight here */
 	bool bad_setting;
 };
@@ -74,6 +79,9 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("stderr=%s", stderr_mode, 0),
 	SESHFS_OPT("busy_input=%s", busy_input, 0),
 	SESHFS_OPT("echo=%s", echo, 0),
+	SESHFS_OPT("policy=%s", policy, 0),
+	SESHFS_OPT("redact=%s", redact, 0),
+	SESHFS_OPT("lock_settings", lock_settings, 1),
 	SESHFS_OPT("tty", tty, 1),
 	FUSE_OPT_KEY("env=", SESHFS_KEY_ENV),
 	FUSE_OPT_END
@@ -143,7 +151,13 @@ static void seshfs_usage(const char *progname)
 	       "    -o history_size=BYTES  history kept in each session's history file, 0 for\n"
 	       "                           none, suffix K or M allowed (default: 1M)\n"
 	       "    -o transcript_size=BYTES history kept in each session's transcript, 0 for\n"
-	       "                           none, suffix K or M allowed (default: 1M)\n\n",
+	       "                           none, suffix K or M allowed (default: 1M)\n"
+	       "    -o policy=FILE         stdin lines are checked against FILE's allow, deny\n"
+	       "                           and dangerous rules; refused writes fail with EACCES\n"
+	       "    -o lock_settings       ctl refuses shell, user, env, unsetenv and workdir\n"
+	       "                           (implied by policy=)\n"
+	       "    -o redact=FILE|default secrets matching FILE's rules (REGEX<TAB>REPLACEMENT,\n"
+	       "                           or default) are replaced in all seshfs shows\n\n",
 	       progname);
 }
 
@@ -208,6 +222,36 @@ static int seshfs_opt_proc(void *data, const char *arg, int key, struct fuse_arg
 		return settings_setenv(opts->defaults, cmd.arg, cmd.arg_len) == 0 ? 0 : -1;
 	}
 	return 1;
+}
+
+/* The log shows what the mount's rules redact (set once, before any thread starts). */
+static const struct redact_rules *seshfs_log_rules;
+
+static ssize_t seshfs_log_redact(const char *line, size_t len, char **out)
+{
+	return redact_text(seshfs_log_rules, line, len, out);
+}
+
+/* The guard rails' files: loaded before mounting, so that a bad rule mounts nothing. */
+static bool seshfs_load_guards(const struct seshfs_options *opts, struct sessions_config *cfg)
+{
+	char err[POLICY_ERR_MAX > REDACT_ERR_MAX ? POLICY_ERR_MAX : REDACT_ERR_MAX];
+	char shown[sizeof(err) * 4];
+
+	if (opts->policy && !(cfg->policy = policy_load(opts->policy, err)))
+		goto fail;
+	if (opts->redact && !(cfg->redact = redact_load(opts->redact, err)))
+		goto fail;
+	cfg->lock_settings = opts->lock_settings || cfg->policy;
+	if (cfg->redact) {
+		seshfs_log_rules = cfg->redact;
+		log_set_filter(seshfs_log_redact);
+	}
+	return true;
+fail:
+	text_escape(err, strlen(err), shown, sizeof(shown));
+	fprintf(stderr, "seshfs: %s\n", shown);
+	return false;
 }
 
 /* Every session holds a connection to the engine: allow as many as the hard limit does. */
@@ -306,6 +350,8 @@ int main(int argc, char *argv[])
 			goto out_args;
 		cfg.defaults.echo = checked.flag;
 	}
+	if (!seshfs_load_guards(&opts, &cfg))
+		goto out_args;
 	cfg.defaults.tty = opts.tty;
 	cfg.defaults.shell = strdup(opts.shell ? opts.shell : "/bin/sh");
 	cfg.defaults.user = strdup(opts.user ? opts.user : "");
@@ -406,6 +452,11 @@ out_args:
 	free(opts.stderr_mode);
 	free(opts.busy_input);
 	free(opts.echo);
+	free(opts.policy);
+	free(opts.redact);
+	log_set_filter(NULL);
+	policy_free((struct policy *)cfg.policy);
+	redact_free((struct redact_rules *)cfg.redact);
 	fuse_opt_free_args(&args);
 	return ret;
 }

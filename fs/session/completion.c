@@ -36,7 +36,7 @@ static void completion_push(void *ctx, const char *data, size_t len)
 {
 	struct completion_scan *scan = ctx;
 
-	stream_push(scan->s, scan->stream, data, len);
+	redaction_output(scan->s, scan->stream, data, len);
 }
 
 static void completion_data(void *ctx, const char *data, size_t len)
@@ -50,7 +50,7 @@ static void completion_data(void *ctx, const char *data, size_t len)
 	if (sh->filter_noise && scan->stream == sh->noise_stream)
 		noise_filter(&sh->noise, data, len, completion_push, scan);
 	else
-		stream_push(scan->s, scan->stream, data, len);
+		redaction_output(scan->s, scan->stream, data, len);
 }
 
 /* The working directory a PS1 marker reported; NULL: unknown. */
@@ -144,6 +144,8 @@ static void completion_marker(void *ctx, enum prompt_kind kind, int status, cons
 	struct session *s = scan->s;
 	struct session_shell *sh = &s->shell;
 
+	/* The output before a marker is complete: a partial line held for redaction goes out. */
+	redaction_prompt(s, scan->stream);
 	/*
 	 * The start marker comes on one stream only, in order with that stream's
 	 * prompt markers: whatever the other stream brings, that order says
@@ -203,6 +205,7 @@ void completion_flush(struct session *s)
 		if (s->shell.filter_noise && scan.stream == s->shell.noise_stream)
 			noise_flush(&s->shell.noise, completion_push, &scan);
 	}
+	redaction_flush_all(s);
 }
 
 struct completion_probe {

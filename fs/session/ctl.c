@@ -193,24 +193,25 @@ static int ctl_apply_restart(struct ctl_change *c, const struct ctl_command *cmd
 #define FIELD(name) offsetof(struct ctl_change, name)
 
 static const struct ctl_cmdtab ctl_commands[] = {
-	{ "timeout", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(timeout_ms), false },
-	{ "eof", "idle|deadline", ctl_check_choice, ctl_apply_flag, FIELD(eof_when_idle), false },
-	{ "signal", "INT|TERM|KILL|HUP|QUIT|USR1|USR2", ctl_check_signal, ctl_apply_signal, 0, false },
-	{ "resize", "COLS ROWS, each 1 to 10000", ctl_check_size, ctl_apply_resize, 0, false },
-	{ "tty", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.tty), false },
-	{ "echo", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.echo), false },
-	{ "stderr", "merged|separate", ctl_check_choice, ctl_apply_flag, FIELD(settings.stderr_merged), false },
-	{ "busy_input", "refuse|queue", ctl_check_choice, ctl_apply_flag, FIELD(refuse_busy_input), false },
-	{ "quiet", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(quiet_ms), false },
-	{ "shell", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, FIELD(settings.shell), false },
-	{ "workdir", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, FIELD(settings.workdir), false },
+	{ "timeout", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(timeout_ms), false, false },
+	{ "eof", "idle|deadline", ctl_check_choice, ctl_apply_flag, FIELD(eof_when_idle), false, false },
+	{ "signal", "INT|TERM|KILL|HUP|QUIT|USR1|USR2", ctl_check_signal, ctl_apply_signal, 0, false, false },
+	{ "resize", "COLS ROWS, each 1 to 10000", ctl_check_size, ctl_apply_resize, 0, false, false },
+	{ "tty", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.tty), false, false },
+	{ "echo", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.echo), false, false },
+	{ "stderr", "merged|separate", ctl_check_choice, ctl_apply_flag, FIELD(settings.stderr_merged), false,
+	  false },
+	{ "busy_input", "refuse|queue", ctl_check_choice, ctl_apply_flag, FIELD(refuse_busy_input), false, false },
+	{ "quiet", "SECONDS", ctl_check_seconds, ctl_apply_ms, FIELD(quiet_ms), false, false },
+	{ "shell", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, FIELD(settings.shell), false, true },
+	{ "workdir", "PATH (UTF-8)", ctl_check_path, ctl_apply_string, FIELD(settings.workdir), false, true },
 	{ "user", "a user name or uid[:gid] (UTF-8), or nothing", ctl_check_user, ctl_apply_string,
-	  FIELD(settings.user), false },
-	{ "env", "NAME=VALUE (UTF-8)", ctl_check_assignment, ctl_apply_env, 0, false },
-	{ "unsetenv", "NAME", ctl_check_name, ctl_apply_unsetenv, 0, false },
-	{ "restart", "no argument", ctl_check_nothing, ctl_apply_restart, 0, false },
+	  FIELD(settings.user), false, true },
+	{ "env", "NAME=VALUE (UTF-8)", ctl_check_assignment, ctl_apply_env, 0, false, true },
+	{ "unsetenv", "NAME", ctl_check_name, ctl_apply_unsetenv, 0, false, true },
+	{ "restart", "no argument", ctl_check_nothing, ctl_apply_restart, 0, false, false },
 	{ "expect", "a regular expression (PCRE2), or nothing for off", ctl_check_pattern, ctl_apply_expect, 0,
-	  true },
+	  true, false },
 };
 
 const char *ctl_command_usage(const char *name)
@@ -366,7 +367,10 @@ static int ctl_stage(struct ctl_change *c, const struct ctl_command *cmds, int c
 	c->refuse_busy_input = c->s->refuse_busy_input;
 	c->quiet_ms = c->s->quiet_ms;
 	for (int i = 0; i < count; i++) {
-		int ret = cmds[i].def->apply(c, &cmds[i], err);
+		bool locked = cmds[i].def->locked && sessions.cfg.lock_settings;
+		int ret = locked ? -EPERM : cmds[i].def->apply(c, &cmds[i], err);
+		if (locked)
+			snprintf(err, CTL_ERR_MAX, "%s: locked by the mount (lock_settings)", cmds[i].def->name);
 		if (ret < 0) {
 			if (ret == -ENOMEM)
 				snprintf(err, CTL_ERR_MAX, "out of memory");

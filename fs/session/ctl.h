@@ -23,6 +23,7 @@ struct ctl_cmdtab {
 	int (*apply)(struct ctl_change *change, const struct ctl_command *cmd, char err[CTL_ERR_MAX]);
 	size_t field;		/* the field of the change a generic apply sets */
 	bool verbatim;		/* the argument keeps its trailing blanks */
+	bool locked;		/* a start setting that steps around a policy: EPERM under lock_settings */
 };
 
 struct ctl_command {

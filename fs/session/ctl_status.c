@@ -40,20 +40,26 @@ static void ctl_line(struct ctl_text *t, const char *key, size_t max, const char
 	__attribute__((format(printf, 4, 5)));
 
 /*
- * Appends "key value\n", the value escaped (text.h): values hold text from
- * users and containers, and a reader parses one key per line. max bounds
- * the escaped value (0: no bound).
+ * Appends "key value\n", the value redacted (-o redact=) and escaped
+ * (text.h): values hold text from users and containers, and a reader
+ * parses one key per line. max bounds the escaped value (0: no bound).
  */
 static void ctl_line(struct ctl_text *t, const char *key, size_t max, const char *fmt, ...)
 {
 	va_list ap;
-	char *value;
+	char *value, *redacted;
 
 	if (t->failed)
 		return;
 	va_start(ap, fmt);
 	int n = vasprintf(&value, fmt, ap);
 	va_end(ap);
+	int ret = n < 0 ? 0 : redaction_text(value, (size_t)n, &redacted);
+	if (ret != 0) {
+		free(value);
+		value = redacted;
+		n = ret < 0 ? -1 : (int)strlen(redacted);
+	}
 	size_t room = n < 0 ? 0 : max ? max + 1 : 4 * (size_t)n + 1;
 	char *grown = n < 0 ? NULL : realloc(t->data, t->len + strlen(key) + 1 + room + 1);
 	if (grown) {
@@ -225,6 +231,31 @@ static void key_error(struct ctl_text *t, const char *key, const struct session 
 		ctl_line(t, key, TEXT_SHOWN_MAX, "%s", s->last_error);
 }
 
+static void key_policy(struct ctl_text *t, const char *key, const struct session *s)
+{
+	(void)s;
+	if (sessions.cfg.policy)
+		ctl_line(t, key, 0, "%s", policy_source(sessions.cfg.policy));
+}
+
+static void key_refused(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (sessions.cfg.policy)
+		ctl_line(t, key, 0, "%llu", (unsigned long long)s->admission.refused);
+}
+
+static void key_last_refusal(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->admission.last_refusal)
+		ctl_line(t, key, TEXT_SHOWN_MAX, "%s", s->admission.last_refusal);
+}
+
+static void key_redacted(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (sessions.cfg.redact)
+		ctl_line(t, key, 0, "%llu", (unsigned long long)redaction_count(s));
+}
+
 /* The keys in the order they are shown; a row may show no line (not applicable) or several. */
 static const struct {
 	const char *key;
@@ -256,6 +287,10 @@ static const struct {
 	{ "env", key_env },
 	{ "transcript_start", key_transcript_start },
 	{ "error", key_error },
+	{ "policy", key_policy },
+	{ "refused", key_refused },
+	{ "last_refusal", key_last_refusal },
+	{ "redacted", key_redacted },
 };
 
 /* A read at offset 0 takes a snapshot; reads further on continue it. */

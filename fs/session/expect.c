@@ -80,6 +80,27 @@ void expect_output(struct session *s, enum session_stream stream, const char *da
 		ex->matched = true;
 }
 
+bool expect_would_match(struct session *s, enum session_stream stream, const char *data, size_t len)
+{
+	struct session_expect *ex = &s->expect;
+
+	if (!ex->re || ex->matched || len == 0)
+		return false;
+	if (len > EXPECT_WINDOW) {
+		data += len - EXPECT_WINDOW;
+		len = EXPECT_WINDOW;
+	}
+	size_t keep = ex->window_len[stream] < EXPECT_WINDOW - len ? ex->window_len[stream] : EXPECT_WINDOW - len;
+	char *text = malloc(keep + len);
+	if (!text)
+		return true;	/* out of memory: let it through rather than hold a read */
+	memcpy(text, ex->window[stream] + ex->window_len[stream] - keep, keep);
+	memcpy(text + keep, data, len);
+	bool matched = regex_match(ex->re, text, keep + len) == 1;
+	free(text);
+	return matched;
+}
+
 /* ctl expect: re (NULL: off) replaces the pattern; the output since the last input is matched at once. */
 void expect_set(struct session *s, struct regex *re)
 {

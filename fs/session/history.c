@@ -87,23 +87,33 @@ static void history_partial_add(struct session_history *hi, const char *data, si
 	hi->partial_len += len;
 }
 
-static void history_line_done(struct session_history *hi, const struct timespec *now, int64_t now_ns)
+/* The line written is complete: it waits for the prompt that says the shell read it, redacted. */
+static void history_line_done(struct session *s, const struct timespec *now, int64_t now_ns)
 {
+	struct session_history *hi = &s->history;
 	struct history_line *line = NULL;
+	struct redaction_text redacted;
+	const char *text = hi->partial;
+	size_t len = hi->partial ? hi->partial_len : 0;
 
+	if (redaction_history_line(s, text, len, &redacted)) {
+		text = redacted.data;
+		len = redacted.len;
+	}
 	if (hi->untracked == 0 && hi->line_count < HISTORY_PENDING_MAX)
-		line = malloc(sizeof(*line) + hi->partial_len);
+		line = malloc(sizeof(*line) + len);
 	if (line) {
 		line->written = *now;
 		line->written_ns = now_ns;
-		line->len = hi->partial ? hi->partial_len : 0;
-		if (line->len)
-			memcpy(line->text, hi->partial, line->len);
+		line->len = len;
+		if (len)
+			memcpy(line->text, text, len);
 		list_add_tail(&hi->lines, &line->node);
 		hi->line_count++;
 	} else {
 		hi->untracked++;
 	}
+	free(redacted.data);
 	hi->partial_len = 0;
 }
 
@@ -120,7 +130,7 @@ void history_input(struct session *s, const char *buf, size_t size)
 		history_partial_add(hi, buf, len);
 		if (!nl)
 			return;
-		history_line_done(hi, &now, now_ns);
+		history_line_done(s, &now, now_ns);
 		buf += len + 1;
 		size -= len + 1;
 	}

@@ -5,9 +5,17 @@
  * the shell has read enough (one larger than bufsize goes in whole when
  * the queue is empty). Writers are admitted in order, under the lock, so
  * the bound holds however many write at once.
+ *
+ * Under -o policy= (../guard/policy.h) a write is admitted only if every
+ * line of it passes; a refused one fails with EACCES and none of it is
+ * sent. A partial last line is held back until its newline comes. Lines
+ * only the allow-list refuses pass if a program the shell runs, not the
+ * shell, reads them: while a command runs, a reader probe (a helper exec)
+ * says which, and the write waits for its answer.
  */
 #include <errno.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -57,7 +65,7 @@ static int input_queue(struct session *s, const char *buf, size_t size)
 	s->shell.lines_sent += count_newlines(buf, size);
 	if (size > 0)
 		s->shell.line_open = buf[size - 1] != '\n';
-	transcript_record(s, buf, size);
+	redaction_input(s, buf, size);
 	history_input(s, buf, size);
 	expect_input(s);
 	return 0;
@@ -68,7 +76,200 @@ static bool input_broken(const struct session *s)
 	return s->shell.input_broken || (s->state != SESSION_RUNNING && s->state != SESSION_RESTARTING);
 }
 
-/* Writers waiting for room: queued in order while they fit; EPIPE once the shell is gone. */
+/* ---- the policy ---- */
+
+/* What became of a write. */
+enum admission {
+	ADMISSION_ANSWERED,	/* queued or refused, and answered */
+	ADMISSION_WAITING,	/* for the reader probe: answered later */
+};
+
+/* The shell, not a program it runs, reads what comes now. */
+static bool input_shell_reads(const struct session *s)
+{
+	return s->state != SESSION_RUNNING || session_idle(s) || session_continuing(s);
+}
+
+static void input_refuse(struct session *s, struct req *req, const struct policy_refusal *why, const char *text)
+{
+	struct session_admission *a = &s->admission;
+	const char *line = text + why->line_start;
+	int len = why->line_len > INT32_MAX ? INT32_MAX : (int)why->line_len;
+	char *record = NULL;
+
+	a->refused++;
+	a->partial_len = 0;	/* the refused line's start went with an earlier write */
+	free(a->last_refusal);
+	if (asprintf(&a->last_refusal, "%s: %.*s", why->rule, len, line) < 0)
+		a->last_refusal = NULL;
+	log_info("session %s: stdin refused by %s: %.*s", s->name, why->rule, len, line);
+	int record_len = asprintf(&record, "[seshfs: refused by %s] %.*s\n", why->rule, len, line);
+	if (record_len > 0)
+		redaction_input(s, record, (size_t)record_len);
+	free(record);
+	reply_err(req, EACCES);
+}
+
+/* Job: does a program the shell runs read its stdin now? The writer at the head waits for the answer. */
+static void input_reader_probe_run(struct job *j)
+{
+	struct session_job *job = (struct session_job *)j;
+	struct session *s = job->s;
+	char err[ENGINE_ERR_MAX] = "";
+	struct procctl_scope scope;
+
+	pthread_mutex_lock(&sessions.lock);
+	struct shell_id id = s->shell.id;
+	session_scope(s, &id, &scope);
+	pthread_mutex_unlock(&sessions.lock);
+	int reads = id.pid > 0 ? procctl_stdin_reader(sessions.cfg.engine, &scope, id.pid, err) : 0;
+	pthread_mutex_lock(&sessions.lock);
+	if (reads < 0)
+		log_error("session %s: cannot tell who reads stdin, taken as the shell: %s", s->name, err);
+	s->admission.reader = reads == 1 ? READER_PROGRAM : READER_SHELL;
+	input_pump_out(s);
+	session_job_done(job);
+	pthread_mutex_unlock(&sessions.lock);
+}
+
+/*
+ * Whether lines only the allow-list refuses go to a program: 1 yes, 0 no
+ * (refuse), -1 not known yet (a probe is out; the writer waits). A probe's
+ * answer serves the write that asked, one that arrived before it went out.
+ */
+static int input_program_reads(struct session *s, int64_t arrived_ns)
+{
+	struct session_admission *a = &s->admission;
+
+	if (input_shell_reads(s))
+		return 0;
+	if ((a->reader == READER_PROGRAM || a->reader == READER_SHELL) && a->reader_asked_ns >= arrived_ns) {
+		bool program = a->reader == READER_PROGRAM;
+		a->reader = READER_UNKNOWN;
+		return program;
+	}
+	if (a->reader != READER_ASKING) {
+		struct session_job *job = session_job_new(s, input_reader_probe_run, NULL, sizeof(*job));
+		if (!job)
+			return 0;
+		a->reader = READER_ASKING;
+		a->reader_asked_ns = loop_now_ns();
+		jobs_submit(&job->job);
+	}
+	return -1;
+}
+
+static bool input_hold(struct session_admission *a, const char *buf, size_t size)
+{
+	char *grown = realloc(a->partial, a->partial_len + size);
+
+	if (!grown && a->partial_len + size > 0)
+		return false;
+	a->partial = grown;
+	memcpy(a->partial + a->partial_len, buf, size);
+	a->partial_len += size;
+	return true;
+}
+
+/* A write under the policy: its complete lines, after what was held, are checked and queued. */
+static enum admission input_admit_checked(struct session *s, struct req *req, const char *buf, size_t size,
+					  int64_t arrived_ns)
+{
+	struct session_admission *a = &s->admission;
+	const char *nl = memrchr(buf, '\n', size);
+	size_t complete = nl ? (size_t)(nl - buf) + 1 : 0;
+	size_t rest = size - complete;
+	struct policy_refusal why;
+	char *joined = NULL;
+	const char *text = buf;
+	size_t len = complete;
+	int err = ENOMEM;
+
+	if ((complete ? rest : a->partial_len + rest) > sessions.cfg.bufsize) {
+		snprintf(why.rule, sizeof(why.rule), "policy (a line longer than bufsize)");
+		why.line_start = 0;
+		why.line_len = size - complete < 64 ? size - complete : 64;
+		input_refuse(s, req, &why, buf + complete);
+		return ADMISSION_ANSWERED;
+	}
+	if (complete == 0)
+		goto hold;	/* nothing whole to check yet */
+	if (a->partial_len > 0) {
+		if (!(joined = malloc(a->partial_len + complete)))
+			goto fail;
+		memcpy(joined, a->partial, a->partial_len);
+		memcpy(joined + a->partial_len, buf, complete);
+		text = joined;
+		len += a->partial_len;
+	}
+	if (!a->syntax && !(a->syntax = malloc(sizeof(*a->syntax))))
+		goto fail;
+	if (!a->syntax_valid || session_idle(s)) {
+		cmdline_init(a->syntax);	/* at its prompt the shell has nothing open */
+		a->syntax_valid = true;
+	}
+	enum policy_verdict verdict = policy_check(sessions.cfg.policy, a->syntax, true, text, len, &why);
+	if (verdict == POLICY_NOT_LISTED) {
+		int program = input_program_reads(s, arrived_ns);
+		if (program < 0) {
+			free(joined);
+			return ADMISSION_WAITING;
+		}
+		if (program)
+			verdict = policy_check(sessions.cfg.policy, a->syntax, false, text, len, &why);
+	}
+	if (verdict != POLICY_PASS) {
+		input_refuse(s, req, &why, text);
+		free(joined);
+		return ADMISSION_ANSWERED;
+	}
+	if (input_queue(s, text, len) < 0)
+		goto fail;
+	free(joined);
+	a->partial_len = 0;
+hold:
+	if (!input_hold(a, buf + complete, rest)) {
+		log_error("session %s: out of memory: a partial stdin line was dropped", s->name);
+		a->partial_len = 0;
+	}
+	reply_written(req, size);
+	return ADMISSION_ANSWERED;
+fail:
+	free(joined);
+	reply_err(req, err);
+	return ADMISSION_ANSWERED;
+}
+
+/* A write that fits: queued (or, under the policy, checked first) and answered, or waiting. */
+static enum admission input_admit(struct session *s, struct req *req, const char *buf, size_t size,
+				  int64_t arrived_ns)
+{
+	if (sessions.cfg.policy)
+		return input_admit_checked(s, req, buf, size, arrived_ns);
+	if (input_queue(s, buf, size) < 0)
+		reply_err(req, ENOMEM);
+	else
+		reply_written(req, size);
+	return ADMISSION_ANSWERED;
+}
+
+void input_reset(struct session *s)
+{
+	s->admission.partial_len = 0;
+	s->admission.syntax_valid = false;
+	s->admission.reader = READER_UNKNOWN;
+}
+
+void input_free(struct session *s)
+{
+	free(s->admission.syntax);
+	free(s->admission.partial);
+	free(s->admission.last_refusal);
+}
+
+/* ---- writers ---- */
+
+/* Writers waiting for room (or for the reader probe): admitted in order; EPIPE once the shell is gone. */
 void input_serve_writers(struct session *s)
 {
 	while (!list_empty(&s->writers)) {
@@ -77,10 +278,8 @@ void input_serve_writers(struct session *s)
 			reply_err(p->req, EPIPE);
 		else if (!input_fits(s, p->size))
 			break;
-		else if (input_queue(s, p->data, p->size) < 0)
-			reply_err(p->req, ENOMEM);
-		else
-			reply_written(p->req, p->size);
+		else if (input_admit(s, p->req, p->data, p->size, p->opened_ns) == ADMISSION_WAITING)
+			break;
 		parked_finish(p);
 	}
 }
@@ -103,35 +302,33 @@ void input_write(struct req *req, struct session_handle *h, const char *buf, siz
 
 	req_watch_interrupt(req);
 	pthread_mutex_lock(&sessions.lock);
-	s->last_activity_ns = s->last_input_ns = loop_now_ns();
+	int64_t now = s->last_activity_ns = s->last_input_ns = loop_now_ns();
 	/* While restarting, input waits in the queue for the new shell. */
 	if (input_broken(s)) {
 		err = EPIPE;
 	} else if (s->refuse_busy_input && s->state == SESSION_RUNNING && !s->shell.tty && !session_idle(s) &&
 		   !session_continuing(s) && !s->expect.matched) {
 		err = EBUSY;	/* a command runs: this input would be its, or wait behind it */
-	} else if (list_empty(&s->writers) && input_fits(s, size)) {
-		err = -input_queue(s, buf, size);
-		if (!err) {
-			/*
-			 * Answer first, then send: sending wakes the engine, which would
-			 * otherwise run before the writer hears back.
-			 */
-			reply_written(req, size);
-			if (s->state == SESSION_RUNNING)
-				input_send(s);
-			session_watch_update(s);
-		}
+	} else if (list_empty(&s->writers) && input_fits(s, size) &&
+		   input_admit(s, req, buf, size, now) == ADMISSION_ANSWERED) {
+		/*
+		 * Answered first, then sent: sending wakes the engine, which would
+		 * otherwise run before the writer hears back.
+		 */
+		if (s->state == SESSION_RUNNING)
+			input_send(s);
+		session_watch_update(s);
 	} else if (!(p = parked_new(req, parked_interrupted, size, s)) || !(p->data = malloc(size))) {
 		free(p);
 		err = ENOMEM;
 	} else {
 		/*
-		 * Nothing is queued until it fits, so an interrupt leaves it unwritten
-		 * (EINTR). The request's buffer is libfuse's until the handler returns:
-		 * keep a copy.
+		 * Nothing is queued until it is admitted, so an interrupt leaves it
+		 * unwritten (EINTR). The request's buffer is libfuse's until the
+		 * handler returns: keep a copy.
 		 */
 		memcpy(p->data, buf, size);
+		p->opened_ns = now;
 		parked_add(p, &s->writers);
 	}
 	pthread_mutex_unlock(&sessions.lock);

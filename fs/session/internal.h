@@ -9,7 +9,8 @@
  *   registry.c    ids and names, references, handles, poll notification
  *   watchdog.c    the mount's watchdog exec, which outlives a killed seshfs
  *   stream.c      stdout/stderr: buffers, parked readers, deadlines, flow
- *   input.c       stdin: the queue to the shell, parked writers
+ *   redaction.c   -o redact=: what is shown, secrets replaced on the way in
+ *   input.c       stdin: the queue to the shell, parked writers, the policy
  *   completion.c  prompt markers: when the shell is done; the waiting probe
  *   shell.c       the exec: start, read its stream, exit, signal, restart
  *   ctl_status.c  the ctl file read: status keys
@@ -42,6 +43,9 @@
 #include "../util/list.h"
 #include "../util/loop.h"
 #include "../util/regex.h"
+#include "../guard/cmdline.h"
+#include "../guard/policy.h"
+#include "../guard/redact.h"
 #include "ctl_lang.h"
 #include "noise.h"
 #include "prompt.h"
@@ -87,7 +91,7 @@ struct parked {
 	char *data;			/* write: its bytes, not queued yet */
 	struct loop_timer deadline;	/* read: the open's deadline or the quiet time; mkdir: its limit */
 	int64_t deadline_ns;		/* read: the open's deadline */
-	int64_t opened_ns;		/* read: the open's time, for quiet */
+	int64_t opened_ns;		/* read: the open's time, for quiet; write: its arrival */
 	struct list_node in_queue;	/* the session's readers of a stream, or writers */
 	struct list_node in_all;	/* sessions.parked, to find it on an interrupt */
 };
@@ -155,6 +159,49 @@ struct completion_event {
 	bool both;		/* marked on both streams; else on stderr only */
 };
 
+/* A redacted stream's partial line and its quiet timer (redaction.c): stdout, stderr, then input. */
+#define REDACTION_INPUT STREAM_COUNT
+#define REDACTION_HELD_COUNT (STREAM_COUNT + 1)
+
+struct redaction_held {
+	struct redact_stream rs;
+	struct loop_timer quiet;	/* no byte for a while: the partial line goes out */
+	struct session *s;
+	uint8_t which;			/* an enum session_stream, or REDACTION_INPUT */
+};
+
+struct session_redaction {
+	struct redaction_held held[REDACTION_HELD_COUNT];
+	struct redact_stream history;	/* the lines history entries are made of */
+};
+
+/* A redacted copy. */
+struct redaction_text {
+	char *data;
+	size_t len;
+	bool failed;
+};
+
+/* Who reads stdin while a command runs, as the last reader probe said (input.c). */
+enum admission_reader {
+	READER_UNKNOWN,
+	READER_ASKING,		/* a probe is out */
+	READER_PROGRAM,		/* a program the shell runs reads it */
+	READER_SHELL,		/* nothing else does: the shell will */
+};
+
+/* stdin under -o policy= (input.c). */
+struct session_admission {
+	struct cmdline_state *syntax;	/* the shell's input so far; NULL until needed */
+	bool syntax_valid;		/* else it starts afresh */
+	char *partial;			/* the last line written, no newline yet: held back */
+	size_t partial_len;
+	uint64_t refused;
+	char *last_refusal;		/* "RULE: LINE" */
+	enum admission_reader reader;
+	int64_t reader_asked_ns;	/* when the probe behind reader went out */
+};
+
 /* What belongs to one shell: reset when a restart starts another. */
 struct session_shell {
 	char exec_id[ENGINE_EXEC_ID_MAX];
@@ -217,6 +264,8 @@ struct session {
 	struct session_history history;
 	char *cwd;			/* the shell's directory at its last prompt; NULL: unknown */
 	struct session_expect expect;
+	struct session_redaction redaction;
+	struct session_admission admission;
 
 	int64_t timeout_ms;
 	bool eof_when_idle;
@@ -365,6 +414,8 @@ void history_shell_reset(struct session *s);
 void expect_input(struct session *s);
 /* Output of a stream (markers taken out); whoever pushes it serves the readers. */
 void expect_output(struct session *s, enum session_stream stream, const char *data, size_t len);
+/* Would output data[0..len) on stream, appended, end with a match? */
+bool expect_would_match(struct session *s, enum session_stream stream, const char *data, size_t len);
 void expect_set(struct session *s, struct regex *re);
 void expect_free(struct session *s);
 
@@ -386,11 +437,31 @@ void parked_interrupted(struct parked *p);
 /* The connection's epoll interest from the session's state and buffers. */
 void session_watch_update(struct session *s);
 
+/* redaction.c: each passes its bytes on at once when no rules are set */
+void redaction_init(struct session *s);
+void redaction_free(struct session *s);
+/* Output of the shell, markers taken out: to the stream once redacted. */
+void redaction_output(struct session *s, enum session_stream stream, const char *data, size_t len);
+/* Input queued for the shell, or a refusal's line: to the transcript once redacted. */
+void redaction_input(struct session *s, const char *data, size_t len);
+/* A prompt marker on stream: what its output and the input hold goes out. */
+void redaction_prompt(struct session *s, enum session_stream stream);
+/* The shell is gone: everything held goes out. */
+void redaction_flush_all(struct session *s);
+/* A history line redacted into *out (data NULL: lost); false: no rule changed it. */
+bool redaction_history_line(struct session *s, const char *line, size_t len, struct redaction_text *out);
+/* 0: no rules (*out NULL); 1: *out is the redacted copy, NUL-terminated; -1: out of memory. */
+int redaction_text(const char *text, size_t len, char **out);
+uint64_t redaction_count(const struct session *s);
+
 /* input.c: also the stdin file's handlers */
 void input_write(struct req *req, struct session_handle *h, const char *buf, size_t size);
 unsigned input_poll(const struct session *s, enum session_file file);
 void input_pump_out(struct session *s);
 void input_serve_writers(struct session *s);
+/* A restart: what the old shell was sent or held back is gone. */
+void input_reset(struct session *s);
+void input_free(struct session *s);
 
 /* completion.c */
 void completion_init(struct session *s);

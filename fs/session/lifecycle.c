@@ -306,6 +306,7 @@ static int session_new(const char *name, struct session **out)
 	list_init(&s->handles);
 	history_init(s);
 	stream_init(s);
+	redaction_init(s);
 	completion_init(s);
 	shell_init(s);
 	*out = s;

@@ -91,6 +91,8 @@ static void session_free(struct session *s)
 	bytequeue_clear(&s->transcript.bytes);
 	history_free(s);
 	expect_free(s);
+	redaction_free(s);
+	input_free(s);
 	for (int i = 0; i < STREAM_COUNT; i++)
 		prompt_scanner_free(&s->shell.scanner[i]);
 	free(s->shell.pending);

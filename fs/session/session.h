@@ -63,6 +63,8 @@ static inline bool session_ino_split(uint64_t ino, uint64_t *id, enum session_fi
 
 struct session;
 struct session_handle;
+struct policy;
+struct redact_rules;
 
 /*
  * The files of a session directory: every operation on them consults this
@@ -98,6 +100,10 @@ struct sessions_config {
 	size_t transcript_size;	/* bytes of transcript kept per session; 0: none */
 	size_t history_size;	/* bytes of history kept per session; 0: none */
 	size_t max_sessions;	/* sessions in sessions/ at once, starting ones included */
+	/* Guard rails, set at mount and never through it (fs/guard/): NULL for none. */
+	const struct policy *policy;
+	const struct redact_rules *redact;
+	bool lock_settings;	/* ctl refuses the start settings that step around the policy */
 };
 
 int sessions_init(const struct sessions_config *cfg);

@@ -369,7 +369,9 @@ void shell_begin_restart(struct session *s)
 {
 	s->state = SESSION_RESTARTING;
 	shell_disconnect(s);
+	redaction_flush_all(s);
 	bytequeue_clear(&s->input);
+	input_reset(s);
 	input_serve_writers(s);
 	history_shell_reset(s);
 	for (int i = 0; i < STREAM_COUNT; i++)

@@ -134,6 +134,16 @@ static struct status_text *status_make(const struct status_findings *b, bool eng
 	status_line(t, "fuse_requests", number);
 	if (!t->data)
 		goto fail;
+	/* The container's name and the engine's texts are redacted like everything shown. */
+	char *redacted;
+	int ret = redaction_text(t->data, t->len, &redacted);
+	if (ret < 0)
+		goto fail;
+	if (ret > 0) {
+		free(t->data);
+		t->data = redacted;
+		t->len = strlen(redacted);
+	}
 	return t;
 fail:
 	free(t);
