@@ -42,10 +42,11 @@ def rss_kb(pid):
 
 
 class Mount:
-    def __init__(self, seshfs, container, path):
+    def __init__(self, seshfs, container, path, options=()):
         self.path = path
         self.sessions = os.path.join(path, "sessions")
-        self.proc = subprocess.Popen([seshfs, "-f", container, path],
+        os.makedirs(path, exist_ok=True)
+        self.proc = subprocess.Popen([seshfs, "-f", *options, container, path],
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while not os.path.ismount(path):
@@ -94,6 +95,67 @@ def print_table():
         print(f"{name:44} {fmt(s):>12} {fmt(b):>12}  {ratio:7.3g}x  {target}{'  ' + note if note else ''}")
 
 
+def spread(values):
+    return f"{min(values):,.0f}-{max(values):,.0f}"
+
+
+# A 50-rule policy: 30 allow lines, 19 deny patterns and the dangerous set.
+POLICY_50 = "".join(f"allow cmd{i}\n" for i in range(29)) + "allow true\n" + \
+    "".join(f"deny \\bforbidden{i}\\b.*\\bsecret\\b\n" for i in range(19)) + "dangerous\n"
+
+
+def bench_guard(a, base):
+    """-o redact=default and a 50-rule -o policy=, each beside the same mount without them.
+    Rounds alternate which mount goes first; rows are medians, notes the baseline's min-max."""
+    policy = os.path.join(base, "policy50")
+    with open(policy, "w") as f:
+        f.write(POLICY_50)
+    plain = Mount(a.seshfs, a.container, os.path.join(base, "plain"))
+    redacted = Mount(a.seshfs, a.container, os.path.join(base, "redact"), ["-o", "redact=default"])
+    guarded = Mount(a.seshfs, a.container, os.path.join(base, "policy"), ["-o", f"policy={policy}"])
+    try:
+        mib, n = str(a.guard_mib), str(a.commands)
+        runs = {k: ([], []) for k in ("zeros", "text", "rt", "write")}
+
+        def pair(key, fn, guard_mount, order):
+            first, second = (plain, guard_mount) if order else (guard_mount, plain)
+            for m in (first, second):
+                runs[key][m is plain].append(fn(m))
+
+        def stream_fn(mode):
+            return lambda m: client(a.client, "fs", m.stream, mode, mib)[0]["mib_per_s"]
+
+        def writes_fn(m):
+            median = client(a.client, "fs", m.writes, "write", n)[0]["median_us"]
+            with open(os.path.join(m.writes, "stdout"), "rb") as f:  # until the shell ran them all
+                f.read()
+            return median
+
+        for m in (plain, redacted, guarded):
+            m.stream, m.rt, m.writes = m.session("stream"), m.session("rt"), m.session("writes")
+            with open(os.path.join(m.writes, "ctl"), "w") as f:
+                f.write("eof idle\n")
+        for r in range(max(a.rounds, 5)):
+            order = r % 2 == 0
+            pair("zeros", stream_fn("stream"), redacted, order)
+            pair("text", stream_fn("textstream"), redacted, order)
+            pair("rt", lambda m: medians(client(a.client, "fs", m.rt, "roundtrip", n))[0], redacted, order)
+            pair("write", writes_fn, guarded, order)
+        for key, name, unit, target, higher in (
+                ("zeros", f"redact=default: stream {mib} MiB of zeros", "MiB/s", ">= 0.8x", True),
+                ("text", f"redact=default: stream {mib} MiB of log lines", "MiB/s", ">= 0.8x", True),
+                ("rt", "redact=default: command round trip (bash)", "us", "<= 1.1x", False),
+                ("write", "policy, 50 rules: one stdin write", "us", "<= +20 us", False)):
+            guard, base_runs = runs[key]
+            g, b = statistics.median(guard), statistics.median(base_runs)
+            note = f"baseline {spread(base_runs)}; {'+' if g >= b else ''}{g - b:.1f} {unit}" \
+                if key == "write" else f"baseline {spread(base_runs)}"
+            row(name, g, b, unit, target, higher_is_better=higher, note=note)
+    finally:
+        for m in (plain, redacted, guarded):
+            m.close()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seshfs", required=True)
@@ -103,9 +165,16 @@ def main():
     ap.add_argument("--commands", type=int, default=1000)
     ap.add_argument("--stream-mib", type=int, default=1024)
     ap.add_argument("--sessions", type=int, default=1000)
+    ap.add_argument("--guard-mib", type=int, default=256)
+    ap.add_argument("--only", choices=["guard"], help="run one section alone")
     ap.add_argument("--json", help="also write the rows here, for bench/compare.py")
     a = ap.parse_args()
 
+    if a.only == "guard":
+        base = tempfile.mkdtemp(prefix="seshfs-bench-")
+        bench_guard(a, base)
+        print_table()
+        return
     mnt = tempfile.mkdtemp(prefix="seshfs-bench-")
     m = Mount(a.seshfs, a.container, mnt)
     try:
@@ -247,6 +316,7 @@ def main():
         m.close()
         print(f"unmount with {a.sessions} shells (all killed) took {time.perf_counter() - start:.1f} s")
     os.rmdir(mnt)
+    bench_guard(a, tempfile.mkdtemp(prefix="seshfs-bench-"))
     print_table()
     if a.json:
         with open(a.json, "w") as f:

@@ -10,6 +10,8 @@
  *   benchclient raw CONTAINER open N        exec create + start until the shell's first output
  *   benchclient raw CONTAINER stream MIB    dd if=/dev/zero bs=1M count=MIB, read to the end
  *   benchclient fs  SESSIONDIR stream MIB   the same command through stdin/stdout
+ *   benchclient fs  SESSIONDIR textstream MIB  MIB of text lines (a log's) through stdout
+ *   benchclient fs  SESSIONDIR write N      N stdin writes of "true": each write() alone
  *
  * Prints one line: "median_us=... mean_us=..." or "mib_per_s=...".
  * The raw side is the floor: no FUSE, no session layer, same engine calls.
@@ -215,16 +217,20 @@ static void roundtrip(struct channel *t, int n, const char *prompt_mark)
 	free(done_us);
 }
 
-static void stream(struct channel *t, long mib, const char *ready_token)
+/* Text like a busy log's: words, numbers, key=value pairs. */
+#define TEXT_LINE "2026-11-27T05:12:00.123Z INFO worker-17 handled request id=8f2c1 path=/api/v1/items status=200 bytes=5120 in 12ms"
+
+static void stream(struct channel *t, long mib, const char *ready_token, bool text)
 {
-	char cmd[128];
+	char cmd[256];
 	unsigned long long total = (unsigned long long)mib << 20, got = 0;
 
 	if (ready_token)
 		read_until(t, ready_token);
 	double start = now_us();
 	if (!t->conn) {
-		int len = snprintf(cmd, sizeof(cmd), "dd if=/dev/zero bs=1M count=%ld 2>/dev/null\n", mib);
+		int len = text ? snprintf(cmd, sizeof(cmd), "yes '%s' | head -c %llu\n", TEXT_LINE, total) :
+				 snprintf(cmd, sizeof(cmd), "dd if=/dev/zero bs=1M count=%ld 2>/dev/null\n", mib);
 		send_all(t, cmd, (size_t)len);
 	}
 	got = t->pending_len;
@@ -238,7 +244,7 @@ static void stream(struct channel *t, long mib, const char *ready_token)
 	}
 	double seconds = (now_us() - start) / 1e6;
 	if (got != total)
-		die("stream: byte count differs from what dd wrote");
+		die("stream: byte count differs from what was written");
 	printf("mib_per_s=%.1f seconds=%.3f\n", mib / seconds, seconds);
 }
 
@@ -277,6 +283,22 @@ static void raw_open(struct engine *e, const char *container, int n)
 		read_until(&t, "\n");
 		us[i] = now_us() - start;
 		exec_conn_close(t.conn);	/* stdin closes: the shell exits */
+	}
+	print_times(us, n);
+	free(us);
+}
+
+/* n writes of "true\n" to stdin, each timed alone (the shell runs them behind). */
+static void writes(struct channel *t, int n)
+{
+	double *us = calloc((size_t)n, sizeof(*us));
+	static const char line[] = "true\n";
+
+	for (int i = 0; i < n; i++) {
+		double start = now_us();
+		if (write(t->in_fd, line, sizeof(line) - 1) != (ssize_t)sizeof(line) - 1)
+			die("stdin write");
+		us[i] = now_us() - start;
 	}
 	print_times(us, n);
 	free(us);
@@ -339,8 +361,10 @@ int main(int argc, char **argv)
 			die("cannot open the session's files (set its timeout first)");
 		if (strcmp(mode, "roundtrip") == 0)
 			roundtrip(&t, (int)n, NULL);
-		else if (strcmp(mode, "stream") == 0)
-			stream(&t, n, NULL);
+		else if (strcmp(mode, "stream") == 0 || strcmp(mode, "textstream") == 0)
+			stream(&t, n, NULL, strcmp(mode, "textstream") == 0);
+		else if (strcmp(mode, "write") == 0)
+			writes(&t, (int)n);
 		else
 			die("fs: unknown mode");
 		return 0;
@@ -365,7 +389,7 @@ int main(int argc, char **argv)
 		const char *dd[] = { "/bin/sh", "-c", cmd, NULL };
 		t.conn = raw_start(e, argv[2], dd, false);
 		demux_init(&t.demux, false);
-		stream(&t, n, NULL);
+		stream(&t, n, NULL, false);
 	} else {
 		die("raw: unknown mode");
 	}

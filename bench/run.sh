@@ -1,7 +1,8 @@
 #!/bin/sh
 # The seshfs benchmark: sets everything up (like scripts/demo.sh), starts a
 # container of its own, and prints each figure beside its baseline.
-#   bench/run.sh [--rounds N] [--commands N] [--stream-mib N] [--sessions N]
+#   bench/run.sh [--rounds N] [--commands N] [--stream-mib N] [--sessions N] [--guard-mib N]
+#   bench/run.sh --only guard    the guard rails (redaction, policy) alone
 set -eu
 . "$(dirname "$0")/container.sh"
 /usr/bin/python3 "$SESHFS_ROOT/bench/bench.py" --seshfs "$SESHFS_BUILD/seshfs" \
