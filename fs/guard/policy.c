@@ -185,7 +185,8 @@ struct policy *policy_parse(const char *text, size_t len, const char *name, char
 		snprintf(err, POLICY_ERR_MAX, "%s: no rules", name);
 		goto fail;
 	}
-	qsort(p->allowed, p->allowed_count, sizeof(*p->allowed), policy_compare_words);
+	if (p->allowed_count > 0)
+		qsort(p->allowed, p->allowed_count, sizeof(*p->allowed), policy_compare_words);
 	return p;
 fail:
 	policy_free(p);

@@ -94,7 +94,8 @@ bool expect_would_match(struct session *s, enum session_stream stream, const cha
 	char *text = malloc(keep + len);
 	if (!text)
 		return true;	/* out of memory: let it through rather than hold a read */
-	memcpy(text, ex->window[stream] + ex->window_len[stream] - keep, keep);
+	if (keep > 0)
+		memcpy(text, ex->window[stream] + ex->window_len[stream] - keep, keep);
 	memcpy(text + keep, data, len);
 	bool matched = regex_match(ex->re, text, keep + len) == 1;
 	free(text);

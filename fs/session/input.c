@@ -161,9 +161,10 @@ static int input_program_reads(struct session *s, int64_t arrived_ns)
 
 static bool input_hold(struct session_admission *a, const char *buf, size_t size)
 {
+	if (size == 0)
+		return true;
 	char *grown = realloc(a->partial, a->partial_len + size);
-
-	if (!grown && a->partial_len + size > 0)
+	if (!grown)
 		return false;
 	a->partial = grown;
 	memcpy(a->partial + a->partial_len, buf, size);
