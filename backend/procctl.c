@@ -39,7 +39,8 @@ static const char procctl_shell_wrapper[] =
 /*
  * $1 signal, or "waiting" to ask whether the shell waits for input (exit 0)
  * or runs something (exit 3), or "reading" whether a program it runs reads
- * the shell's stdin, or the shell its read builtin (exit 0) or not (exit 3); a signal exits 4 if it reached the shell
+ * the shell's stdin (exit 0) or not (exit 3), "reading-shell" the same
+ * counting the shell itself (its read builtin); a signal exits 4 if it reached the shell
  * itself, and either exits 5 if the shell is gone; $2 foreground|shell|all, $3
  * marker (an extended regular expression matching environment entries),
  * then the shell pids.
@@ -108,15 +109,16 @@ static const char procctl_signal_script[] =
 	"  case $st:$wchan in S:*wait*|S:*poll*|S:*select*) return 0 ;; S:*) return 1 ;; esac\n"
 	"}\n"
 	"# Reading: a foreground process on the shell's stdin, asleep in a read (or a poll, a REPL's);\n"
-	"# or, asked while a command runs, the shell itself: its read builtin.\n"
-	"if [ \"$sig\" = reading ]; then\n"
-	"  for pid in $shell \"$@\"; do\n"
+	"# reading-shell: the shell itself too (seshfs knows it runs a command: its read builtin).\n"
+	"case $sig in reading|reading-shell)\n"
+	"  [ \"$sig\" = reading-shell ] && set -- \"$shell\" \"$@\"\n"
+	"  for pid; do\n"
 	"    [ /proc/$pid/fd/0 -ef /proc/$shell/fd/0 ] || continue\n"
 	"    wchan=; read -r wchan < /proc/$pid/wchan 2>/dev/null  # no newline there: read fails, yet sets it\n"
 	"    case $wchan in *read*|*poll*|*select*|wait_woken|pipe_wait) exit 0 ;; esac\n"
 	"  done\n"
-	"  exit 3\n"
-	"fi\n"
+	"  exit 3 ;;\n"
+	"esac\n"
 	"if [ \"$sig\" = waiting ]; then\n"
 	"  [ $# -eq 0 ] && ! shell_busy && exit 0\n"
 	"  exit 3\n"
@@ -254,10 +256,11 @@ int procctl_shell_waiting(struct engine *e, const struct procctl_scope *scope, i
 	return procctl_failure(ret, err);
 }
 
-int procctl_stdin_reader(struct engine *e, const struct procctl_scope *scope, int shell_pid,
+int procctl_stdin_reader(struct engine *e, const struct procctl_scope *scope, int shell_pid, bool shell_counts,
 			 char err[ENGINE_ERR_MAX])
 {
-	int ret = procctl_run(e, scope, "reading", PROCCTL_FOREGROUND, &shell_pid, 1, err);
+	int ret = procctl_run(e, scope, shell_counts ? "reading-shell" : "reading", PROCCTL_FOREGROUND, &shell_pid,
+			      1, err);
 
 	if (ret == 0 || ret == PROCCTL_BUSY)
 		return ret == 0;

@@ -67,11 +67,12 @@ int procctl_shell_waiting(struct engine *e, const struct procctl_scope *scope, i
 			  char err[ENGINE_ERR_MAX]);
 
 /*
- * Asked while a command runs: does it read the shell's stdin now (a program
- * it runs asleep in a read or poll on it, or the shell in its read builtin)?
- * 1 yes, 0 no, -ESRCH if the shell is gone, -errno when the helper could not tell.
+ * Asked while a command runs: does it read the shell's stdin now, a program
+ * it runs asleep in a read or poll on it? shell_counts: the caller knows the
+ * shell runs a command, so the shell reading is its read builtin. 1 yes, 0
+ * no, -ESRCH if the shell is gone, -errno when the helper could not tell.
  */
-int procctl_stdin_reader(struct engine *e, const struct procctl_scope *scope, int shell_pid,
+int procctl_stdin_reader(struct engine *e, const struct procctl_scope *scope, int shell_pid, bool shell_counts,
 			 char err[ENGINE_ERR_MAX]);
 
 /* Is path an executable file in the container? 1 yes, 0 no, -errno when the helper failed. */

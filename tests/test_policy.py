@@ -180,6 +180,24 @@ def test_a_busy_shell_does_not_take_unlisted_commands_for_later(guarded, sh):
     assert s.read_until(b"slept\nqueued\n") == b"slept\nqueued\n"
 
 
+def test_a_terminal_ends_lines_at_cr_and_edits_are_refused(make_mount, policy_file):
+    path = policy_file(ALLOW)
+    s = make_mount([f"policy={path}", "tty", "echo=off"]).session()
+    s.ctl("timeout 3")
+    s.send("echo ok\n")
+    assert s.read() == b"ok\r\n"
+    refused(s, "echo ok\rid\n")  # the terminal would run two lines
+    assert s.status()["last_refusal"] == "allow (id is not listed): id"
+    refused(s, "ech\x7fo x\n")  # erased: what the shell reads is not what was checked
+    assert s.status()["last_refusal"].startswith("policy (terminal line editing): ")
+    s.send("sleep 30\n")
+    wait_until(lambda: s.status()["activity"] == "busy", what="sleep to run")
+    start = time.monotonic()
+    s.send("\x03")  # Ctrl-C goes at once, no newline needed
+    s.send("echo back\n")
+    assert s.read().endswith(b"back\r\n") and time.monotonic() - start < 5
+
+
 def test_lock_settings_refuses_what_steps_around_the_policy(guarded, make_mount):
     s = guarded("/bin/sh")  # the mount's own -o shell= is fine; ctl's is not
     for line in ("shell /bin/bash", "user nobody", "env PATH=/tmp", "unsetenv PATH", "workdir /tmp"):

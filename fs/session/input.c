@@ -110,10 +110,16 @@ static void input_refuse(struct session *s, struct req *req, const struct policy
 	reply_err(req, EACCES);
 }
 
+struct input_reader_probe {
+	struct session_job job;
+	bool command_started;	/* bash's PS0 came: the shell reading is its read builtin */
+};
+
 /* Job: does a program the shell runs read its stdin now? The writer at the head waits for the answer. */
 static void input_reader_probe_run(struct job *j)
 {
-	struct session_job *job = (struct session_job *)j;
+	struct input_reader_probe *probe = (struct input_reader_probe *)j;
+	struct session_job *job = &probe->job;
 	struct session *s = job->s;
 	char err[ENGINE_ERR_MAX] = "";
 	struct procctl_scope scope;
@@ -122,7 +128,8 @@ static void input_reader_probe_run(struct job *j)
 	struct shell_id id = s->shell.id;
 	session_scope(s, &id, &scope);
 	pthread_mutex_unlock(&sessions.lock);
-	int reads = id.pid > 0 ? procctl_stdin_reader(sessions.cfg.engine, &scope, id.pid, err) : 0;
+	int reads = id.pid > 0 ? procctl_stdin_reader(sessions.cfg.engine, &scope, id.pid, probe->command_started,
+						      err) : 0;
 	pthread_mutex_lock(&sessions.lock);
 	if (reads < 0)
 		log_error("session %s: cannot tell who reads stdin, taken as the shell: %s", s->name, err);
@@ -149,12 +156,13 @@ static int input_program_reads(struct session *s, int64_t arrived_ns)
 		return program;
 	}
 	if (a->reader != READER_ASKING) {
-		struct session_job *job = session_job_new(s, input_reader_probe_run, NULL, sizeof(*job));
-		if (!job)
+		struct input_reader_probe *probe = session_job_new(s, input_reader_probe_run, NULL, sizeof(*probe));
+		if (!probe)
 			return 0;
+		probe->command_started = s->shell.started[STREAM_STDOUT] || s->shell.started[STREAM_STDERR];
 		a->reader = READER_ASKING;
 		a->reader_asked_ns = loop_now_ns();
-		jobs_submit(&job->job);
+		jobs_submit(&probe->job.job);
 	}
 	return -1;
 }
@@ -172,20 +180,71 @@ static bool input_hold(struct session_admission *a, const char *buf, size_t size
 	return true;
 }
 
+/* Where a write's complete lines end: after its last newline (on a terminal, \r ends a line too). */
+static size_t input_complete(const char *buf, size_t size, bool tty)
+{
+	for (size_t i = size; i > 0; i--) {
+		if (buf[i - 1] == '\n' || (tty && buf[i - 1] == '\r'))
+			return i;
+	}
+	return 0;
+}
+
+/* Keys a terminal turns into a signal or end of input (^C ^D ^Z ^\\), sent at once. */
+static bool input_signal_keys(const char *buf, size_t size)
+{
+	for (size_t i = 0; i < size; i++) {
+		if (buf[i] == '\0' || !strchr("\003\004\032\034", buf[i]))
+			return false;
+	}
+	return size > 0;
+}
+
+/*
+ * What the policy checks of text: on a terminal, its \r are line ends too,
+ * and a line the terminal would edit (erase, kill, literal next, an escape
+ * sequence) is not what the shell will read: refused whole.
+ */
+static int input_terminal_text(const char *text, size_t len, char **copy, struct policy_refusal *why)
+{
+	static const char editing[] = "\b\022\025\026\027\033\177";
+
+	for (size_t i = 0; i < len; i++) {
+		if (text[i] != '\0' && strchr(editing, text[i])) {
+			snprintf(why->rule, sizeof(why->rule), "policy (terminal line editing)");
+			why->line_start = 0;
+			why->line_len = len;
+			return -EACCES;
+		}
+	}
+	if (!(*copy = malloc(len)))
+		return -ENOMEM;
+	for (size_t i = 0; i < len; i++)
+		(*copy)[i] = text[i] == '\r' ? '\n' : text[i];
+	return 0;
+}
+
 /* A write under the policy: its complete lines, after what was held, are checked and queued. */
 static enum admission input_admit_checked(struct session *s, struct req *req, const char *buf, size_t size,
 					  int64_t arrived_ns)
 {
 	struct session_admission *a = &s->admission;
-	const char *nl = memrchr(buf, '\n', size);
-	size_t complete = nl ? (size_t)(nl - buf) + 1 : 0;
+	bool tty = s->shell.tty;
+	size_t complete = input_complete(buf, size, tty);
 	size_t rest = size - complete;
 	struct policy_refusal why;
-	char *joined = NULL;
-	const char *text = buf;
+	char *joined = NULL, *terminal = NULL;
+	const char *text = buf, *checked;
 	size_t len = complete;
-	int err = ENOMEM;
+	enum policy_verdict verdict = POLICY_REFUSE;
 
+	if (tty && complete == 0 && input_signal_keys(buf, size)) {
+		if (input_queue(s, buf, size) < 0)
+			goto fail;
+		a->partial_len = 0;	/* never sent: as if ^C discarded the line typed */
+		reply_written(req, size);
+		return ADMISSION_ANSWERED;
+	}
 	if ((complete ? rest : a->partial_len + rest) > sessions.cfg.bufsize) {
 		snprintf(why.rule, sizeof(why.rule), "policy (a line longer than bufsize)");
 		why.line_start = 0;
@@ -203,30 +262,38 @@ static enum admission input_admit_checked(struct session *s, struct req *req, co
 		text = joined;
 		len += a->partial_len;
 	}
+	checked = text;
+	if (tty) {
+		int ret = input_terminal_text(text, len, &terminal, &why);
+		if (ret == -ENOMEM)
+			goto fail;
+		if (ret < 0)
+			goto refuse;
+		checked = terminal;
+	}
 	if (!a->syntax && !(a->syntax = malloc(sizeof(*a->syntax))))
 		goto fail;
 	if (!a->syntax_valid || session_idle(s)) {
 		cmdline_init(a->syntax);	/* at its prompt the shell has nothing open */
 		a->syntax_valid = true;
 	}
-	enum policy_verdict verdict = policy_check(sessions.cfg.policy, a->syntax, true, text, len, &why);
+	verdict = policy_check(sessions.cfg.policy, a->syntax, true, checked, len, &why);
 	if (verdict == POLICY_NOT_LISTED) {
 		int program = input_program_reads(s, arrived_ns);
 		if (program < 0) {
 			free(joined);
+			free(terminal);
 			return ADMISSION_WAITING;
 		}
 		if (program)
-			verdict = policy_check(sessions.cfg.policy, a->syntax, false, text, len, &why);
+			verdict = policy_check(sessions.cfg.policy, a->syntax, false, checked, len, &why);
 	}
-	if (verdict != POLICY_PASS) {
-		input_refuse(s, req, &why, text);
-		free(joined);
-		return ADMISSION_ANSWERED;
-	}
+	if (verdict != POLICY_PASS)
+		goto refuse;
 	if (input_queue(s, text, len) < 0)
 		goto fail;
 	free(joined);
+	free(terminal);
 	a->partial_len = 0;
 hold:
 	if (!input_hold(a, buf + complete, rest)) {
@@ -235,9 +302,15 @@ hold:
 	}
 	reply_written(req, size);
 	return ADMISSION_ANSWERED;
+refuse:
+	input_refuse(s, req, &why, text);
+	free(joined);
+	free(terminal);
+	return ADMISSION_ANSWERED;
 fail:
 	free(joined);
-	reply_err(req, err);
+	free(terminal);
+	reply_err(req, ENOMEM);
 	return ADMISSION_ANSWERED;
 }
 
