@@ -276,7 +276,14 @@ static void test_redact(void)
 		redact_free(r);
 	}
 
-	r = redact_load("default", err);
+	r = rules_of("^ab\t\n", err);	/* an empty replacement, a whole text replaced by nothing */
+	CHECK(r != NULL);
+	if (r) {
+		CHECK(redacts_to(r, "ab", ""));
+		CHECK(redacts_to(r, "x\nab\nabc", "x\n\nc"));
+		redact_free(r);
+	}
+		r = redact_load("default", err);
 	CHECK(r != NULL);
 	if (!r)
 		return;

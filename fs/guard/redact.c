@@ -286,27 +286,30 @@ static void out_add(struct redact_out *o, const char *text, size_t len)
 
 /*
  * The leftmost match at from or later that stays within one line: a match
- * that crosses a newline is searched again within its first line alone.
+ * whose text (from where it began, before any \K) crosses a newline is
+ * searched again within that first line alone. spans[REGEX_SPANS_MAX] is
+ * where the matched text began.
  */
 static int rule_search(const struct redact_rule *rule, const char *text, size_t len, size_t from,
-		       struct regex_span spans[REGEX_SPANS_MAX])
+		       struct regex_span spans[REGEX_SPANS_MAX + 1])
 {
 	while (from <= len) {
-		int ret = regex_search(rule->re, text, len, from, spans, REGEX_SPANS_MAX);
+		int ret = regex_search(rule->re, text, len, from, spans, REGEX_SPANS_MAX + 1);
 		if (ret <= 0)
 			return ret;
-		const char *nl = memchr(text + spans[0].start, '\n', spans[0].end - spans[0].start);
+		size_t began = spans[REGEX_SPANS_MAX].start;
+		const char *nl = memchr(text + began, '\n', spans[0].end - began);
 		if (!nl)
 			return 1;
-		const char *line = text + spans[0].start;
+		const char *line = text + began;
 		while (line > text && line[-1] != '\n')
 			line--;
 		size_t base = (size_t)(line - text);
-		ret = regex_search(rule->re, line, (size_t)(nl - line), spans[0].start - base, spans, REGEX_SPANS_MAX);
+		ret = regex_search(rule->re, line, (size_t)(nl - line), began - base, spans, REGEX_SPANS_MAX + 1);
 		if (ret < 0)
 			return ret;
 		if (ret == 1) {
-			for (int i = 0; i < REGEX_SPANS_MAX; i++) {
+			for (int i = 0; i <= REGEX_SPANS_MAX; i++) {
 				if (spans[i].start != REGEX_UNSET) {
 					spans[i].start += base;
 					spans[i].end += base;
@@ -338,7 +341,7 @@ static void rule_replace(const struct redact_rule *rule, const char *text, const
 static const char *rules_apply(const struct redact_rules *rules, struct redact_stream *rs, const char *text,
 			       size_t *len)
 {
-	struct regex_span spans[REGEX_SPANS_MAX];
+	struct regex_span spans[REGEX_SPANS_MAX + 1];
 	int next = 0;
 
 	for (size_t r = 0; r < rules->count; r++) {
@@ -363,7 +366,7 @@ static const char *rules_apply(const struct redact_rules *rules, struct redact_s
 		out_add(&o, text + from, *len - from);
 		if (o.failed)
 			return NULL;
-		text = *o.data;
+		text = o.len > 0 ? *o.data : "";	/* all of it replaced by nothing: no buffer yet */
 		*len = o.len;
 		next = !next;
 	}
@@ -379,7 +382,8 @@ static int lines_out(const struct redact_rules *rules, struct redact_stream *rs,
 	const char *out = rules_apply(rules, rs, text, &len);
 	if (!out)
 		return -1;
-	sink(ctx, out, len);
+	if (len > 0)
+		sink(ctx, out, len);
 	return 0;
 }
 

@@ -99,6 +99,10 @@ int regex_search(const struct regex *re, const char *text, size_t len, size_t fr
 		spans[i].start = took_part ? ovector[2 * i] : REGEX_UNSET;
 		spans[i].end = took_part ? ovector[2 * i + 1] : REGEX_UNSET;
 	}
+	if (count > REGEX_SPANS_MAX) {
+		spans[REGEX_SPANS_MAX].start = pcre2_get_startchar(md);
+		spans[REGEX_SPANS_MAX].end = ovector[1];
+	}
 	return 1;
 }
 

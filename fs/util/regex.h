@@ -32,6 +32,8 @@ int regex_match(const struct regex *re, const char *text, size_t len);
 /*
  * The leftmost match in text[0..len) starting at from or later: 1 with
  * spans[0] the match and spans[1..count) its groups, 0 none, -1 limits.
+ * With \K the match reported starts later than the text it matched, which
+ * starts at spans[count] when count is REGEX_SPANS_MAX + 1.
  */
 int regex_search(const struct regex *re, const char *text, size_t len, size_t from, struct regex_span *spans,
 		 int count);
