@@ -112,7 +112,8 @@ static int docker_request(struct docker *d, const char *method, json_t *request_
 	int socket_errno = 0;
 	va_list ap;
 
-	*out = NULL;
+	if (out)
+		*out = NULL;
 	va_start(ap, path_fmt);
 	if (vasprintf(&path, path_fmt, ap) < 0)
 		path = NULL;
@@ -162,7 +163,7 @@ static int docker_request(struct docker *d, const char *method, json_t *request_
 		ret = engine_errno_from_status(*status);
 		goto out;
 	}
-	if (body.len > 0) {
+	if (out && body.len > 0) {
 		*out = json_loads(body.data, 0, NULL);
 		if (!*out) {
 			snprintf(err, ENGINE_ERR_MAX, "%s %s: malformed JSON answer", method, path);
@@ -327,6 +328,251 @@ static int docker_exec_attach(struct engine *e, const char *exec_id, bool tty, i
 	return exec_conn_start(&e->transport, path, body, timeout_ms, out, err);
 }
 
+static int docker_container_id(struct engine *e, const char *container, char id[ENGINE_CONTAINER_ID_MAX],
+			       char err[ENGINE_ERR_MAX])
+{
+	char *name = docker_escape(container, err);
+	json_t *info = NULL;
+	long status = 0;
+
+	if (!name)
+		return -ENOMEM;
+	int ret = docker_request((struct docker *)e, "GET", NULL, &status, &info, err, "/containers/%s/json", name);
+	const char *text = json_string_value(json_object_get(info, "Id"));
+	if (ret == 0 && (!text || strlen(text) >= ENGINE_CONTAINER_ID_MAX)) {
+		snprintf(err, ENGINE_ERR_MAX, "container inspect: no usable Id in the answer");
+		ret = -EIO;
+	} else if (ret == 0) {
+		strcpy(id, text);
+	}
+	json_decref(info);
+	curl_free(name);
+	return ret;
+}
+
+/* Pulling answers 200 with a stream of progress objects: whether it worked, the image's presence says. */
+static int docker_image_ensure(struct engine *e, const char *image, char err[ENGINE_ERR_MAX])
+{
+	struct docker *d = (struct docker *)e;
+	char *name = docker_escape(image, err);
+	long status = 0;
+
+	if (!name)
+		return -ENOMEM;
+	int ret = docker_request(d, "GET", NULL, &status, NULL, err, "/images/%s/json", name);
+	if (ret == -ENOENT) {
+		ret = docker_request(d, "POST", NULL, &status, NULL, err, "/images/create?fromImage=%s", name);
+		if (ret == 0 || ret == -EIO || ret == -ENOENT)
+			ret = docker_request(d, "GET", NULL, &status, NULL, err, "/images/%s/json", name);
+	}
+	curl_free(name);
+	return ret;
+}
+
+/* "K=V" items as an object of K: V. */
+static json_t *docker_labels(const char *const *items)
+{
+	json_t *object = json_object();
+
+	for (; object && items && *items; items++) {
+		const char *eq = strchr(*items, '=');
+		char *key = eq ? strndup(*items, (size_t)(eq - *items)) : strdup(*items);
+		if (key)
+			json_object_set_new(object, key, json_string(eq ? eq + 1 : ""));
+		free(key);
+	}
+	return object;
+}
+
+/* publish items ("[IP:]HOST:CONTAINER[/PROTO]") into PortBindings and ExposedPorts; false if one is malformed. */
+static bool docker_ports(const char *const *items, json_t *bindings, json_t *exposed, char err[ENGINE_ERR_MAX])
+{
+	for (; items && *items; items++) {
+		char ip[64] = "", host[16] = "", port[16] = "", proto[8] = "tcp";
+		const char *last = strrchr(*items, ':');
+		const char *first = strchr(*items, ':');
+		int n = 0;
+		if (first && first != last)
+			n = sscanf(*items, "%63[^:]:%15[0-9]:%15[0-9]/%7[a-z]", ip, host, port, proto);
+		else if (first)
+			n = sscanf(*items, "%15[0-9]:%15[0-9]/%7[a-z]", host, port, proto) + 1;
+		if (n < 3) {
+			snprintf(err, ENGINE_ERR_MAX, "publish '%.64s': expected [IP:]HOST:CONTAINER[/PROTO]", *items);
+			return false;
+		}
+		char key[32];
+		snprintf(key, sizeof(key), "%s/%s", port, proto);
+		json_t *list = json_object_get(bindings, key);
+		if (!list) {
+			list = json_array();
+			json_object_set_new(bindings, key, list);
+		}
+		json_array_append_new(list, json_pack("{s:s, s:s}", "HostIp", ip, "HostPort", host));
+		json_object_set_new(exposed, key, json_object());
+	}
+	return true;
+}
+
+static int docker_container_run(struct engine *e, const struct engine_container_spec *spec,
+				char id[ENGINE_CONTAINER_ID_MAX], char err[ENGINE_ERR_MAX])
+{
+	struct docker *d = (struct docker *)e;
+	json_t *bindings = json_object(), *exposed = json_object();
+	json_t *host = NULL, *request = NULL, *answer = NULL;
+	char *name = docker_escape(spec->name, err);
+	long status = 0;
+	int ret = -ENOMEM;
+
+	if (!name || !bindings || !exposed)
+		goto out;
+	if (!docker_ports(spec->publish, bindings, exposed, err)) {
+		ret = -EINVAL;
+		goto out;
+	}
+	host = json_pack("{s:b, s:b, s:I, s:I, s:I, s:I, s:o, s:o, s:b, s:o}",
+			 "Init", 1, "AutoRemove", spec->auto_remove,
+			 "Memory", (json_int_t)spec->memory, "MemorySwap", (json_int_t)spec->memory_swap,
+			 "NanoCpus", (json_int_t)spec->nano_cpus, "PidsLimit", (json_int_t)spec->pids,
+			 "Binds", docker_string_array(spec->binds), "PortBindings", json_incref(bindings),
+			 "ReadonlyRootfs", spec->read_only, "CapDrop", docker_string_array(spec->cap_drop));
+	if (host && spec->network)
+		json_object_set_new(host, "NetworkMode", json_string(spec->network));
+	if (host && spec->read_only)
+		json_object_set_new(host, "Tmpfs", json_pack("{s:s}", "/tmp", "rw,exec"));
+	if (host && spec->no_new_privileges)
+		json_object_set_new(host, "SecurityOpt", json_pack("[s]", "no-new-privileges"));
+	/* stdin open, nobody attached: the keep-alive reads it and never gets a line. */
+	request = json_pack("{s:s, s:o, s:o, s:o, s:s, s:s, s:o, s:b, s:o, s:o}",
+			    "Image", spec->image, "Entrypoint", docker_string_array(spec->entrypoint),
+			    "Cmd", json_array(), "Env", docker_string_array(spec->env),
+			    "User", spec->user ? spec->user : "", "WorkingDir", spec->workdir ? spec->workdir : "",
+			    "Labels", docker_labels(spec->labels), "OpenStdin", 1, "ExposedPorts", json_incref(exposed),
+			    "HostConfig", json_incref(host));
+	if (!host || !request) {
+		snprintf(err, ENGINE_ERR_MAX, "out of memory");
+		goto out;
+	}
+	ret = docker_request(d, "POST", request, &status, &answer, err, "/containers/create?name=%s", name);
+	if (ret < 0)
+		goto out;
+	const char *text = json_string_value(json_object_get(answer, "Id"));
+	if (!text || strlen(text) >= ENGINE_CONTAINER_ID_MAX) {
+		snprintf(err, ENGINE_ERR_MAX, "container create: answer has no usable Id");
+		ret = -EIO;
+		goto out;
+	}
+	strcpy(id, text);
+	ret = docker_request(d, "POST", NULL, &status, NULL, err, "/containers/%s/start", id);
+	if (ret < 0) {
+		char ignored[ENGINE_ERR_MAX];
+		docker_request(d, "DELETE", NULL, &status, NULL, ignored, "/containers/%s?force=1", id);
+	}
+out:
+	if (ret == -ENOMEM && err[0] == '\0')
+		snprintf(err, ENGINE_ERR_MAX, "out of memory");
+	json_decref(answer);
+	json_decref(request);
+	json_decref(host);
+	json_decref(bindings);
+	json_decref(exposed);
+	curl_free(name);
+	return ret;
+}
+
+static int docker_container_end(struct engine *e, const char *container, int timeout_s, bool keep,
+				char err[ENGINE_ERR_MAX])
+{
+	struct docker *d = (struct docker *)e;
+	char *name = docker_escape(container, err);
+	long status = 0;
+
+	if (!name)
+		return -ENOMEM;
+	int ret = docker_request(d, "POST", NULL, &status, NULL, err, "/containers/%s/stop?t=%d", name, timeout_s);
+	if (status == 304)
+		ret = 0;	/* stopped already */
+	if (!keep && ret == 0) {
+		/* Auto-remove may have taken it, or be at it (409). */
+		ret = docker_request(d, "DELETE", NULL, &status, NULL, err, "/containers/%s?force=1", name);
+		if (ret == -ENOENT || status == 409)
+			ret = 0;
+	}
+	curl_free(name);
+	return ret;
+}
+
+static int docker_containers_labelled(struct engine *e, const char *const *labels, const char *without,
+				      char (*ids)[ENGINE_CONTAINER_ID_MAX], size_t max, size_t *count,
+				      char err[ENGINE_ERR_MAX])
+{
+	struct docker *d = (struct docker *)e;
+	json_t *filters = json_pack("{s:o}", "label", docker_string_array(labels));
+	char *text = filters ? json_dumps(filters, JSON_COMPACT) : NULL;
+	char *query = text ? curl_easy_escape(NULL, text, 0) : NULL;
+	json_t *list = NULL;
+	long status = 0;
+	int ret = -ENOMEM;
+
+	*count = 0;
+	if (!query) {
+		snprintf(err, ENGINE_ERR_MAX, "out of memory");
+		goto out;
+	}
+	ret = docker_request(d, "GET", NULL, &status, &list, err, "/containers/json?all=1&filters=%s", query);
+	size_t i;
+	json_t *item;
+	json_array_foreach(ret == 0 ? list : NULL, i, item) {
+		const char *id = json_string_value(json_object_get(item, "Id"));
+		if (!id || strlen(id) >= ENGINE_CONTAINER_ID_MAX ||
+		    (without && json_object_get(json_object_get(item, "Labels"), without)))
+			continue;
+		if (*count < max)
+			strcpy(ids[*count], id);
+		(*count)++;
+	}
+out:
+	json_decref(list);
+	curl_free(query);
+	free(text);
+	json_decref(filters);
+	return ret;
+}
+
+/*
+ * The cgroup's count of OOM kills, on the host (a local engine's
+ * containers): cgroup v2 memory.events or v1 memory.oom_control, under
+ * the cgroupfs or the systemd driver's path.
+ */
+static int docker_oom_kills(struct engine *e, const char *container_id, unsigned long long *count)
+{
+	static const char *const paths[] = {
+		"/sys/fs/cgroup/docker/%s/memory.events",
+		"/sys/fs/cgroup/system.slice/docker-%s.scope/memory.events",
+		"/sys/fs/cgroup/memory/docker/%s/memory.oom_control",
+		"/sys/fs/cgroup/memory/system.slice/docker-%s.scope/memory.oom_control",
+	};
+
+	if (strncmp(engine_url(e), "unix://", 7) != 0)
+		return -ENOENT;
+	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+		char path[256], line[128];
+		snprintf(path, sizeof(path), paths[i], container_id);
+		FILE *f = fopen(path, "r");
+		if (!f)
+			continue;
+		int ret = -ENOENT;
+		while (fgets(line, sizeof(line), f)) {
+			if (sscanf(line, "oom_kill %llu", count) == 1) {
+				ret = 0;
+				break;
+			}
+		}
+		fclose(f);
+		return ret;
+	}
+	return -ENOENT;
+}
+
 static void docker_free(struct engine *e)
 {
 	struct docker *d = (struct docker *)e;
@@ -347,6 +593,12 @@ static const struct engine_ops docker_ops = {
 	.exec_run = exec_run,
 	.container_state = docker_container_state,
 	.version = docker_version,
+	.container_id = docker_container_id,
+	.image_ensure = docker_image_ensure,
+	.container_run = docker_container_run,
+	.container_end = docker_container_end,
+	.containers_labelled = docker_containers_labelled,
+	.oom_kills = docker_oom_kills,
 	.free = docker_free,
 };
 

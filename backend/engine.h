@@ -50,6 +50,30 @@ struct engine_exec_status {
 	int exit_code;
 };
 
+#define ENGINE_CONTAINER_ID_MAX 72
+
+/* A container to create and run (-o image=), like docker run -d --init. Lists are NULL-terminated. */
+struct engine_container_spec {
+	const char *name;
+	const char *image;
+	const char *const *entrypoint;	/* replaces the image's; it gets no arguments */
+	const char *const *env;		/* "K=V" */
+	const char *user;		/* NULL or "": the image's */
+	const char *workdir;
+	const char *const *labels;	/* "K=V" */
+	long long memory;		/* bytes; 0: no limit */
+	long long memory_swap;		/* bytes, memory included; 0: the engine's default */
+	long long nano_cpus;		/* 1e9 per CPU; 0: no limit */
+	long long pids;			/* 0: no limit */
+	const char *network;		/* NULL: the engine's default */
+	const char *const *binds;	/* "SRC:DST[:ro]" */
+	const char *const *publish;	/* "[IP:]HOST:CONTAINER[/PROTO]" */
+	const char *const *cap_drop;
+	bool read_only;			/* with a tmpfs on /tmp */
+	bool no_new_privileges;
+	bool auto_remove;		/* the engine removes it once it stops */
+};
+
 struct engine;
 
 struct engine_ops {
@@ -75,6 +99,29 @@ struct engine_ops {
 			       char err[ENGINE_ERR_MAX]);
 	/* The engine's version, as it names it ("20.10.24"). */
 	int (*version)(struct engine *e, char version[ENGINE_VERSION_MAX], char err[ENGINE_ERR_MAX]);
+	/* The container's full id; -ENOENT if it does not exist. */
+	int (*container_id)(struct engine *e, const char *container, char id[ENGINE_CONTAINER_ID_MAX],
+			    char err[ENGINE_ERR_MAX]);
+	/* The image is there, pulled if it was not: 0, -ENOENT if neither, or the call's error. */
+	int (*image_ensure)(struct engine *e, const char *image, char err[ENGINE_ERR_MAX]);
+	/* Creates and starts a container; its id in id. */
+	int (*container_run)(struct engine *e, const struct engine_container_spec *spec,
+			     char id[ENGINE_CONTAINER_ID_MAX], char err[ENGINE_ERR_MAX]);
+	/* Stops it (SIGTERM, then SIGKILL after timeout_s), and removes it unless keep. -ENOENT: gone already. */
+	int (*container_end)(struct engine *e, const char *container, int timeout_s, bool keep,
+			     char err[ENGINE_ERR_MAX]);
+	/*
+	 * Up to max ids of containers carrying every "K=V" of labels and not
+	 * the label without; *count says how many there were.
+	 */
+	int (*containers_labelled)(struct engine *e, const char *const *labels, const char *without,
+				   char (*ids)[ENGINE_CONTAINER_ID_MAX], size_t max, size_t *count,
+				   char err[ENGINE_ERR_MAX]);
+	/*
+	 * Processes the memory limit killed in the container (by id), from its
+	 * cgroup: -ENOENT where it cannot be read (a remote engine, say).
+	 */
+	int (*oom_kills)(struct engine *e, const char *container_id, unsigned long long *count);
 	void (*free)(struct engine *e);
 };
 

@@ -130,12 +130,15 @@ static const char procctl_signal_script[] =
 	"exit $status\n";
 
 /*
- * The mount's watchdog: $1 the mount's marker. seshfs writes "+PID" for
+ * The mount's watchdog: $1 the mount's marker, $2 "own" if seshfs made the
+ * container (-o image=). seshfs writes "+PID" for
  * each shell it starts and "-PID" once that shell is cleaned up, and "="
  * when it stops cleanly (its own clean-up ran: nothing to do); it never
  * closes the watchdog's stdin while it lives. EOF means seshfs is gone:
  * then every process with the marker dies, and the groups of the shells it
- * was told of (those it cannot inspect, another user's, included). It runs
+ * was told of (those it cannot inspect, another user's, included), and a
+ * container of seshfs's own ends: its init forwards TERM to the keep-alive,
+ * and the engine removes it (auto-remove). It runs
  * as root and carries no session marker, so no session's clean-up kills it.
  * One line, so that ps shows it whole; it starts with its name.
  */
@@ -150,16 +153,18 @@ static const char procctl_watchdog_script[] =
 	"for pid in $shells; do case $reused in *\"/proc/$pid/environ\"*) continue ;; esac; "
 	"kill -s KILL \"-$pid\" 2>/dev/null || kill -s KILL -- \"-$pid\" 2>/dev/null; done; "
 	"for file in $(grep -l -E -e \"$marker\" /proc/[0-9]*/environ 2>/dev/null); do "
-	"file=${file#/proc/}; kill -s KILL \"${file%/environ}\" 2>/dev/null; done";
+	"file=${file#/proc/}; kill -s KILL \"${file%/environ}\" 2>/dev/null; done; "
+	"[ \"$2\" = own ] && kill -s TERM 1";
 
-void procctl_watchdog_argv(const char *marker, const char *argv[PROCCTL_WATCHDOG_ARGC])
+void procctl_watchdog_argv(const char *marker, bool own_container, const char *argv[PROCCTL_WATCHDOG_ARGC])
 {
 	argv[0] = "/bin/sh";
 	argv[1] = "-c";
 	argv[2] = procctl_watchdog_script;
 	argv[3] = "seshfs-watchdog";
 	argv[4] = marker;
-	argv[5] = NULL;
+	argv[5] = own_container ? "own" : "attached";
+	argv[6] = NULL;
 }
 
 void procctl_shell_argv(const char *shell, bool tty, bool stderr_merged, const char *argv[PROCCTL_SHELL_ARGC])

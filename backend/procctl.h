@@ -37,10 +37,13 @@ enum procctl_target {
  */
 void procctl_shell_argv(const char *shell, bool tty, bool stderr_merged, const char *argv[PROCCTL_SHELL_ARGC]);
 
-#define PROCCTL_WATCHDOG_ARGC 6
+#define PROCCTL_WATCHDOG_ARGC 7
 
-/* argv for the mount's watchdog exec (see procctl.c); NULL-terminated. */
-void procctl_watchdog_argv(const char *marker, const char *argv[PROCCTL_WATCHDOG_ARGC]);
+/*
+ * argv for the mount's watchdog exec (see procctl.c); NULL-terminated.
+ * own_container: seshfs made the container, which ends with seshfs.
+ */
+void procctl_watchdog_argv(const char *marker, bool own_container, const char *argv[PROCCTL_WATCHDOG_ARGC]);
 
 /* Whose processes a helper acts on. */
 struct procctl_scope {

@@ -2,6 +2,7 @@
  * seshfs: mount shells running in a Docker container as files.
  *
  *   seshfs [options] CONTAINER MOUNTPOINT
+ *   seshfs -o image=REF[,limits...] [NAME] MOUNTPOINT   (a container of its own, fs/sandbox.c)
  *
  * Data path: kernel request -> fs/ops.c -> fs/session/ -> backend/ -> engine socket.
  */
@@ -24,6 +25,7 @@
 #include "guard/redact.h"
 #include "ops.h"
 #include "reply.h"
+#include "sandbox.h"
 #include "session/ctl.h"
 #include "session/session.h"
 #include "session/settings.h"
@@ -55,12 +57,18 @@ struct seshfs_options {
 	char *redact;
 	int tty;
 	int lock_settings;
+	struct sandbox_options sandbox;
+	char *second;		/* the second non-option: the mount point */
 	struct session_settings *defaults;	/* env= entries go straight here */
 	bool bad_setting;
 };
 
 enum {
 	SESHFS_KEY_ENV,
+	SESHFS_KEY_VOLUME,
+	SESHFS_KEY_PUBLISH,
+	SESHFS_KEY_LABEL,
+	SESHFS_KEY_CAP_DROP,
 };
 
 #define SESHFS_OPT(t, p, v) { t, offsetof(struct seshfs_options, p), v }
@@ -83,7 +91,21 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("redact=%s", redact, 0),
 	SESHFS_OPT("lock_settings", lock_settings, 1),
 	SESHFS_OPT("tty", tty, 1),
+	SESHFS_OPT("image=%s", sandbox.image, 0),
+	SESHFS_OPT("name=%s", sandbox.name, 0),
+	SESHFS_OPT("memory=%s", sandbox.memory, 0),
+	SESHFS_OPT("memory_swap=%s", sandbox.memory_swap, 0),
+	SESHFS_OPT("cpus=%s", sandbox.cpus, 0),
+	SESHFS_OPT("pids=%s", sandbox.pids, 0),
+	SESHFS_OPT("network=%s", sandbox.network, 0),
+	SESHFS_OPT("read_only", sandbox.read_only, 1),
+	SESHFS_OPT("no_new_privileges", sandbox.no_new_privileges, 1),
+	SESHFS_OPT("keep", sandbox.keep, 1),
 	FUSE_OPT_KEY("env=", SESHFS_KEY_ENV),
+	FUSE_OPT_KEY("volume=", SESHFS_KEY_VOLUME),
+	FUSE_OPT_KEY("publish=", SESHFS_KEY_PUBLISH),
+	FUSE_OPT_KEY("label=", SESHFS_KEY_LABEL),
+	FUSE_OPT_KEY("cap_drop=", SESHFS_KEY_CAP_DROP),
 	FUSE_OPT_END
 };
 
@@ -127,7 +149,8 @@ static bool seshfs_parse_counts(const struct seshfs_options *opts, struct sessio
 
 static void seshfs_usage(const char *progname)
 {
-	printf("usage: %s [options] CONTAINER MOUNTPOINT\n\n"
+	printf("usage: %s [options] CONTAINER MOUNTPOINT\n"
+	       "       %s -o image=REF[,...] [NAME] MOUNTPOINT\n\n"
 	       "seshfs options:\n"
 	       "    -o docker_host=URL     unix:///path or tcp://host:port\n"
 	       "                           (default: $DOCKER_HOST, else unix:///var/run/docker.sock)\n"
@@ -157,8 +180,13 @@ static void seshfs_usage(const char *progname)
 	       "    -o lock_settings       ctl refuses shell, user, env, unsetenv and workdir\n"
 	       "                           (implied by policy=)\n"
 	       "    -o redact=FILE|default secrets matching FILE's rules (REGEX<TAB>REPLACEMENT,\n"
-	       "                           or default) are replaced in all seshfs shows\n\n",
-	       progname);
+	       "                           or default) are replaced in all seshfs shows\n"
+	       "    -o image=REF           a container of its own from REF, ended at unmount;\n"
+	       "                           with name=NAME, memory=SIZE, memory_swap=SIZE, cpus=N,\n"
+	       "                           pids=N, network=NAME, volume=SRC:DST[:ro], publish=\n"
+	       "                           [IP:]HOST:PORT, read_only, cap_drop=CAP,\n"
+	       "                           no_new_privileges, label=K=V, keep (like docker run's)\n\n",
+	       progname, progname);
 }
 
 /*
@@ -203,16 +231,47 @@ static bool seshfs_has_bash(struct engine *engine, const char *container)
 	return has_bash == 1;
 }
 
-/* The first non-option is the container; the second (the mountpoint) is FUSE's. */
+/* The options that repeat, each into its list. */
+static struct sandbox_list *seshfs_list(struct seshfs_options *opts, int key, size_t *prefix)
+{
+	static const struct {
+		int key;
+		const char *prefix;
+		size_t list;
+	} lists[] = {
+		{ SESHFS_KEY_VOLUME, "volume=", offsetof(struct seshfs_options, sandbox.volumes) },
+		{ SESHFS_KEY_PUBLISH, "publish=", offsetof(struct seshfs_options, sandbox.publish) },
+		{ SESHFS_KEY_LABEL, "label=", offsetof(struct seshfs_options, sandbox.labels) },
+		{ SESHFS_KEY_CAP_DROP, "cap_drop=", offsetof(struct seshfs_options, sandbox.cap_drop) },
+	};
+
+	for (size_t i = 0; i < sizeof(lists) / sizeof(lists[0]); i++) {
+		if (lists[i].key == key) {
+			*prefix = strlen(lists[i].prefix);
+			return (struct sandbox_list *)((char *)opts + lists[i].list);
+		}
+	}
+	return NULL;
+}
+
+/*
+ * The non-options: CONTAINER, then MOUNTPOINT; with image= the one given
+ * alone is the mount point (main sorts that out once every option is known).
+ */
 static int seshfs_opt_proc(void *data, const char *arg, int key, struct fuse_args *outargs)
 {
 	struct seshfs_options *opts = data;
+	size_t prefix;
+	struct sandbox_list *list = seshfs_list(opts, key, &prefix);
 	(void)outargs;
 
-	if (key == FUSE_OPT_KEY_NONOPT && !opts->container) {
-		opts->container = strdup(arg);
-		return opts->container ? 0 : -1;
+	if (key == FUSE_OPT_KEY_NONOPT && (!opts->container || !opts->second)) {
+		char **slot = opts->container ? &opts->second : &opts->container;
+		*slot = strdup(arg);
+		return *slot ? 0 : -1;
 	}
+	if (list)
+		return sandbox_list_add(list, arg + prefix);
 	if (key == SESHFS_KEY_ENV) {
 		struct ctl_command cmd;
 		if (!seshfs_setting_valid("env", arg + strlen("env="), &cmd)) {
@@ -286,11 +345,20 @@ int main(int argc, char *argv[])
 		},
 	};
 	struct seshfs_options opts = { .defaults = &cfg.defaults };
+	struct sandbox sandbox = { 0 };
 	char err[ENGINE_ERR_MAX];
 	int ret = 1;
 
 	if (fuse_opt_parse(&args, &opts, seshfs_opts, seshfs_opt_proc) == -1 || opts.bad_setting)
 		goto out_args;
+	/* The mount point goes back to libfuse's parser (it resolves the path). */
+	char **mount_arg = opts.second ? &opts.second : opts.sandbox.image ? &opts.container : NULL;
+	if (mount_arg && fuse_opt_add_arg(&args, *mount_arg) != 0)
+		goto out_args;
+	if (mount_arg) {
+		free(*mount_arg);
+		*mount_arg = NULL;
+	}
 	if (fuse_parse_cmdline(&args, &cmdline) != 0)
 		goto out_args;
 	if (cmdline.show_help) {
@@ -307,7 +375,7 @@ int main(int argc, char *argv[])
 		ret = 0;
 		goto out_args;
 	}
-	if (!opts.container || !cmdline.mountpoint) {
+	if ((!opts.container && !opts.sandbox.image) || !cmdline.mountpoint) {
 		fprintf(stderr, "usage: %s [options] CONTAINER MOUNTPOINT (see --help)\n", argv[0]);
 		goto out_args;
 	}
@@ -358,7 +426,6 @@ int main(int argc, char *argv[])
 	cfg.defaults.workdir = strdup(opts.workdir ? opts.workdir : "");
 	if (!cfg.defaults.shell || !cfg.defaults.user || !cfg.defaults.workdir)
 		goto out_args;
-	cfg.container = opts.container;
 	seshfs_raise_fd_limit();
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
@@ -370,15 +437,27 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "seshfs: %s\n", err);
 		goto out_curl;
 	}
+	if (opts.sandbox.image) {
+		if (sandbox_start(engine, &opts.sandbox, opts.container ? opts.container : opts.sandbox.name,
+				  cmdline.mountpoint, &cfg.defaults, &sandbox) < 0)
+			goto out_engine;
+		cfg.container = sandbox.name;
+		cfg.own_container = true;
+		cfg.status_lines = (const char *const *)sandbox.status_lines;
+	} else {
+		cfg.container = opts.container;
+	}
 	/* Check before mounting, so that a typo mounts nothing. */
-	if (engine_container_check(engine, opts.container, err) < 0) {
+	if (engine_container_check(engine, cfg.container, err) < 0) {
 		fprintf(stderr, "seshfs: %s\n", err);
-		goto out_engine;
+		goto out_sandbox;
 	}
 	cfg.engine = engine;
-	if (!opts.shell && seshfs_has_bash(engine, opts.container) &&
+	if (engine->ops->container_id(engine, cfg.container, cfg.container_id, err) < 0)
+		cfg.container_id[0] = '\0';	/* oom_kills unknown, nothing else */
+	if (!opts.shell && seshfs_has_bash(engine, cfg.container) &&
 	    settings_set_string(&cfg.defaults.shell, "/bin/bash", strlen("/bin/bash")) < 0)
-		goto out_engine;
+		goto out_sandbox;
 
 	/*
 	 * Permissions are checked by fs/ops.c, not the kernel (default_permissions
@@ -388,10 +467,10 @@ int main(int argc, char *argv[])
 	 */
 	if (fuse_opt_add_arg(&args, "-osubtype=seshfs") != 0 ||
 	    fuse_opt_add_arg(&args, "-oauto_unmount") != 0)
-		goto out_engine;
+		goto out_sandbox;
 	se = fuse_session_new(&args, &seshfs_ops, sizeof(seshfs_ops), NULL);
 	if (!se)
-		goto out_engine;
+		goto out_sandbox;
 	if (fuse_set_signal_handlers(se) != 0)
 		goto out_session;
 	if (fuse_session_mount(se, cmdline.mountpoint) != 0)
@@ -406,8 +485,7 @@ int main(int argc, char *argv[])
 	if (init_ret < 0) {
 		log_error("cannot start: %s", strerror(-init_ret));
 	} else {
-		log_info("mounted %s on %s (engine %s)", opts.container, cmdline.mountpoint,
-			 engine_url(engine));
+		log_info("mounted %s on %s (engine %s)", cfg.container, cmdline.mountpoint, engine_url(engine));
 		if (cmdline.singlethread) {
 			ret = fuse_session_loop(se);
 		} else {
@@ -430,6 +508,9 @@ out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:
 	fuse_session_destroy(se);
+out_sandbox:
+	sandbox_end(engine, &sandbox);
+	sandbox_free(&sandbox);
 out_engine:
 	engine_free(engine);
 out_curl:
@@ -454,6 +535,8 @@ out_args:
 	free(opts.echo);
 	free(opts.policy);
 	free(opts.redact);
+	free(opts.second);
+	sandbox_options_free(&opts.sandbox);
 	log_set_filter(NULL);
 	policy_free((struct policy *)cfg.policy);
 	redact_free((struct redact_rules *)cfg.redact);

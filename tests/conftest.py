@@ -254,8 +254,9 @@ class Session:
 
 
 class Mount:
-    def __init__(self, path, container, options=(), env=None, wrapper=()):
+    def __init__(self, path, container, options=(), env=None, wrapper=(), mount_only=False):
         self.path = path
+        self.mount_only = mount_only  # -o image= alone: no CONTAINER argument
         self.wrapper = list(wrapper)
         self.sessions = os.path.join(path, "sessions")
         self.container = container
@@ -269,7 +270,7 @@ class Mount:
         args = [*self.wrapper, SESHFS_BIN, "-f"]
         for opt in self.options:
             args += ["-o", opt]
-        args += [self.container.name, self.path]
+        args += [self.path] if self.mount_only else [self.container.name, self.path]
         self.log = open(self.log_path, "w")
         self.proc = subprocess.Popen(args, stdout=self.log, stderr=subprocess.STDOUT,
                                      env=self.env)
@@ -315,8 +316,8 @@ class Mount:
 def make_mount(container, tmp_path):
     mounts = []
 
-    def make(options=(), target=None, env=None, wrapper=()):
-        m = Mount(str(tmp_path / f"mnt{len(mounts)}"), target or container, options, env, wrapper)
+    def make(options=(), target=None, env=None, wrapper=(), mount_only=False):
+        m = Mount(str(tmp_path / f"mnt{len(mounts)}"), target or container, options, env, wrapper, mount_only)
         mounts.append(m)
         return m.start()
 

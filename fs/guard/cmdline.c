@@ -552,6 +552,12 @@ void cmdline_init(struct cmdline_state *st)
 	frame_push(&r, CMDLINE_COMMANDS, 0);
 }
 
+void cmdline_copy(struct cmdline_state *dst, const struct cmdline_state *src)
+{
+	memcpy(dst, src, offsetof(struct cmdline_state, frames));
+	memcpy(dst->frames, src->frames, (size_t)src->depth * sizeof(src->frames[0]));
+}
+
 /* A heredoc body line: the first waiting delimiter on a line of its own ends that body. */
 static void heredoc_line(struct cmdline_state *st, const char *line, size_t len)
 {

@@ -88,6 +88,8 @@ struct cmdline_state {
 typedef void (*cmdline_command_fn)(void *ctx, const char *word, size_t len, bool checkable);
 
 void cmdline_init(struct cmdline_state *st);
+/* *dst = *src, copying only the frames in use. */
+void cmdline_copy(struct cmdline_state *dst, const struct cmdline_state *src);
 /*
  * Feeds one line, its newline included (the last may lack it). 0, or -1
  * when the input nests deeper or names longer heredoc delimiters than the

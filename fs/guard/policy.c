@@ -11,7 +11,7 @@
 #include "../util/regex.h"
 #include "../util/text.h"
 
-#define POLICY_REASON_MAX 256
+#define POLICY_REASON_MAX FILE_REASON_MAX
 
 struct policy_deny {
 	struct regex *re;
@@ -25,6 +25,12 @@ struct policy {
 	size_t allowed_count;
 	struct policy_deny *deny;
 	size_t deny_count;
+	/*
+	 * Every deny pattern in one (?|...|...): one match per line finds
+	 * whether any matches (a branch reset keeps each one's group numbers).
+	 * NULL when they do not combine (duplicate group names): each alone.
+	 */
+	struct regex *any_deny;
 };
 
 /*
@@ -97,8 +103,9 @@ static bool policy_blank(char c)
 }
 
 /* One line of the file; false with the reason. */
-static bool policy_line(struct policy *p, const char *line, size_t len, char reason[POLICY_REASON_MAX])
+static bool policy_line(void *ctx, const char *line, size_t len, char reason[POLICY_REASON_MAX])
 {
+	struct policy *p = ctx;
 	size_t i = 0;
 
 	while (len > 0 && policy_blank(line[len - 1]))
@@ -155,6 +162,24 @@ static bool policy_line(struct policy *p, const char *line, size_t len, char rea
 	return false;
 }
 
+static struct regex *policy_combine(const struct policy *p)
+{
+	char why[REGEX_ERR_MAX];
+	char *pattern = NULL;
+	size_t size = 0;
+	FILE *f = p->deny_count > 1 ? open_memstream(&pattern, &size) : NULL;
+
+	if (!f)
+		return NULL;
+	fputs("(?|", f);
+	for (size_t i = 0; i < p->deny_count; i++)
+		fprintf(f, "%s(?:%s)", i ? "|" : "", regex_pattern(p->deny[i].re));
+	fputs(")", f);
+	struct regex *re = fclose(f) == 0 ? regex_compile(pattern, size, false, why) : NULL;
+	free(pattern);
+	return re;
+}
+
 static int policy_compare_words(const void *a, const void *b)
 {
 	return strcmp(*(char *const *)a, *(char *const *)b);
@@ -163,30 +188,20 @@ static int policy_compare_words(const void *a, const void *b)
 struct policy *policy_parse(const char *text, size_t len, const char *name, char err[POLICY_ERR_MAX])
 {
 	struct policy *p = calloc(1, sizeof(*p));
-	char reason[POLICY_REASON_MAX];
-	unsigned line_no = 0;
 
 	if (!p || !(p->source = strdup(name))) {
 		snprintf(err, POLICY_ERR_MAX, "%s: out of memory", name);
 		goto fail;
 	}
-	while (len > 0) {
-		const char *nl = memchr(text, '\n', len);
-		size_t line_len = nl ? (size_t)(nl - text) : len;
-		line_no++;
-		if (!policy_line(p, text, line_len, reason)) {
-			snprintf(err, POLICY_ERR_MAX, "%s:%u: %s", name, line_no, reason);
-			goto fail;
-		}
-		text += nl ? line_len + 1 : line_len;
-		len -= nl ? line_len + 1 : line_len;
-	}
+	if (!file_each_line(text, len, name, policy_line, p, err, POLICY_ERR_MAX))
+		goto fail;
 	if (p->allowed_count == 0 && p->deny_count == 0) {
 		snprintf(err, POLICY_ERR_MAX, "%s: no rules", name);
 		goto fail;
 	}
 	if (p->allowed_count > 0)
 		qsort(p->allowed, p->allowed_count, sizeof(*p->allowed), policy_compare_words);
+	p->any_deny = policy_combine(p);
 	return p;
 fail:
 	policy_free(p);
@@ -225,6 +240,7 @@ void policy_free(struct policy *p)
 		free(p->deny[i].owned_name);
 	}
 	free(p->deny);
+	regex_free(p->any_deny);
 	free(p->source);
 	free(p);
 }
@@ -263,6 +279,8 @@ static void policy_command(void *ctx, const char *word, size_t len, bool checkab
 
 static const char *policy_denied(const struct policy *p, const char *line, size_t len)
 {
+	if (p->any_deny && regex_match(p->any_deny, line, len) == 0)
+		return NULL;
 	for (size_t i = 0; i < p->deny_count; i++) {
 		if (regex_match(p->deny[i].re, line, len) == 1)
 			return p->deny[i].name;
@@ -279,7 +297,7 @@ enum policy_verdict policy_check(const struct policy *p, struct cmdline_state *s
 	enum policy_verdict verdict = POLICY_PASS;
 
 	if (check_commands)
-		next = *st;
+		cmdline_copy(&next, st);
 	for (size_t start = 0; start < len;) {
 		const char *nl = memchr(text + start, '\n', len - start);
 		size_t line_len = nl ? (size_t)(nl - text) - start : len - start;
@@ -307,6 +325,6 @@ enum policy_verdict policy_check(const struct policy *p, struct cmdline_state *s
 		start += line_len + (nl != NULL);
 	}
 	if (verdict == POLICY_PASS && check_commands)
-		*st = next;
+		cmdline_copy(st, &next);
 	return verdict;
 }

@@ -36,7 +36,7 @@ struct redact_rules {
 };
 
 /* A rule's error, before the file and line are put in front. */
-#define REDACT_REASON_MAX 256
+#define REDACT_REASON_MAX FILE_REASON_MAX
 
 #define REDACT_KEY_BEGIN "-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
 #define REDACT_KEY_END "-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
@@ -159,8 +159,10 @@ static bool redact_blank(const char *line, size_t len)
 }
 
 /* One line of a rules file; false with the reason in err. */
-static bool rules_line(struct redact_rules *rules, const char *line, size_t len, char err[REDACT_REASON_MAX])
+static bool rules_line(void *ctx, const char *line, size_t len, char err[REDACT_REASON_MAX])
 {
+	struct redact_rules *rules = ctx;
+
 	if (len > 0 && line[len - 1] == '\r')
 		len--;
 	if (redact_blank(line, len) || line[0] == '#')
@@ -188,24 +190,13 @@ static bool rules_line(struct redact_rules *rules, const char *line, size_t len,
 struct redact_rules *redact_parse(const char *text, size_t len, const char *name, char err[REDACT_ERR_MAX])
 {
 	struct redact_rules *rules = calloc(1, sizeof(*rules));
-	char reason[REDACT_REASON_MAX];
-	unsigned line_no = 0;
 
 	if (!rules || !(rules->source = strdup(name))) {
 		snprintf(err, REDACT_ERR_MAX, "%s: out of memory", name);
 		goto fail;
 	}
-	while (len > 0) {
-		const char *nl = memchr(text, '\n', len);
-		size_t line_len = nl ? (size_t)(nl - text) : len;
-		line_no++;
-		if (!rules_line(rules, text, line_len, reason)) {
-			snprintf(err, REDACT_ERR_MAX, "%s:%u: %s", name, line_no, reason);
-			goto fail;
-		}
-		text += nl ? line_len + 1 : line_len;
-		len -= nl ? line_len + 1 : line_len;
-	}
+	if (!file_each_line(text, len, name, rules_line, rules, err, REDACT_ERR_MAX))
+		goto fail;
 	if (rules->count == 0) {
 		snprintf(err, REDACT_ERR_MAX, "%s: no rules", name);
 		goto fail;

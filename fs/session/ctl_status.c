@@ -231,6 +231,17 @@ static void key_error(struct ctl_text *t, const char *key, const struct session 
 		ctl_line(t, key, TEXT_SHOWN_MAX, "%s", s->last_error);
 }
 
+/* From the container's cgroup, a file read on the host: no engine call, no wait. */
+static void key_oom_kills(struct ctl_text *t, const char *key, const struct session *s)
+{
+	struct engine *e = sessions.cfg.engine;
+	unsigned long long count;
+	(void)s;
+
+	if (sessions.cfg.container_id[0] && e->ops->oom_kills(e, sessions.cfg.container_id, &count) == 0)
+		ctl_line(t, key, 0, "%llu", count);
+}
+
 static void key_policy(struct ctl_text *t, const char *key, const struct session *s)
 {
 	(void)s;
@@ -275,6 +286,7 @@ static const struct {
 	{ "expect", key_expect },
 	{ "busy_input", key_busy_input },
 	{ "container", key_container },
+	{ "oom_kills", key_oom_kills },
 	{ "exec_id", key_exec_id },
 	{ "pid", key_pid },
 	{ "shell", key_shell },

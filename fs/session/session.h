@@ -104,6 +104,11 @@ struct sessions_config {
 	const struct policy *policy;
 	const struct redact_rules *redact;
 	bool lock_settings;	/* ctl refuses the start settings that step around the policy */
+	/* -o image=: seshfs made the container (it ends with seshfs, see fs/sandbox.c). */
+	bool own_container;
+	char container_id[ENGINE_CONTAINER_ID_MAX];	/* the engine's id, for its cgroup; "": unknown */
+	/* Lines status shows besides its own ("key value"): the sandbox's limits. NULL-terminated. */
+	const char *const *status_lines;
 };
 
 int sessions_init(const struct sessions_config *cfg);

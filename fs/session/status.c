@@ -114,6 +114,12 @@ static struct status_text *status_make(const struct status_findings *b, bool eng
 	status_line(t, "container", sessions.cfg.container);
 	if (state)
 		status_line(t, "container_state", state);
+	for (const char *const *line = sessions.cfg.status_lines; line && *line; line++) {
+		const char *space = strchr(*line, ' ');
+		char key[32];
+		snprintf(key, sizeof(key), "%.*s", (int)(space - *line), *line);
+		status_line(t, key, space + 1);
+	}
 	snprintf(number, sizeof(number), "%zu", sessions.listed);
 	status_line(t, "sessions", number);
 	snprintf(number, sizeof(number), "%zu", busy);

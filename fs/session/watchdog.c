@@ -54,7 +54,7 @@ static int watchdog_start(char err[ENGINE_ERR_MAX])
 	struct exec_conn *conn = NULL;
 
 	snprintf(marker, sizeof(marker), "%s=%s\\.", PROCCTL_ENV_NAME, sessions.mount_token);
-	procctl_watchdog_argv(marker, argv);
+	procctl_watchdog_argv(marker, sessions.cfg.own_container, argv);
 	struct engine_exec_spec spec = {
 		.container = sessions.cfg.container,
 		.argv = argv,

@@ -48,3 +48,21 @@ fail:
 	free(data);
 	return -1;
 }
+
+bool file_each_line(const char *text, size_t len, const char *name, file_line_fn fn, void *ctx, char *err,
+		    size_t err_size)
+{
+	char reason[FILE_REASON_MAX];
+
+	for (unsigned line_no = 1; len > 0; line_no++) {
+		const char *nl = memchr(text, '\n', len);
+		size_t line_len = nl ? (size_t)(nl - text) : len;
+		if (!fn(ctx, text, line_len, reason)) {
+			snprintf(err, err_size, "%s:%u: %s", name, line_no, reason);
+			return false;
+		}
+		text += nl ? line_len + 1 : line_len;
+		len -= nl ? line_len + 1 : line_len;
+	}
+	return true;
+}
