@@ -111,10 +111,12 @@ def bench_guard(a, base):
     policy = os.path.join(base, "policy50")
     with open(policy, "w") as f:
         f.write(POLICY_50)
-    plain = Mount(a.seshfs, a.container, os.path.join(base, "plain"))
-    redacted = Mount(a.seshfs, a.container, os.path.join(base, "redact"), ["-o", "redact=default"])
-    guarded = Mount(a.seshfs, a.container, os.path.join(base, "policy"), ["-o", f"policy={policy}"])
+    mounts = []
     try:
+        for name, options in (("plain", []), ("redact", ["-o", "redact=default"]),
+                              ("policy", ["-o", f"policy={policy}"])):
+            mounts.append(Mount(a.seshfs, a.container, os.path.join(base, name), options))
+        plain, redacted, guarded = mounts
         mib, n = str(a.guard_mib), str(a.commands)
         runs = {k: ([], []) for k in ("zeros", "text", "rt", "write")}
 
@@ -153,16 +155,18 @@ def bench_guard(a, base):
                 if key == "write" else f"baseline {spread(base_runs)}"
             row(name, g, b, unit, target, higher_is_better=higher, note=note)
     finally:
-        for m in (plain, redacted, guarded):
+        for m in mounts:
             m.close()
 
 
 def bench_sandbox(a, base):
     """mkdir in an -o image= sandbox beside mkdir in the benchmark's own container, alternating."""
-    attached = Mount(a.seshfs, a.container, os.path.join(base, "attached"))
-    own = Mount(a.seshfs, None, os.path.join(base, "own"), ["-o", f"image={a.image}"])
-    times = {id(attached): [], id(own): []}
+    mounts = []
     try:
+        mounts.append(Mount(a.seshfs, a.container, os.path.join(base, "attached")))
+        mounts.append(Mount(a.seshfs, None, os.path.join(base, "own"), ["-o", f"image={a.image}"]))
+        attached, own = mounts
+        times = {id(attached): [], id(own): []}
         for i in range(max(a.rounds, 5) * 3):
             for m in ((attached, own) if i % 2 == 0 else (own, attached)):
                 start = time.perf_counter()
@@ -174,8 +178,8 @@ def bench_sandbox(a, base):
         row("mkdir in an image= sandbox", statistics.median(times[id(own)]), statistics.median(base_runs),
             "us", "<= 1.2x", note=f"baseline: mkdir in an attached container, {spread(base_runs)}")
     finally:
-        own.close()
-        attached.close()
+        for m in mounts:
+            m.close()
 
 
 def main():

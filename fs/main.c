@@ -465,8 +465,14 @@ int main(int argc, char *argv[])
 	 * auto_unmount: fusermount3 unmounts once seshfs is gone, however it died,
 	 * so that the mount point is free again at once.
 	 */
-	if (fuse_opt_add_arg(&args, "-osubtype=seshfs") != 0 ||
-	    fuse_opt_add_arg(&args, "-oauto_unmount") != 0)
+	/* fsname: mount(8) and /proc/mounts show the container, as sshfs shows its host. */
+	char *fsname = NULL;
+	if (asprintf(&fsname, "-ofsname=%s", cfg.container) < 0)
+		fsname = NULL;
+	bool added = fsname && fuse_opt_add_arg(&args, fsname) == 0 &&
+		     fuse_opt_add_arg(&args, "-osubtype=seshfs") == 0 && fuse_opt_add_arg(&args, "-oauto_unmount") == 0;
+	free(fsname);
+	if (!added)
 		goto out_sandbox;
 	se = fuse_session_new(&args, &seshfs_ops, sizeof(seshfs_ops), NULL);
 	if (!se)
@@ -501,6 +507,14 @@ int main(int argc, char *argv[])
 		/* The loop returns the signal number after SIGINT/SIGTERM/SIGHUP: a clean stop. */
 		ret = ret != 0 && ret != SIGINT && ret != SIGTERM && ret != SIGHUP;
 	}
+	/*
+	 * Stopping already: a SIGTERM now (a supervisor's, a second Ctrl-C) must
+	 * not cut the clean-up short (shells, the sandbox). libfuse leaves a
+	 * handler that is not its own in place when it removes its handlers.
+	 */
+	signal(SIGINT, SIG_IGN);
+	signal(SIGTERM, SIG_IGN);
+	signal(SIGHUP, SIG_IGN);
 	sessions_shutdown();
 	reply_stop();
 	fuse_session_unmount(se);
