@@ -110,6 +110,7 @@ static int docker_request(struct docker *d, const char *method, json_t *request_
 	int ret = -EIO;
 	CURL *curl = docker_handle_take(d);
 	int socket_errno = 0;
+	char detail[CURL_ERROR_SIZE] = "";	/* curl's own words: a TLS error names its cause */
 	va_list ap;
 
 	if (out)
@@ -132,6 +133,7 @@ static int docker_request(struct docker *d, const char *method, json_t *request_
 	curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, DOCKER_REQUEST_TIMEOUT_MS);
 	curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, docker_body_write);
 	curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+	curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, detail);
 	if (request_body) {
 		payload = json_dumps(request_body, JSON_COMPACT);
 		if (!payload) {
@@ -153,7 +155,7 @@ static int docker_request(struct docker *d, const char *method, json_t *request_
 	}
 	if (rc != CURLE_OK) {
 		snprintf(err, ENGINE_ERR_MAX, "%s %s: %s", method, path,
-			 body.too_large ? "response too large" : curl_easy_strerror(rc));
+			 body.too_large ? "response too large" : detail[0] ? detail : curl_easy_strerror(rc));
 		ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT : -EIO;
 		goto out;
 	}
@@ -172,6 +174,8 @@ static int docker_request(struct docker *d, const char *method, json_t *request_
 	}
 	ret = 0;
 out:
+	if (curl)
+		curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, NULL);	/* detail is this call's */
 	curl_slist_free_all(headers);
 	free(payload);
 	free(path);
@@ -602,7 +606,7 @@ static const struct engine_ops docker_ops = {
 	.free = docker_free,
 };
 
-struct engine *docker_engine_new(const char *url, char err[ENGINE_ERR_MAX])
+struct engine *docker_engine_new(const char *url, const struct transport_tls *tls, char err[ENGINE_ERR_MAX])
 {
 	struct docker *d = calloc(1, sizeof(*d));
 
@@ -612,7 +616,7 @@ struct engine *docker_engine_new(const char *url, char err[ENGINE_ERR_MAX])
 	}
 	d->engine.ops = &docker_ops;
 	pthread_mutex_init(&d->pool_lock, NULL);
-	if (transport_init(&d->engine.transport, url, err) < 0) {
+	if (transport_init(&d->engine.transport, url, tls, err) < 0) {
 		pthread_mutex_destroy(&d->pool_lock);
 		free(d);
 		return NULL;

@@ -11,6 +11,6 @@
 #define DOCKER_API_PREFIX "/v1.41"
 
 /* The engine at url (see transport.h), or NULL with a line in err. */
-struct engine *docker_engine_new(const char *url, char err[ENGINE_ERR_MAX]);
+struct engine *docker_engine_new(const char *url, const struct transport_tls *tls, char err[ENGINE_ERR_MAX]);
 
 #endif

@@ -11,13 +11,13 @@
 
 #define ENGINE_DEFAULT_HOST "unix:///var/run/docker.sock"
 
-struct engine *engine_open(const char *host_url, char err[ENGINE_ERR_MAX])
+struct engine *engine_open(const char *host_url, const struct transport_tls *tls, char err[ENGINE_ERR_MAX])
 {
 	if (!host_url || !*host_url)
 		host_url = getenv("DOCKER_HOST");
 	if (!host_url || !*host_url)
 		host_url = ENGINE_DEFAULT_HOST;
-	return docker_engine_new(host_url, err);
+	return docker_engine_new(host_url, tls, err);
 }
 
 void engine_free(struct engine *e)

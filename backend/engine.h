@@ -130,8 +130,11 @@ struct engine {
 	struct transport transport;
 };
 
-/* host_url: unix:///path or tcp://host:port; NULL means $DOCKER_HOST or the default socket. */
-struct engine *engine_open(const char *host_url, char err[ENGINE_ERR_MAX]);
+/*
+ * host_url: unix:///path or tcp://host:port; NULL means $DOCKER_HOST or the
+ * default socket. tls: NULL or not enabled for a plain connection.
+ */
+struct engine *engine_open(const char *host_url, const struct transport_tls *tls, char err[ENGINE_ERR_MAX]);
 void engine_free(struct engine *e);
 
 static inline const char *engine_url(const struct engine *e)

@@ -41,10 +41,65 @@ static const struct transport_stream_ops plain_stream_ops = {
 	.pending = plain_pending,
 };
 
-int transport_init(struct transport *t, const char *url, char err[TRANSPORT_ERR_MAX])
+/*
+ * TLS: curl's connection, through curl_easy_recv/send. OpenSSL may hold
+ * decrypted bytes the socket no longer shows; curl cannot say how many, so
+ * a read that filled its buffer counts as "maybe more" until one comes back
+ * short.
+ */
+static ssize_t tls_recv(struct transport_stream *ts, void *buf, size_t len)
 {
+	size_t got = 0;
+	CURLcode rc = curl_easy_recv(ts->curl, buf, len, &got);
+
+	ts->maybe_more = rc == CURLE_OK && got == len && len > 0;
+	if (rc == CURLE_AGAIN)
+		return -EAGAIN;
+	return rc == CURLE_OK ? (ssize_t)got : -EIO;
+}
+
+static ssize_t tls_send(struct transport_stream *ts, const void *buf, size_t len)
+{
+	size_t sent = 0;
+	CURLcode rc = curl_easy_send(ts->curl, buf, len, &sent);
+
+	if (rc == CURLE_AGAIN)
+		return -EAGAIN;
+	return rc == CURLE_OK ? (ssize_t)sent : rc == CURLE_SEND_ERROR ? -EPIPE : -EIO;
+}
+
+static size_t tls_pending(const struct transport_stream *ts)
+{
+	return ts->maybe_more;
+}
+
+static const struct transport_stream_ops tls_stream_ops = {
+	.recv = tls_recv,
+	.send = tls_send,
+	.pending = tls_pending,
+};
+
+/* The TLS settings, copied; false when out of memory. */
+static bool transport_tls_copy(struct transport_tls *dst, const struct transport_tls *src)
+{
+	*dst = *src;
+	dst->ca = src->ca ? strdup(src->ca) : NULL;
+	dst->cert = src->cert ? strdup(src->cert) : NULL;
+	dst->key = src->key ? strdup(src->key) : NULL;
+	return (!src->ca || dst->ca) && (!src->cert || dst->cert) && (!src->key || dst->key);
+}
+
+int transport_init(struct transport *t, const char *url, const struct transport_tls *tls,
+		   char err[TRANSPORT_ERR_MAX])
+{
+	bool use_tls = tls && tls->enabled;
+
 	memset(t, 0, sizeof(*t));
-	t->stream_ops = &plain_stream_ops;
+	t->stream_ops = use_tls ? &tls_stream_ops : &plain_stream_ops;
+	if (use_tls && strncmp(url, "tcp://", 6) != 0) {
+		snprintf(err, TRANSPORT_ERR_MAX, "docker host '%s': TLS needs a tcp://host:port engine", url);
+		return -EINVAL;
+	}
 	if (strncmp(url, "unix://", 7) == 0) {
 		if (url[7] != '/') {
 			snprintf(err, TRANSPORT_ERR_MAX, "docker host '%s': unix socket path must be absolute", url);
@@ -56,14 +111,15 @@ int transport_init(struct transport *t, const char *url, char err[TRANSPORT_ERR_
 	} else if (strncmp(url, "tcp://", 6) == 0 && url[6] != '\0') {
 		const char *hostport = url + 6;
 		t->host_header = strndup(hostport, strcspn(hostport, "/"));
-		if (t->host_header && asprintf(&t->base_url, "http://%s", t->host_header) < 0)
+		if (t->host_header && asprintf(&t->base_url, "%s://%s", use_tls ? "https" : "http", t->host_header) < 0)
 			t->base_url = NULL;
 	} else {
 		snprintf(err, TRANSPORT_ERR_MAX, "docker host '%s': expected unix:///path or tcp://host:port", url);
 		return -EINVAL;
 	}
 	t->url = strdup(url);
-	if (!t->url || !t->base_url || !t->host_header || (url[0] == 'u' && !t->unix_path)) {
+	if (!t->url || !t->base_url || !t->host_header || (url[0] == 'u' && !t->unix_path) ||
+	    (use_tls && !transport_tls_copy(&t->tls, tls))) {
 		transport_cleanup(t);
 		snprintf(err, TRANSPORT_ERR_MAX, "out of memory");
 		return -ENOMEM;
@@ -77,6 +133,9 @@ void transport_cleanup(struct transport *t)
 	free(t->unix_path);
 	free(t->base_url);
 	free(t->host_header);
+	free((char *)t->tls.ca);
+	free((char *)t->tls.cert);
+	free((char *)t->tls.key);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -117,6 +176,17 @@ void transport_setup_curl(const struct transport *t, CURL *curl, long connect_ti
 		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, t->unix_path);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS, connect_timeout_ms);
+	if (!t->tls.enabled)
+		return;
+	/* As the docker CLI: verified, the engine's certificate must chain to ca and name its host. */
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, t->tls.verify ? 1L : 0L);
+	curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, t->tls.verify ? 2L : 0L);
+	if (t->tls.ca)
+		curl_easy_setopt(curl, CURLOPT_CAINFO, t->tls.ca);
+	if (t->tls.cert)
+		curl_easy_setopt(curl, CURLOPT_SSLCERT, t->tls.cert);
+	if (t->tls.key)
+		curl_easy_setopt(curl, CURLOPT_SSLKEY, t->tls.key);
 }
 
 int transport_connect(const struct transport *t, struct transport_stream *ts, int timeout_ms,
@@ -136,6 +206,7 @@ int transport_connect(const struct transport *t, struct transport_stream *ts, in
 	curl_easy_setopt(ts->curl, CURLOPT_URL, url);
 	transport_setup_curl(t, ts->curl, timeout_ms, &ts->socket_errno);
 	curl_easy_setopt(ts->curl, CURLOPT_CONNECT_ONLY, 1L);
+	curl_easy_setopt(ts->curl, CURLOPT_ERRORBUFFER, ts->detail);
 	/* curl only connects: the stream is read into seshfs's buffers, not curl's. */
 	curl_easy_setopt(ts->curl, CURLOPT_BUFFERSIZE, 1024L);
 	CURLcode rc = curl_easy_perform(ts->curl);
@@ -143,8 +214,9 @@ int transport_connect(const struct transport *t, struct transport_stream *ts, in
 	if (rc != CURLE_OK) {
 		int ret = rc == CURLE_OPERATION_TIMEDOUT ? -ETIMEDOUT :
 			  transport_connect_errno(ts->curl, ts->socket_errno);
-		snprintf(err, TRANSPORT_ERR_MAX, "cannot reach the Docker engine at %s: %s", t->url,
-			 ret == -ECONNREFUSED || ret == -ETIMEDOUT ? curl_easy_strerror(rc) : strerror(-ret));
+		snprintf(err, TRANSPORT_ERR_MAX, "cannot reach the Docker engine at %.60s: %.150s", t->url,
+			 ret == -ECONNREFUSED || ret == -ETIMEDOUT ? ts->detail[0] ? ts->detail : curl_easy_strerror(rc) :
+			 strerror(-ret));
 		transport_close(ts);
 		return ret;
 	}

@@ -13,6 +13,7 @@
 #define SESHFS_TRANSPORT_H
 
 #include <curl/curl.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
 
@@ -33,18 +34,31 @@ struct transport_stream {
 	CURL *curl;
 	curl_socket_t fd;
 	int socket_errno;	/* see transport_setup_curl */
+	bool maybe_more;	/* TLS: the last read filled its buffer, the library may hold more */
+	char detail[CURL_ERROR_SIZE];	/* curl's words for a failed connect */
+};
+
+/* TLS to a tcp:// engine, as the docker CLI's DOCKER_TLS_VERIFY and DOCKER_CERT_PATH set it up. */
+struct transport_tls {
+	bool enabled;
+	bool verify;		/* check the engine's certificate against ca */
+	const char *ca;		/* PEM files; NULL: none */
+	const char *cert;
+	const char *key;
 };
 
 struct transport {
 	char *url;		/* as given, for messages */
 	char *unix_path;	/* unix:// only */
-	char *base_url;		/* "http://localhost" or "http://host:port" */
+	char *base_url;		/* "http://localhost", "http://host:port" or "https://host:port" */
 	char *host_header;
+	struct transport_tls tls;	/* its strings owned */
 	const struct transport_stream_ops *stream_ops;
 };
 
-/* 0, or -EINVAL / -ENOMEM with a line in err. */
-int transport_init(struct transport *t, const char *url, char err[TRANSPORT_ERR_MAX]);
+/* 0, or -EINVAL / -ENOMEM with a line in err. tls: NULL or not enabled for none. */
+int transport_init(struct transport *t, const char *url, const struct transport_tls *tls,
+		   char err[TRANSPORT_ERR_MAX]);
 void transport_cleanup(struct transport *t);
 /*
  * Points curl at the engine (URL base, socket, timeouts, no signals). The

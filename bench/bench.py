@@ -182,6 +182,63 @@ def bench_sandbox(a, base):
             m.close()
 
 
+def tls_endpoint(base):
+    """socat with TLS (client certificates checked) in front of the engine's socket, as
+    tests/test_tls.py makes it: (url, cert dir, process)."""
+    def openssl(*args):
+        run("openssl", *args, cwd=base)
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca-key.pem", "-out", "ca.pem",
+            "-days", "2", "-subj", "/CN=bench CA")
+    for name, ext in (("server", "subjectAltName=IP:127.0.0.1\nextendedKeyUsage=serverAuth\n"),
+                      ("cert", "extendedKeyUsage=clientAuth\n")):
+        with open(os.path.join(base, f"{name}.ext"), "w") as f:
+            f.write(ext)
+        openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}-key.pem", "-out", f"{name}.csr",
+                "-subj", f"/CN={name}")
+        openssl("x509", "-req", "-in", f"{name}.csr", "-CA", "ca.pem", "-CAkey", "ca-key.pem", "-CAcreateserial",
+                "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext")
+    os.rename(os.path.join(base, "cert-key.pem"), os.path.join(base, "key.pem"))
+    port = 23000 + os.getpid() % 1000
+    proc = subprocess.Popen(["socat", f"OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,nodelay,cert={base}/server.pem,"
+                             f"key={base}/server-key.pem,cafile={base}/ca.pem,verify=1",
+                             "UNIX-CONNECT:/var/run/docker.sock"], stderr=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return f"tcp://127.0.0.1:{port}", base, proc
+
+
+def bench_tls(a, base):
+    """The bash round trip and mkdir over TLS (socat's relay included) beside the local socket."""
+    url, certs, proxy = tls_endpoint(base)
+    mounts = []
+    try:
+        mounts.append(Mount(a.seshfs, a.container, os.path.join(base, "local")))
+        mounts.append(Mount(a.seshfs, a.container, os.path.join(base, "tls"),
+                            ["-o", f"docker_host={url},tls_verify,tls_ca={certs}/ca.pem,"
+                                   f"tls_cert={certs}/cert.pem,tls_key={certs}/key.pem"]))
+        local, tls = mounts
+        rt = {id(local): [], id(tls): []}
+        mk = {id(local): [], id(tls): []}
+        for m in mounts:
+            m.rt = m.session("rt")
+        for r in range(max(a.rounds, 5)):
+            for m in (mounts if r % 2 == 0 else mounts[::-1]):
+                rt[id(m)].append(medians(client(a.client, "fs", m.rt, "roundtrip", str(a.commands)))[0])
+                for i in range(3):
+                    start = time.perf_counter()
+                    os.mkdir(os.path.join(m.sessions, f"m{r}_{i}"))
+                    mk[id(m)].append((time.perf_counter() - start) * 1e6)
+                    os.rmdir(os.path.join(m.sessions, f"m{r}_{i}"))
+                    time.sleep(0.3)
+        for name, d, target in (("over TLS: command round trip (bash)", rt, "-"),
+                                ("over TLS: mkdir until the shell runs", mk, "-")):
+            row(name, statistics.median(d[id(tls)]), statistics.median(d[id(local)]), "us", target,
+                note=f"baseline: the local socket, {spread(d[id(local)])}")
+    finally:
+        for m in mounts:
+            m.close()
+        proxy.terminate()
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seshfs", required=True)
@@ -193,13 +250,13 @@ def main():
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--guard-mib", type=int, default=256)
     ap.add_argument("--image", default=os.environ.get("SESHFS_IMAGE", "seshfs-sandbox:2"))
-    ap.add_argument("--only", choices=["guard", "sandbox"], help="run one section alone")
+    ap.add_argument("--only", choices=["guard", "sandbox", "tls"], help="run one section alone")
     ap.add_argument("--json", help="also write the rows here, for bench/compare.py")
     a = ap.parse_args()
 
     if a.only:
         base = tempfile.mkdtemp(prefix="seshfs-bench-")
-        {"guard": bench_guard, "sandbox": bench_sandbox}[a.only](a, base)
+        {"guard": bench_guard, "sandbox": bench_sandbox, "tls": bench_tls}[a.only](a, base)
         print_table()
         return
     mnt = tempfile.mkdtemp(prefix="seshfs-bench-")
@@ -343,7 +400,7 @@ def main():
         m.close()
         print(f"unmount with {a.sessions} shells (all killed) took {time.perf_counter() - start:.1f} s")
     os.rmdir(mnt)
-    for section in (bench_guard, bench_sandbox):
+    for section in (bench_guard, bench_sandbox, bench_tls):
         try:
             section(a, tempfile.mkdtemp(prefix="seshfs-bench-"))
         except SystemExit:  # an older seshfs (bench/compare.sh) without the options

@@ -371,7 +371,7 @@ int main(int argc, char **argv)
 	}
 
 	char err[ENGINE_ERR_MAX];
-	struct engine *e = engine_open(NULL, err);
+	struct engine *e = engine_open(NULL, NULL, err);
 	if (!e)
 		die(err);
 	if (strcmp(mode, "roundtrip") == 0) {

@@ -4,6 +4,7 @@
 #   bench/run.sh [--rounds N] [--commands N] [--stream-mib N] [--sessions N] [--guard-mib N]
 #   bench/run.sh --only guard    the guard rails (redaction, policy) alone
 #   bench/run.sh --only sandbox  mkdir in an image= sandbox alone
+#   bench/run.sh --only tls      round trip and mkdir over TLS alone
 set -eu
 . "$(dirname "$0")/container.sh"
 /usr/bin/python3 "$SESHFS_ROOT/bench/bench.py" --seshfs "$SESHFS_BUILD/seshfs" \

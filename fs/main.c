@@ -18,6 +18,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <unistd.h>
 
 #include "../backend/engine.h"
 #include "../backend/procctl.h"
@@ -55,6 +56,10 @@ struct seshfs_options {
 	char *echo;
 	char *policy;
 	char *redact;
+	char *tls_ca;
+	char *tls_cert;
+	char *tls_key;
+	int tls_verify;
 	int tty;
 	int lock_settings;
 	struct sandbox_options sandbox;
@@ -87,6 +92,10 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("stderr=%s", stderr_mode, 0),
 	SESHFS_OPT("busy_input=%s", busy_input, 0),
 	SESHFS_OPT("echo=%s", echo, 0),
+	SESHFS_OPT("tls_ca=%s", tls_ca, 0),
+	SESHFS_OPT("tls_cert=%s", tls_cert, 0),
+	SESHFS_OPT("tls_key=%s", tls_key, 0),
+	SESHFS_OPT("tls_verify", tls_verify, 1),
 	SESHFS_OPT("policy=%s", policy, 0),
 	SESHFS_OPT("redact=%s", redact, 0),
 	SESHFS_OPT("lock_settings", lock_settings, 1),
@@ -154,6 +163,10 @@ static void seshfs_usage(const char *progname)
 	       "seshfs options:\n"
 	       "    -o docker_host=URL     unix:///path or tcp://host:port\n"
 	       "                           (default: $DOCKER_HOST, else unix:///var/run/docker.sock)\n"
+	       "    -o tls_verify          TLS to a tcp:// engine, its certificate verified\n"
+	       "                           (default: as $DOCKER_TLS_VERIFY, $DOCKER_TLS)\n"
+	       "    -o tls_ca=FILE,tls_cert=FILE,tls_key=FILE  TLS files (default: ca.pem,\n"
+	       "                           cert.pem, key.pem in $DOCKER_CERT_PATH or ~/.docker)\n"
 	       "    -o timeout=SECONDS     read timeout of new sessions (default: 1)\n"
 	       "    -o idle_timeout=SECONDS close sessions unused for this long (default: never)\n"
 	       "    -o shell=PATH          shell started by mkdir (default: /bin/bash if the\n"
@@ -283,6 +296,62 @@ static int seshfs_opt_proc(void *data, const char *arg, int key, struct fuse_arg
 	return 1;
 }
 
+/* One of TLS's files: the option's (which must be there), else the default's if it is there. */
+static bool seshfs_tls_file(const char *given, const char *dir, const char *name, bool required,
+			    char **out)
+{
+	char *path = NULL;
+
+	if (given)
+		path = strdup(given);
+	else if (asprintf(&path, "%s/%s", dir, name) < 0)
+		path = NULL;
+	if (!path)
+		return false;
+	if (access(path, R_OK) == 0) {
+		*out = path;
+		return true;
+	}
+	if (given || required) {
+		char shown[TEXT_SHOWN_MAX + 1];
+		int saved = errno;
+		text_escape(path, strlen(path), shown, sizeof(shown));
+		fprintf(stderr, "seshfs: %s: %s\n", shown, strerror(saved));
+		free(path);
+		return false;
+	}
+	free(path);
+	return true;
+}
+
+/*
+ * TLS as the docker CLI sets it up: on with DOCKER_TLS_VERIFY or DOCKER_TLS
+ * (non-empty) or a tls_ option; verifying with DOCKER_TLS_VERIFY or
+ * tls_verify; files from the options, else DOCKER_CERT_PATH or ~/.docker.
+ * false after one line on stderr.
+ */
+static bool seshfs_tls(const struct seshfs_options *opts, struct transport_tls *tls, char *files[3])
+{
+	const char *verify_env = getenv("DOCKER_TLS_VERIFY"), *tls_env = getenv("DOCKER_TLS");
+	const char *dir = getenv("DOCKER_CERT_PATH"), *home = getenv("HOME");
+	char *home_dir = NULL;
+
+	tls->verify = opts->tls_verify || (verify_env && *verify_env);
+	tls->enabled = tls->verify || (tls_env && *tls_env) || opts->tls_ca || opts->tls_cert || opts->tls_key;
+	if (!tls->enabled)
+		return true;
+	if ((!dir || !*dir) && asprintf(&home_dir, "%s/.docker", home ? home : "") < 0)
+		return false;
+	bool ok = seshfs_tls_file(opts->tls_ca, dir && *dir ? dir : home_dir, "ca.pem", tls->verify, &files[0]) &&
+		  seshfs_tls_file(opts->tls_cert, dir && *dir ? dir : home_dir, "cert.pem", false, &files[1]) &&
+		  seshfs_tls_file(opts->tls_key, dir && *dir ? dir : home_dir, "key.pem", false, &files[2]);
+	free(home_dir);
+	tls->ca = files[0];
+	tls->cert = files[1];
+	tls->key = files[2];
+	return ok;
+}
+
 /* The log shows what the mount's rules redact (set once, before any thread starts). */
 static const struct redact_rules *seshfs_log_rules;
 
@@ -346,6 +415,8 @@ int main(int argc, char *argv[])
 	};
 	struct seshfs_options opts = { .defaults = &cfg.defaults };
 	struct sandbox sandbox = { 0 };
+	struct transport_tls tls = { 0 };
+	char *tls_files[3] = { NULL, NULL, NULL };
 	char err[ENGINE_ERR_MAX];
 	int ret = 1;
 
@@ -432,7 +503,9 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "seshfs: cannot initialise libcurl\n");
 		goto out_args;
 	}
-	engine = engine_open(opts.docker_host, err);
+	if (!seshfs_tls(&opts, &tls, tls_files))
+		goto out_curl;
+	engine = engine_open(opts.docker_host, &tls, err);
 	if (!engine) {
 		fprintf(stderr, "seshfs: %s\n", err);
 		goto out_curl;
@@ -551,6 +624,11 @@ out_args:
 	free(opts.redact);
 	free(opts.second);
 	sandbox_options_free(&opts.sandbox);
+	free(opts.tls_ca);
+	free(opts.tls_cert);
+	free(opts.tls_key);
+	for (int i = 0; i < 3; i++)
+		free(tls_files[i]);
 	log_set_filter(NULL);
 	policy_free((struct policy *)cfg.policy);
 	redact_free((struct redact_rules *)cfg.redact);

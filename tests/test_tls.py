@@ -1,0 +1,133 @@
+"""A TLS engine, as the docker CLI reaches one: DOCKER_HOST=tcp://, DOCKER_TLS_VERIFY
+and DOCKER_CERT_PATH, or -o tls_ca=,tls_cert=,tls_key=,tls_verify. The endpoint is
+socat, verifying client certificates, in front of the engine's socket on loopback;
+the certificates are made by openssl for the test."""
+import os
+import socket
+import subprocess
+import time
+
+import pytest
+
+from conftest import SESHFS_BIN, wait_until
+
+
+def openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True)
+
+
+def make_ca(d, name):
+    openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}-key.pem", "-out",
+            f"{name}.pem", "-days", "2", "-subj", f"/CN={name}", cwd=d)
+
+
+def make_cert(d, name, ca, ext):
+    openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", f"{name}-key.pem", "-out", f"{name}.csr",
+            "-subj", f"/CN={name}", cwd=d)
+    (d / f"{name}.ext").write_text(ext)
+    openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}-key.pem",
+            "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext", cwd=d)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def tls_engine(tmp_path_factory):
+    """(url, cert dir with ca.pem, cert.pem, key.pem the docker CLI's way, dir of a wrong CA)."""
+    d = tmp_path_factory.mktemp("tls")
+    make_ca(d, "ca")
+    make_cert(d, "server", "ca", "subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n")
+    make_cert(d, "client", "ca", "extendedKeyUsage=clientAuth\n")
+    certs = d / "certs"
+    certs.mkdir()
+    for src, dst in (("ca.pem", "ca.pem"), ("client.pem", "cert.pem"), ("client-key.pem", "key.pem")):
+        (certs / dst).write_bytes((d / src).read_bytes())
+    other = d / "other"
+    other.mkdir()
+    make_ca(other, "ca")
+    for f in ("cert.pem", "key.pem"):
+        (other / f).write_bytes((certs / f).read_bytes())
+    port = free_port()
+    proxy = subprocess.Popen(["socat", f"OPENSSL-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork,nodelay,"
+                              f"cert={d}/server.pem,key={d}/server-key.pem,cafile={d}/ca.pem,verify=1",
+                              "UNIX-CONNECT:/var/run/docker.sock"], stderr=subprocess.DEVNULL)
+
+    def listening():
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+    wait_until(listening, what="socat to listen")
+    yield f"tcp://127.0.0.1:{port}", str(certs), str(other)
+    proxy.terminate()
+    proxy.wait(10)
+
+
+def tls_env(url, certs):
+    return {**os.environ, "DOCKER_HOST": url, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": certs}
+
+
+def exercise(m, container):
+    """What a session does over the engine's connections: round trip, a big output, signal, tty, resize."""
+    s = m.session()
+    s.ctl("timeout 10")
+    s.send("echo over tls; head -c 3000000 /dev/zero | wc -c\n")
+    assert s.read() == b"over tls\n3000000\n"
+    s.send("sleep 100; echo not reached\n")
+    time.sleep(0.3)
+    s.ctl("signal INT")  # the shell drops the rest of the line, as after Ctrl-C
+    assert s.read() == b"" and s.status()["last_exit"] == "130"
+    t = m.session()
+    t.ctl("timeout 10\ntty on\necho off\nrestart")
+    t.ctl("resize 100 30")
+    t.send("stty size\n")
+    assert t.read() == b"30 100\r\n"
+    os.rmdir(s.dir)
+    os.rmdir(t.dir)
+    wait_until(lambda: container.processes() == [], what="the shells to go")
+
+
+def test_docker_cli_environment(make_mount, container, tls_engine):
+    url, certs, _ = tls_engine
+    m = make_mount(env=tls_env(url, certs))
+    assert f"(engine {url})" in m.read_log()
+    with open(os.path.join(m.path, "status")) as f:
+        assert "engine ok\n" in f.read()
+    exercise(m, container)
+
+
+def test_mount_options(make_mount, container, tls_engine):
+    url, certs, _ = tls_engine
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    m = make_mount([f"docker_host={url}", "tls_verify", f"tls_ca={certs}/ca.pem",
+                    f"tls_cert={certs}/cert.pem", f"tls_key={certs}/key.pem"], env=env)
+    exercise(m, container)
+
+
+def run_seshfs(tmp_path, container, env, *options):
+    target = tmp_path / "mnt"
+    target.mkdir(exist_ok=True)
+    r = subprocess.run([SESHFS_BIN, *options, container.name, str(target)], capture_output=True, text=True,
+                       timeout=60, env=env)
+    assert not os.path.ismount(target)
+    return r
+
+
+def test_bad_certificates_are_one_line(container, tls_engine, tmp_path):
+    url, certs, other = tls_engine
+    r = run_seshfs(tmp_path, container, tls_env(url, other))  # the engine's CA is another
+    assert r.returncode == 1 and r.stderr.count("\n") == 1, r.stderr
+    assert r.stderr.startswith("seshfs: ") and "SSL certificate problem" in r.stderr
+    r = run_seshfs(tmp_path, container, tls_env(url, str(tmp_path / "nowhere")))
+    assert r.returncode == 1 and r.stderr == f"seshfs: {tmp_path}/nowhere/ca.pem: No such file or directory\n"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    r = run_seshfs(tmp_path, container, env, "-o", f"docker_host={url},tls_verify,tls_ca={certs}/ca.pem")
+    # No client certificate: the engine's end refuses the handshake (how it shows depends on timing).
+    assert r.returncode == 1 and r.stderr.count("\n") == 1 and r.stderr.startswith("seshfs: "), r.stderr
+    r = run_seshfs(tmp_path, container, env, "-o", f"docker_host={url},tls_cert={certs}/missing.pem")
+    assert r.returncode == 1 and r.stderr == f"seshfs: {certs}/missing.pem: No such file or directory\n"
+    r = run_seshfs(tmp_path, container, env, "-o",
+                   f"docker_host=unix:///var/run/docker.sock,tls_verify,tls_ca={certs}/ca.pem")
+    assert r.returncode == 1 and "TLS needs a tcp://host:port engine" in r.stderr, r.stderr
