@@ -20,6 +20,7 @@
 #include <sys/statfs.h>
 #include <unistd.h>
 
+#include "../backend/context.h"
 #include "../backend/engine.h"
 #include "../backend/procctl.h"
 #include "guard/policy.h"
@@ -56,6 +57,7 @@ struct seshfs_options {
 	char *echo;
 	char *policy;
 	char *redact;
+	char *context;
 	char *tls_ca;
 	char *tls_cert;
 	char *tls_key;
@@ -92,6 +94,7 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("stderr=%s", stderr_mode, 0),
 	SESHFS_OPT("busy_input=%s", busy_input, 0),
 	SESHFS_OPT("echo=%s", echo, 0),
+	SESHFS_OPT("context=%s", context, 0),
 	SESHFS_OPT("tls_ca=%s", tls_ca, 0),
 	SESHFS_OPT("tls_cert=%s", tls_cert, 0),
 	SESHFS_OPT("tls_key=%s", tls_key, 0),
@@ -163,6 +166,8 @@ static void seshfs_usage(const char *progname)
 	       "seshfs options:\n"
 	       "    -o docker_host=URL     unix:///path or tcp://host:port\n"
 	       "                           (default: $DOCKER_HOST, else unix:///var/run/docker.sock)\n"
+	       "    -o context=NAME        the docker CLI's context NAME (default: as $DOCKER_CONTEXT,\n"
+	       "                           then the CLI's current context, unless $DOCKER_HOST)\n"
 	       "    -o tls_verify          TLS to a tcp:// engine, its certificate verified\n"
 	       "                           (default: as $DOCKER_TLS_VERIFY, $DOCKER_TLS)\n"
 	       "    -o tls_ca=FILE,tls_cert=FILE,tls_key=FILE  TLS files (default: ca.pem,\n"
@@ -330,12 +335,29 @@ static bool seshfs_tls_file(const char *given, const char *dir, const char *name
  * tls_verify; files from the options, else DOCKER_CERT_PATH or ~/.docker.
  * false after one line on stderr.
  */
-static bool seshfs_tls(const struct seshfs_options *opts, struct transport_tls *tls, char *files[3])
+static bool seshfs_tls(const struct seshfs_options *opts, const struct context_endpoint *ep,
+		       struct transport_tls *tls, char *files[3])
 {
 	const char *verify_env = getenv("DOCKER_TLS_VERIFY"), *tls_env = getenv("DOCKER_TLS");
 	const char *dir = getenv("DOCKER_CERT_PATH"), *home = getenv("HOME");
 	char *home_dir = NULL;
 
+	if (ep->name) {
+		/* A context carries its own TLS files (docker context create --docker ca=,cert=,key=). */
+		if (opts->tls_verify || opts->tls_ca || opts->tls_cert || opts->tls_key) {
+			fprintf(stderr, "seshfs: tls_ options are for docker_host, not for context %s\n", ep->name);
+			return false;
+		}
+		tls->enabled = ep->tls_dir != NULL;
+		tls->verify = tls->enabled && ep->tls_verify;
+		bool ok = !tls->enabled || (seshfs_tls_file(NULL, ep->tls_dir, "ca.pem", tls->verify, &files[0]) &&
+					    seshfs_tls_file(NULL, ep->tls_dir, "cert.pem", false, &files[1]) &&
+					    seshfs_tls_file(NULL, ep->tls_dir, "key.pem", false, &files[2]));
+		tls->ca = files[0];
+		tls->cert = files[1];
+		tls->key = files[2];
+		return ok;
+	}
 	tls->verify = opts->tls_verify || (verify_env && *verify_env);
 	tls->enabled = tls->verify || (tls_env && *tls_env) || opts->tls_ca || opts->tls_cert || opts->tls_key;
 	if (!tls->enabled)
@@ -416,6 +438,7 @@ int main(int argc, char *argv[])
 	struct seshfs_options opts = { .defaults = &cfg.defaults };
 	struct sandbox sandbox = { 0 };
 	struct transport_tls tls = { 0 };
+	struct context_endpoint endpoint = { 0 };
 	char *tls_files[3] = { NULL, NULL, NULL };
 	char err[ENGINE_ERR_MAX];
 	int ret = 1;
@@ -503,9 +526,14 @@ int main(int argc, char *argv[])
 		fprintf(stderr, "seshfs: cannot initialise libcurl\n");
 		goto out_args;
 	}
-	if (!seshfs_tls(&opts, &tls, tls_files))
+	char context_err[CONTEXT_ERR_MAX];
+	if (context_resolve(opts.docker_host, opts.context, &endpoint, context_err) < 0) {
+		fprintf(stderr, "seshfs: %s\n", context_err);
 		goto out_curl;
-	engine = engine_open(opts.docker_host, &tls, err);
+	}
+	if (!seshfs_tls(&opts, &endpoint, &tls, tls_files))
+		goto out_curl;
+	engine = engine_open(endpoint.host, &tls, err);
 	if (!engine) {
 		fprintf(stderr, "seshfs: %s\n", err);
 		goto out_curl;
@@ -564,7 +592,8 @@ int main(int argc, char *argv[])
 	if (init_ret < 0) {
 		log_error("cannot start: %s", strerror(-init_ret));
 	} else {
-		log_info("mounted %s on %s (engine %s)", cfg.container, cmdline.mountpoint, engine_url(engine));
+		log_info("mounted %s on %s (engine %s%s%s)", cfg.container, cmdline.mountpoint, engine_url(engine),
+			 endpoint.name ? ", context " : "", endpoint.name ? endpoint.name : "");
 		if (cmdline.singlethread) {
 			ret = fuse_session_loop(se);
 		} else {
@@ -624,6 +653,8 @@ out_args:
 	free(opts.redact);
 	free(opts.second);
 	sandbox_options_free(&opts.sandbox);
+	free(opts.context);
+	context_endpoint_free(&endpoint);
 	free(opts.tls_ca);
 	free(opts.tls_cert);
 	free(opts.tls_key);

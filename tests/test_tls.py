@@ -131,3 +131,51 @@ def test_bad_certificates_are_one_line(container, tls_engine, tmp_path):
     r = run_seshfs(tmp_path, container, env, "-o",
                    f"docker_host=unix:///var/run/docker.sock,tls_verify,tls_ca={certs}/ca.pem")
     assert r.returncode == 1 and "TLS needs a tcp://host:port engine" in r.stderr, r.stderr
+
+
+@pytest.fixture
+def contexts(tls_engine, tmp_path):
+    """A docker CLI config with two contexts made by the CLI itself: tlsctx (the TLS endpoint,
+    its files in the store) and plain (the local socket)."""
+    url, certs, _ = tls_engine
+    config = str(tmp_path / "docker-config")
+    cli = ["docker", "--config", config, "context"]
+    subprocess.run([*cli, "create", "tlsctx", "--docker",
+                    f"host={url},ca={certs}/ca.pem,cert={certs}/cert.pem,key={certs}/key.pem"],
+                   check=True, capture_output=True)
+    subprocess.run([*cli, "create", "plain", "--docker", "host=unix:///var/run/docker.sock"],
+                   check=True, capture_output=True)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env["DOCKER_CONFIG"] = config
+    return url, cli, env
+
+
+def round_trip(m):
+    s = m.session()
+    s.ctl("timeout 10")
+    s.send("echo via context\n")
+    assert s.read() == b"via context\n"
+
+
+def test_docker_cli_contexts_in_its_order(make_mount, container, contexts, tmp_path):
+    url, cli, env = contexts
+    m = make_mount(env={**env, "DOCKER_CONTEXT": "tlsctx"})
+    assert f"(engine {url}, context tlsctx)" in m.read_log()
+    round_trip(m)
+    subprocess.run([*cli, "use", "tlsctx"], check=True, capture_output=True, env=env)
+    m = make_mount(env=env)  # config.json's current context
+    assert f"(engine {url}, context tlsctx)" in m.read_log()
+    round_trip(m)
+    m = make_mount(env={**env, "DOCKER_HOST": "unix:///var/run/docker.sock"})  # DOCKER_HOST wins
+    assert "(engine unix:///var/run/docker.sock)" in m.read_log()
+    m = make_mount(["context=plain"], env={**env, "DOCKER_CONTEXT": "tlsctx"})  # the option wins
+    assert "(engine unix:///var/run/docker.sock, context plain)" in m.read_log()
+    round_trip(m)
+
+
+def test_context_errors(container, contexts, tmp_path):
+    url, _, env = contexts
+    r = run_seshfs(tmp_path, container, env, "-o", "context=tlsctx,docker_host=unix:///var/run/docker.sock")
+    assert r.returncode == 1 and r.stderr == "seshfs: docker_host and context cannot be given together\n"
+    r = run_seshfs(tmp_path, container, {**env, "DOCKER_CONTEXT": "nope"})
+    assert r.returncode == 1 and r.stderr == f"seshfs: context 'nope' not found in {env['DOCKER_CONFIG']}/contexts\n"
