@@ -6,18 +6,50 @@
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 
 #include "docker.h"
 
-#define ENGINE_DEFAULT_HOST "unix:///var/run/docker.sock"
+#define ENGINE_DEFAULT_SOCKET "/var/run/docker.sock"
+#define ENGINE_PODMAN_SOCKET "/run/podman/podman.sock"
+
+/*
+ * No DOCKER_HOST: Docker's socket, else Podman's Docker-compatible one where
+ * only it exists (rootful, then rootless under $XDG_RUNTIME_DIR).
+ */
+static char *engine_default_host(void)
+{
+	const char *runtime = getenv("XDG_RUNTIME_DIR");
+	char *rootless = NULL;
+	char *url = NULL;
+
+	if (access(ENGINE_DEFAULT_SOCKET, F_OK) != 0) {
+		if (access(ENGINE_PODMAN_SOCKET, F_OK) == 0)
+			return strdup("unix://" ENGINE_PODMAN_SOCKET);
+		if (runtime && *runtime && asprintf(&rootless, "%s/podman/podman.sock", runtime) >= 0 &&
+		    access(rootless, F_OK) == 0 && asprintf(&url, "unix://%s", rootless) < 0)
+			url = NULL;
+		free(rootless);
+		if (url)
+			return url;
+	}
+	return strdup("unix://" ENGINE_DEFAULT_SOCKET);
+}
 
 struct engine *engine_open(const char *host_url, const struct transport_tls *tls, char err[ENGINE_ERR_MAX])
 {
+	char *fallback = NULL;
+
 	if (!host_url || !*host_url)
 		host_url = getenv("DOCKER_HOST");
-	if (!host_url || !*host_url)
-		host_url = ENGINE_DEFAULT_HOST;
-	return docker_engine_new(host_url, tls, err);
+	if ((!host_url || !*host_url) && !(host_url = fallback = engine_default_host())) {
+		snprintf(err, ENGINE_ERR_MAX, "out of memory");
+		return NULL;
+	}
+	struct engine *e = docker_engine_new(host_url, tls, err);
+	free(fallback);
+	return e;
 }
 
 void engine_free(struct engine *e)

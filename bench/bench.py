@@ -206,18 +206,16 @@ def tls_endpoint(base):
     return f"tcp://127.0.0.1:{port}", base, proc
 
 
-def bench_tls(a, base):
-    """The bash round trip and mkdir over TLS (socat's relay included) beside the local socket."""
-    url, certs, proxy = tls_endpoint(base)
+def beside_local(a, base, label, container, options, target="-"):
+    """Round trip (bash) and mkdir on another engine's mount beside the local socket's,
+    rounds alternating which goes first."""
     mounts = []
     try:
         mounts.append(Mount(a.seshfs, a.container, os.path.join(base, "local")))
-        mounts.append(Mount(a.seshfs, a.container, os.path.join(base, "tls"),
-                            ["-o", f"docker_host={url},tls_verify,tls_ca={certs}/ca.pem,"
-                                   f"tls_cert={certs}/cert.pem,tls_key={certs}/key.pem"]))
-        local, tls = mounts
-        rt = {id(local): [], id(tls): []}
-        mk = {id(local): [], id(tls): []}
+        mounts.append(Mount(a.seshfs, container, os.path.join(base, "other"), options))
+        local, other = mounts
+        rt = {id(local): [], id(other): []}
+        mk = {id(local): [], id(other): []}
         for m in mounts:
             m.rt = m.session("rt")
         for r in range(max(a.rounds, 5)):
@@ -229,14 +227,41 @@ def bench_tls(a, base):
                     mk[id(m)].append((time.perf_counter() - start) * 1e6)
                     os.rmdir(os.path.join(m.sessions, f"m{r}_{i}"))
                     time.sleep(0.3)
-        for name, d, target in (("over TLS: command round trip (bash)", rt, "-"),
-                                ("over TLS: mkdir until the shell runs", mk, "-")):
-            row(name, statistics.median(d[id(tls)]), statistics.median(d[id(local)]), "us", target,
-                note=f"baseline: the local socket, {spread(d[id(local)])}")
+        for name, d in ((f"{label}: command round trip (bash)", rt), (f"{label}: mkdir until the shell runs", mk)):
+            row(name, statistics.median(d[id(other)]), statistics.median(d[id(local)]), "us", target,
+                note=f"baseline: Docker's local socket, {spread(d[id(local)])}")
     finally:
         for m in mounts:
             m.close()
+
+
+def bench_tls(a, base):
+    """The bash round trip and mkdir over TLS (socat's relay included)."""
+    url, certs, proxy = tls_endpoint(base)
+    try:
+        beside_local(a, base, "over TLS", a.container,
+                     ["-o", f"docker_host={url},tls_verify,tls_ca={certs}/ca.pem,"
+                            f"tls_cert={certs}/cert.pem,tls_key={certs}/key.pem"])
+    finally:
         proxy.terminate()
+
+
+def bench_podman(a, base):
+    """The same on Podman's Docker-compatible socket (a podman system service of the bench's own)."""
+    sock = os.path.join(base, "podman.sock")
+    service = subprocess.Popen(["podman", "system", "service", "--time=0", f"unix://{sock}"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    name = f"seshfs-bench-podman-{os.getpid()}"
+    try:
+        while not os.path.exists(sock):
+            time.sleep(0.05)
+        run("podman", "run", "-d", "--name", name, "--network", "none", f"localhost/{a.image}",
+            "sleep", "2147483647")
+        beside_local(a, base, "Podman", name, ["-o", f"docker_host=unix://{sock}"])
+    finally:
+        subprocess.run(["podman", "rm", "-f", name], capture_output=True)
+        service.terminate()
+        service.wait(30)
 
 
 def main():
@@ -250,13 +275,13 @@ def main():
     ap.add_argument("--sessions", type=int, default=1000)
     ap.add_argument("--guard-mib", type=int, default=256)
     ap.add_argument("--image", default=os.environ.get("SESHFS_IMAGE", "seshfs-sandbox:2"))
-    ap.add_argument("--only", choices=["guard", "sandbox", "tls"], help="run one section alone")
+    ap.add_argument("--only", choices=["guard", "sandbox", "tls", "podman"], help="run one section alone")
     ap.add_argument("--json", help="also write the rows here, for bench/compare.py")
     a = ap.parse_args()
 
     if a.only:
         base = tempfile.mkdtemp(prefix="seshfs-bench-")
-        {"guard": bench_guard, "sandbox": bench_sandbox, "tls": bench_tls}[a.only](a, base)
+        {"guard": bench_guard, "sandbox": bench_sandbox, "tls": bench_tls, "podman": bench_podman}[a.only](a, base)
         print_table()
         return
     mnt = tempfile.mkdtemp(prefix="seshfs-bench-")
@@ -400,7 +425,7 @@ def main():
         m.close()
         print(f"unmount with {a.sessions} shells (all killed) took {time.perf_counter() - start:.1f} s")
     os.rmdir(mnt)
-    for section in (bench_guard, bench_sandbox, bench_tls):
+    for section in (bench_guard, bench_sandbox, bench_tls, bench_podman):
         try:
             section(a, tempfile.mkdtemp(prefix="seshfs-bench-"))
         except SystemExit:  # an older seshfs (bench/compare.sh) without the options

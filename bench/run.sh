@@ -5,6 +5,7 @@
 #   bench/run.sh --only guard    the guard rails (redaction, policy) alone
 #   bench/run.sh --only sandbox  mkdir in an image= sandbox alone
 #   bench/run.sh --only tls      round trip and mkdir over TLS alone
+#   bench/run.sh --only podman   round trip and mkdir on Podman's socket alone
 set -eu
 . "$(dirname "$0")/container.sh"
 /usr/bin/python3 "$SESHFS_ROOT/bench/bench.py" --seshfs "$SESHFS_BUILD/seshfs" \

@@ -12,7 +12,7 @@ SESHFS_BUILD=${SESHFS_BUILD:-$SESHFS_ROOT/build}
 SESHFS_IMAGE=${SESHFS_IMAGE:-seshfs-sandbox:2}
 SESHFS_PACKAGES="build-essential pkg-config meson ninja-build libfuse3-dev fuse3 \
 libcurl4-openssl-dev libjansson-dev libpcre2-dev docker.io busybox-static python3 python3-pytest \
-socat procps openssl"
+socat procps openssl podman containernetworking-plugins"
 
 log() { echo "seshfs-setup: $*" >&2; }
 
@@ -81,6 +81,20 @@ build_image() {
 	rm -rf "$root"
 }
 
+# Podman, for its Docker-compatible socket (tests/test_podman.py): the test
+# image in its store, and, only where podman's default rlimits cannot be
+# applied (a hard nofile limit below its default), limits it can apply.
+podman_setup() {
+	podman image exists "localhost/$SESHFS_IMAGE" 2>/dev/null ||
+		docker save "$SESHFS_IMAGE" | podman load -q >/dev/null
+	podman run --rm --network none "localhost/$SESHFS_IMAGE" true >/dev/null 2>&1 && return 0
+	grep -qs default_ulimits /etc/containers/containers.conf && return 0
+	log "podman cannot apply its default rlimits here: setting default_ulimits in containers.conf"
+	mkdir -p /etc/containers
+	printf '[containers]\ndefault_ulimits = ["nofile=4096:4096", "nproc=4096:4096"]\n' \
+		>> /etc/containers/containers.conf
+}
+
 build_seshfs() {
 	if [ ! -f "$SESHFS_BUILD/build.ninja" ]; then
 		# shellcheck disable=SC2086
@@ -93,6 +107,7 @@ seshfs_setup() {
 	install_packages
 	start_engine
 	build_image
+	podman_setup
 	build_seshfs
 }
 
