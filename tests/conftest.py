@@ -366,9 +366,17 @@ def timed_read(s, stream="stdout"):
     return data, time.monotonic() - start
 
 
+def refused_mount(target, *args, env=None):
+    """Runs seshfs with args and a mount point target that it must refuse: its result, nothing mounted."""
+    os.makedirs(target, exist_ok=True)
+    r = subprocess.run([SESHFS_BIN, *args, str(target)], capture_output=True, text=True, timeout=60, env=env)
+    assert not os.path.ismount(target)
+    return r
+
+
 def no_session_processes(container):
     return container.processes() == []
 
 
-__all__ = ["wait_until", "expect_errno", "shell", "Mount", "Session", "signal",
+__all__ = ["wait_until", "expect_errno", "shell", "Mount", "Session", "signal", "refused_mount",
            "no_session_processes", "session_with", "timed_read", "SESHFS_BIN"]

@@ -5,12 +5,10 @@ import json
 import os
 import signal
 import socket
-import subprocess
-import time
 
 import pytest
 
-from conftest import IMAGE, SESHFS_BIN, Container, docker, wait_until
+from conftest import IMAGE, Container, docker, refused_mount, wait_until
 
 
 def inspect(name):
@@ -93,14 +91,9 @@ def test_a_named_container_is_the_argument(make_mount, tmp_path):
 
 
 def test_a_missing_image_mounts_nothing(tmp_path):
-    target = tmp_path / "mnt"
-    target.mkdir()
-    r = subprocess.run([SESHFS_BIN, "-o", "image=seshfs-no-such-image:1", str(target)],
-                       capture_output=True, text=True, timeout=60)
+    r = refused_mount(tmp_path / "mnt", "-o", "image=seshfs-no-such-image:1")
     assert r.returncode == 1 and r.stderr == "seshfs: image 'seshfs-no-such-image:1' not found\n", r.stderr
-    assert not os.path.ismount(target)
-    r = subprocess.run([SESHFS_BIN, "-o", f"image={IMAGE},memory=lots", str(target)],
-                       capture_output=True, text=True, timeout=60)
+    r = refused_mount(tmp_path / "mnt", "-o", f"image={IMAGE},memory=lots")
     assert r.returncode == 1 and r.stderr == "seshfs: memory 'lots' must be a size such as 512m or 1g\n"
 
 

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import SESHFS_BIN, wait_until
+from conftest import refused_mount, wait_until
 
 
 def openssl(*args, cwd):
@@ -107,12 +107,7 @@ def test_mount_options(make_mount, container, tls_engine):
 
 
 def run_seshfs(tmp_path, container, env, *options):
-    target = tmp_path / "mnt"
-    target.mkdir(exist_ok=True)
-    r = subprocess.run([SESHFS_BIN, *options, container.name, str(target)], capture_output=True, text=True,
-                       timeout=60, env=env)
-    assert not os.path.ismount(target)
-    return r
+    return refused_mount(tmp_path / "mnt", *options, container.name, env=env)
 
 
 def test_bad_certificates_are_one_line(container, tls_engine, tmp_path):
