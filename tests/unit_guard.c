@@ -283,6 +283,19 @@ static void test_redact(void)
 		CHECK(redacts_to(r, "x\nab\nabc", "x\n\nc"));
 		redact_free(r);
 	}
+		/* Rules that grow a text beyond bounds drop it (as when memory runs out), never pass it on. */
+	r = rules_of("x*\tAAAAAAAAAAAAAAAA\nA\tAAAAAAAAAAAAAAAA\nA\tAAAAAAAAAAAAAAAA\n", err);
+	CHECK(r != NULL);
+	if (r) {
+		struct redact_stream grow = { 0 };
+		struct sunk out = { 0 };
+		char line[1024];
+		memset(line, 'y', sizeof(line) - 1);
+		line[sizeof(line) - 1] = '\n';
+		CHECK(redact_feed(r, &grow, line, sizeof(line), sink, &out) < 0 && out.seen == 0);
+		redact_stream_free(&grow);
+		redact_free(r);
+	}
 		r = redact_load("default", err);
 	CHECK(r != NULL);
 	if (!r)

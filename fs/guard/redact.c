@@ -252,13 +252,26 @@ struct redact_out {
 	char **data;
 	size_t *size;
 	size_t len;
+	size_t limit;		/* 0: none */
 	bool failed;
 };
+
+/*
+ * Rules whose replacements are longer than their matches, one after
+ * another, could grow a text without bound (x* inserts between every
+ * byte): one application may make it at most this much longer, or the text
+ * is dropped as if memory ran out, never shown unredacted.
+ */
+#define REDACT_GROWTH(len) (8 * (len) + 64 * 1024)
 
 static void out_add(struct redact_out *o, const char *text, size_t len)
 {
 	if (o->failed || len == 0)
 		return;
+	if (o->limit && o->len + len > o->limit) {
+		o->failed = true;
+		return;
+	}
 	if (o->len + len > *o->size) {
 		size_t size = *o->size ? *o->size : 256;
 		while (size < o->len + len)
@@ -341,7 +354,7 @@ static const char *rules_apply(const struct redact_rules *rules, struct redact_s
 		int ret = rule_search(rule, text, *len, 0, spans);
 		if (ret <= 0)
 			continue;	/* a match the limits stopped is taken as none (see regex.h) */
-		struct redact_out o = { &rs->scratch[next], &rs->scratch_size[next], 0, false };
+		struct redact_out o = { &rs->scratch[next], &rs->scratch_size[next], 0, *len + REDACT_GROWTH(*len), false };
 		while (ret == 1) {
 			/* An empty match at the end: the next text's start has it, once. */
 			if (spans[0].start == spans[0].end && spans[0].start == *len)
@@ -518,7 +531,7 @@ ssize_t redact_text(const struct redact_rules *rules, const char *text, size_t l
 	struct redact_stream rs = { 0 };
 	char *data = NULL;
 	size_t size = 0;
-	struct redact_out o = { &data, &size, 0, false };
+	struct redact_out o = { &data, &size, 0, 0, false };
 	int ret = redact_feed(rules, &rs, text, len, text_sink, &o);
 
 	if (ret == 0)

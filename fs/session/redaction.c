@@ -52,7 +52,8 @@ static void redaction_sink(void *ctx, const char *data, size_t len)
 static void redaction_failed(struct session *s, int ret)
 {
 	if (ret < 0)
-		log_error("session %s: out of memory: output that could not be redacted was dropped", s->name);
+		log_error("session %s: out of memory, or the rules grew a text beyond bounds: "
+			  "output that could not be redacted was dropped", s->name);
 }
 
 /* The held partial line goes out as it is; prompt: an open key block ends too. */

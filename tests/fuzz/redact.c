@@ -76,23 +76,25 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (len > 4 * REDACT_HOLD_MAX / 8)
 		len = 4 * REDACT_HOLD_MAX / 8;	/* below the hold's bound, where splits may differ */
 
-	char *whole;
+	/* Rules that grow a text beyond bounds fail (it is dropped): then splits may fail elsewhere. */
+	char *whole = NULL;
 	ssize_t whole_len = redact_text(r, text, len, &whole);
-	FUZZ_ASSERT(whole_len >= 0);
+	bool failed = whole_len < 0;
 
 	struct redact_stream rs = { 0 };
 	struct output got = { 0 };
 	for (size_t at = 0; at < len;) {
 		size_t piece = fuzz_piece(&seed, len - at, 64);
-		FUZZ_ASSERT(redact_feed(r, &rs, text + at, piece, sink, &got) == 0);
+		failed |= redact_feed(r, &rs, text + at, piece, sink, &got) < 0;
 		at += piece;
 	}
-	FUZZ_ASSERT(redact_flush(r, &rs, true, sink, &got) == 0);
+	failed |= redact_flush(r, &rs, true, sink, &got) < 0;
 	FUZZ_ASSERT(redact_held(&rs) == 0 && !rs.in_block);
-	if (rules_line_local(rules_text, rules_len))
+	FUZZ_ASSERT(!builtin || !failed);
+	if (!failed && rules_line_local(rules_text, rules_len))
 		FUZZ_ASSERT(got.len == (size_t)whole_len && (got.len == 0 || memcmp(got.bytes, whole, got.len) == 0));
 
-	if (builtin) {
+	if (builtin && !failed) {
 		char *again;
 		ssize_t again_len = redact_text(r, whole, (size_t)whole_len, &again);
 		FUZZ_ASSERT(again_len == whole_len && memcmp(again, whole, (size_t)whole_len) == 0);
