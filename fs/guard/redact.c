@@ -262,7 +262,7 @@ struct redact_out {
  * byte): one application may make it at most this much longer, or the text
  * is dropped as if memory ran out, never shown unredacted.
  */
-#define REDACT_GROWTH(len) (8 * (len) + 64 * 1024)
+#define REDACT_GROWTH(len) (4 * (len) + 4096)
 
 static void out_add(struct redact_out *o, const char *text, size_t len)
 {
