@@ -4,10 +4,14 @@
 #include "transport.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 /* Plain sockets: curl connected, the stream is read and written directly. */
 static ssize_t plain_recv(struct transport_stream *ts, void *buf, size_t len)
@@ -89,6 +93,159 @@ static bool transport_tls_copy(struct transport_tls *dst, const struct transport
 	return (!src->ca || dst->ca) && (!src->cert || dst->cert) && (!src->key || dst->key);
 }
 
+/*
+ * ssh://[user@]host[:port] -> ssh's argv, as the docker CLI runs it: batch
+ * mode (no prompt can come), the user's own configuration and known hosts.
+ */
+static int transport_ssh_argv(struct transport_ssh *ssh, const char *spec, char err[TRANSPORT_ERR_MAX])
+{
+	const char *at = strchr(spec, '@');
+	const char *host = at ? at + 1 : spec;
+	size_t host_len = strcspn(host, ":/");
+	const char *port = host[host_len] == ':' ? host + host_len + 1 : NULL;
+	int argc = 0;
+
+	if (host_len == 0 || (at && at == spec) || (port && (!*port || strspn(port, "0123456789") != strlen(port)))) {
+		snprintf(err, TRANSPORT_ERR_MAX, "docker host 'ssh://%.100s': expected ssh://[user@]host[:port]", spec);
+		return -EINVAL;
+	}
+	ssh->argv[argc++] = strdup("ssh");
+	ssh->argv[argc++] = strdup("-o");
+	ssh->argv[argc++] = strdup("BatchMode=yes");
+	if (at) {
+		ssh->argv[argc++] = strdup("-l");
+		ssh->argv[argc++] = strndup(spec, (size_t)(at - spec));
+	}
+	if (port) {
+		ssh->argv[argc++] = strdup("-p");
+		ssh->argv[argc++] = strdup(port);
+	}
+	ssh->argv[argc++] = strndup(host, host_len);
+	ssh->argv[argc++] = strdup("--");
+	ssh->argv[argc++] = strdup("docker");
+	ssh->argv[argc++] = strdup("system");
+	ssh->argv[argc++] = strdup("dial-stdio");
+	for (int i = 0; i < argc; i++) {
+		if (!ssh->argv[i]) {
+			snprintf(err, TRANSPORT_ERR_MAX, "out of memory");
+			return -ENOMEM;
+		}
+	}
+	return 0;
+}
+
+/*
+ * A connection the private socket accepted: ssh gets it as stdin and
+ * stdout (its stderr is seshfs's: what it says about keys and hosts shows),
+ * and is nobody's child.
+ */
+static void transport_ssh_spawn(const struct transport_ssh *ssh, int fd)
+{
+	pid_t child = fork();
+
+	if (child == 0) {
+		/* Only async-signal-safe calls from here: the parent has threads. */
+		if (fork() != 0)
+			_exit(0);
+		if (dup2(fd, 0) < 0 || dup2(fd, 1) < 0)
+			_exit(127);
+		execvp(ssh->argv[0], ssh->argv);
+		_exit(127);
+	}
+	if (child > 0)
+		waitpid(child, NULL, 0);
+	close(fd);
+}
+
+static void *transport_ssh_accept(void *arg)
+{
+	struct transport_ssh *ssh = arg;
+
+	for (;;) {
+		int fd = accept4(ssh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd >= 0)
+			transport_ssh_spawn(ssh, fd);
+		else if (errno != EINTR && errno != ECONNABORTED)
+			return NULL;	/* shut down */
+	}
+}
+
+/*
+ * curl is about to connect: make sure this process accepts on the private
+ * socket (a fork, fuse_daemonize's, keeps the socket but not the thread).
+ */
+static curl_socket_t transport_ssh_open(void *clientp, curlsocktype purpose, struct curl_sockaddr *addr)
+{
+	struct transport_ssh *ssh = clientp;
+	bool running;
+	(void)purpose;
+
+	pthread_mutex_lock(&ssh->lock);
+	running = ssh->acceptor_pid == getpid() ||
+		  pthread_create(&ssh->acceptor, NULL, transport_ssh_accept, ssh) == 0;
+	if (running)
+		ssh->acceptor_pid = getpid();
+	pthread_mutex_unlock(&ssh->lock);
+	if (!running)
+		return CURL_SOCKET_BAD;
+	return socket(addr->family, addr->socktype | SOCK_CLOEXEC, addr->protocol);
+}
+
+static int transport_ssh_init(struct transport *t, const char *spec, char err[TRANSPORT_ERR_MAX])
+{
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+	struct transport_ssh *ssh = calloc(1, sizeof(*ssh));
+	char dir[] = "/tmp/seshfs-ssh-XXXXXX";
+
+	if (!ssh) {
+		snprintf(err, TRANSPORT_ERR_MAX, "out of memory");
+		return -ENOMEM;
+	}
+	t->ssh = ssh;
+	ssh->listen_fd = -1;
+	pthread_mutex_init(&ssh->lock, NULL);
+	int ret = transport_ssh_argv(ssh, spec, err);
+	if (ret < 0)
+		return ret;
+	if (!mkdtemp(dir) || !(ssh->dir = strdup(dir)) ||
+	    asprintf(&t->unix_path, "%s/engine.sock", dir) < 0) {
+		t->unix_path = NULL;
+		snprintf(err, TRANSPORT_ERR_MAX, "ssh: a private socket: %s", strerror(errno));
+		return -EIO;
+	}
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", t->unix_path);
+	ssh->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (ssh->listen_fd < 0 || bind(ssh->listen_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0 ||
+	    listen(ssh->listen_fd, 64) < 0) {
+		snprintf(err, TRANSPORT_ERR_MAX, "ssh: a private socket: %s", strerror(errno));
+		return -EIO;
+	}
+	return 0;
+}
+
+static void transport_ssh_cleanup(struct transport_ssh *ssh)
+{
+	if (!ssh)
+		return;
+	if (ssh->listen_fd >= 0) {
+		shutdown(ssh->listen_fd, SHUT_RDWR);	/* the acceptor's accept fails: it returns */
+		if (ssh->acceptor_pid == getpid())
+			pthread_join(ssh->acceptor, NULL);
+		close(ssh->listen_fd);
+	}
+	if (ssh->dir) {
+		char path[256];
+		snprintf(path, sizeof(path), "%s/engine.sock", ssh->dir);
+		unlink(path);
+		rmdir(ssh->dir);
+	}
+	for (int i = 0; i < TRANSPORT_SSH_ARGC; i++)
+		free(ssh->argv[i]);
+	free(ssh->dir);
+	pthread_mutex_destroy(&ssh->lock);
+	free(ssh);
+}
+
 int transport_init(struct transport *t, const char *url, const struct transport_tls *tls,
 		   char err[TRANSPORT_ERR_MAX])
 {
@@ -113,12 +270,21 @@ int transport_init(struct transport *t, const char *url, const struct transport_
 		t->host_header = strndup(hostport, strcspn(hostport, "/"));
 		if (t->host_header && asprintf(&t->base_url, "%s://%s", use_tls ? "https" : "http", t->host_header) < 0)
 			t->base_url = NULL;
+	} else if (strncmp(url, "ssh://", 6) == 0) {
+		int ret = transport_ssh_init(t, url + 6, err);
+		if (ret < 0) {
+			transport_cleanup(t);
+			return ret;
+		}
+		t->base_url = strdup("http://localhost");
+		t->host_header = strdup("localhost");
 	} else {
-		snprintf(err, TRANSPORT_ERR_MAX, "docker host '%s': expected unix:///path or tcp://host:port", url);
+		snprintf(err, TRANSPORT_ERR_MAX,
+			 "docker host '%s': expected unix:///path, tcp://host:port or ssh://[user@]host[:port]", url);
 		return -EINVAL;
 	}
 	t->url = strdup(url);
-	if (!t->url || !t->base_url || !t->host_header || (url[0] == 'u' && !t->unix_path) ||
+	if (!t->url || !t->base_url || !t->host_header || (url[0] != 't' && !t->unix_path) ||
 	    (use_tls && !transport_tls_copy(&t->tls, tls))) {
 		transport_cleanup(t);
 		snprintf(err, TRANSPORT_ERR_MAX, "out of memory");
@@ -133,6 +299,7 @@ void transport_cleanup(struct transport *t)
 	free(t->unix_path);
 	free(t->base_url);
 	free(t->host_header);
+	transport_ssh_cleanup(t->ssh);
 	free((char *)t->tls.ca);
 	free((char *)t->tls.cert);
 	free((char *)t->tls.key);
@@ -170,8 +337,13 @@ static curl_socket_t transport_open_socket(void *clientp, curlsocktype purpose, 
 void transport_setup_curl(const struct transport *t, CURL *curl, long connect_timeout_ms, int *socket_errno)
 {
 	*socket_errno = 0;
-	curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, transport_open_socket);
-	curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, socket_errno);
+	if (t->ssh) {
+		curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, transport_ssh_open);
+		curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, t->ssh);
+	} else {
+		curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION, transport_open_socket);
+		curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, socket_errno);
+	}
 	if (t->unix_path)
 		curl_easy_setopt(curl, CURLOPT_UNIX_SOCKET_PATH, t->unix_path);
 	curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L);

@@ -2,7 +2,7 @@
  * seshfs backend: transports, how bytes reach an engine.
  *
  * A transport is parsed from the engine's address (unix:///path,
- * tcp://host:port). It sets up libcurl for request/response calls and for
+ * tcp://host:port, ssh://[user@]host[:port]). It sets up libcurl for request/response calls and for
  * the connect-only connections that exec streams are hijacked from, and it
  * names the stream operations that move a hijacked connection's bytes:
  * plain recv/send on the socket, where there is no TLS, so the data path
@@ -13,6 +13,7 @@
 #define SESHFS_TRANSPORT_H
 
 #include <curl/curl.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <sys/types.h>
@@ -47,9 +48,26 @@ struct transport_tls {
 	const char *key;
 };
 
+#define TRANSPORT_SSH_ARGC 13
+
+/*
+ * ssh://: curl connects to a private unix socket, and each connection
+ * accepted there becomes the stdin and stdout of one ssh running docker
+ * system dial-stdio on the engine's host, as the docker CLI does.
+ */
+struct transport_ssh {
+	char *argv[TRANSPORT_SSH_ARGC];	/* NULL-terminated */
+	char *dir;			/* private (0700): holds the socket */
+	int listen_fd;
+	pthread_mutex_t lock;
+	pid_t acceptor_pid;		/* the process whose thread accepts (0: none yet) */
+	pthread_t acceptor;
+};
+
 struct transport {
 	char *url;		/* as given, for messages */
-	char *unix_path;	/* unix:// only */
+	char *unix_path;	/* unix:// and ssh:// (the private socket) */
+	struct transport_ssh *ssh;	/* ssh:// only */
 	char *base_url;		/* "http://localhost", "http://host:port" or "https://host:port" */
 	char *host_header;
 	struct transport_tls tls;	/* its strings owned */

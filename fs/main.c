@@ -164,7 +164,7 @@ static void seshfs_usage(const char *progname)
 	printf("usage: %s [options] CONTAINER MOUNTPOINT\n"
 	       "       %s -o image=REF[,...] [NAME] MOUNTPOINT\n\n"
 	       "seshfs options:\n"
-	       "    -o docker_host=URL     unix:///path or tcp://host:port\n"
+	       "    -o docker_host=URL     unix:///path, tcp://host:port or ssh://[user@]host[:port]\n"
 	       "                           (default: $DOCKER_HOST, else unix:///var/run/docker.sock)\n"
 	       "    -o context=NAME        the docker CLI's context NAME (default: as $DOCKER_CONTEXT,\n"
 	       "                           then the CLI's current context, unless $DOCKER_HOST)\n"
