@@ -367,6 +367,18 @@ def timed_read(s, stream="stdout"):
     return data, time.monotonic() - start
 
 
+def free_port():
+    """A TCP port free on loopback now, for a daemon a test starts."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def env_without_engine():
+    """This environment without DOCKER_*: the engine is what the test says."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+
+
 def refused_mount(target, *args, env=None):
     """Runs seshfs with args and a mount point target that it must refuse: its result, nothing mounted."""
     os.makedirs(target, exist_ok=True)
@@ -379,5 +391,6 @@ def no_session_processes(container):
     return container.processes() == []
 
 
-__all__ = ["wait_until", "expect_errno", "shell", "Mount", "Session", "signal", "refused_mount",
+__all__ = ["wait_until", "expect_errno", "shell", "Mount", "Session", "signal", "refused_mount", "free_port",
+           "env_without_engine",
            "no_session_processes", "session_with", "timed_read", "SESHFS_BIN"]

@@ -6,21 +6,14 @@ the far side's docker CLI talks to this machine's engine."""
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import time
 
 import pytest
 
-from conftest import SESHFS_BIN, refused_mount, wait_until
+from conftest import SESHFS_BIN, env_without_engine, free_port, refused_mount, wait_until
 
 KNOWN_HOSTS = "/root/.ssh/known_hosts"
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -42,7 +35,7 @@ def ssh_engine(tmp_path_factory):
     with open(KNOWN_HOSTS, "a") as f:
         f.write(f"[127.0.0.1]:{port} {(d / 'host_key.pub').read_text()}")
     agent = subprocess.run(["ssh-agent", "-s"], capture_output=True, text=True, check=True).stdout
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env = env_without_engine()
     for part in agent.replace("\n", ";").split(";"):
         if part.startswith(("SSH_AUTH_SOCK=", "SSH_AGENT_PID=")):
             k, v = part.strip().split("=", 1)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from conftest import refused_mount, wait_until
+from conftest import env_without_engine, free_port, refused_mount, wait_until
 
 
 def openssl(*args, cwd):
@@ -27,12 +27,6 @@ def make_cert(d, name, ca, ext):
     (d / f"{name}.ext").write_text(ext)
     openssl("x509", "-req", "-in", f"{name}.csr", "-CA", f"{ca}.pem", "-CAkey", f"{ca}-key.pem",
             "-CAcreateserial", "-out", f"{name}.pem", "-days", "2", "-extfile", f"{name}.ext", cwd=d)
-
-
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 @pytest.fixture(scope="module")
@@ -100,7 +94,7 @@ def test_docker_cli_environment(make_mount, container, tls_engine):
 
 def test_mount_options(make_mount, container, tls_engine):
     url, certs, _ = tls_engine
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env = env_without_engine()
     m = make_mount([f"docker_host={url}", "tls_verify", f"tls_ca={certs}/ca.pem",
                     f"tls_cert={certs}/cert.pem", f"tls_key={certs}/key.pem"], env=env)
     exercise(m, container)
@@ -117,7 +111,7 @@ def test_bad_certificates_are_one_line(container, tls_engine, tmp_path):
     assert r.stderr.startswith("seshfs: ") and "SSL certificate problem" in r.stderr
     r = run_seshfs(tmp_path, container, tls_env(url, str(tmp_path / "nowhere")))
     assert r.returncode == 1 and r.stderr == f"seshfs: {tmp_path}/nowhere/ca.pem: No such file or directory\n"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env = env_without_engine()
     r = run_seshfs(tmp_path, container, env, "-o", f"docker_host={url},tls_verify,tls_ca={certs}/ca.pem")
     # No client certificate: the engine's end refuses the handshake (how it shows depends on timing).
     assert r.returncode == 1 and r.stderr.count("\n") == 1 and r.stderr.startswith("seshfs: "), r.stderr
@@ -140,7 +134,7 @@ def contexts(tls_engine, tmp_path):
                    check=True, capture_output=True)
     subprocess.run([*cli, "create", "plain", "--docker", "host=unix:///var/run/docker.sock"],
                    check=True, capture_output=True)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
+    env = env_without_engine()
     env["DOCKER_CONFIG"] = config
     return url, cli, env
 
