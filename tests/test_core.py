@@ -48,7 +48,8 @@ def test_bad_options_are_refused(container, tmp_path):
     r = run_seshfs("-o", "timeout=-1", container.name, str(tmp_path))
     assert r.returncode != 0 and r.stderr == "seshfs: timeout '-1' is not a number of seconds >= 0\n"
     r = run_seshfs("-o", "docker_host=http://x", container.name, str(tmp_path))
-    assert r.returncode != 0 and "expected unix:///path or tcp://host:port" in r.stderr
+    assert r.returncode != 0 and r.stderr == \
+        "seshfs: docker host 'http://x': expected unix:///path, tcp://host:port or ssh://[user@]host[:port]\n"
     r = run_seshfs(container.name)
     assert r.returncode != 0 and r.stderr.startswith("usage:")
 
