@@ -52,6 +52,11 @@ struct engine *engine_open(const char *host_url, const struct transport_tls *tls
 	return e;
 }
 
+void engine_before_fork(struct engine *e)
+{
+	transport_quiesce(&e->transport);
+}
+
 void engine_free(struct engine *e)
 {
 	if (e)

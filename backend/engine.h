@@ -136,6 +136,8 @@ struct engine {
  */
 struct engine *engine_open(const char *host_url, const struct transport_tls *tls, char err[ENGINE_ERR_MAX]);
 void engine_free(struct engine *e);
+/* Before the process forks (daemonizing): no thread of the engine's is left running. */
+void engine_before_fork(struct engine *e);
 
 static inline const char *engine_url(const struct engine *e)
 {

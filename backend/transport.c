@@ -163,6 +163,13 @@ static void *transport_ssh_accept(void *arg)
 
 	for (;;) {
 		int fd = accept4(ssh->listen_fd, NULL, NULL, SOCK_CLOEXEC);
+		pthread_mutex_lock(&ssh->lock);
+		bool stopping = ssh->stopping;
+		pthread_mutex_unlock(&ssh->lock);
+		if (fd >= 0 && stopping) {
+			close(fd);	/* transport_quiesce's own connection */
+			return NULL;
+		}
 		if (fd >= 0)
 			transport_ssh_spawn(ssh, fd);
 		else if (errno != EINTR && errno != ECONNABORTED)
@@ -221,6 +228,30 @@ static int transport_ssh_init(struct transport *t, const char *spec, char err[TR
 		return -EIO;
 	}
 	return 0;
+}
+
+void transport_quiesce(struct transport *t)
+{
+	struct transport_ssh *ssh = t->ssh;
+	struct sockaddr_un sun = { .sun_family = AF_UNIX };
+
+	if (!ssh || ssh->acceptor_pid != getpid())
+		return;
+	pthread_mutex_lock(&ssh->lock);
+	ssh->stopping = true;
+	pthread_mutex_unlock(&ssh->lock);
+	/* A connection of its own wakes the thread in accept(). */
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", t->unix_path);
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
+		shutdown(ssh->listen_fd, SHUT_RDWR);	/* cannot wake it: it ends, and ssh with it */
+	pthread_join(ssh->acceptor, NULL);
+	if (fd >= 0)
+		close(fd);
+	pthread_mutex_lock(&ssh->lock);
+	ssh->stopping = false;
+	ssh->acceptor_pid = 0;
+	pthread_mutex_unlock(&ssh->lock);
 }
 
 static void transport_ssh_cleanup(struct transport_ssh *ssh)

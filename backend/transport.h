@@ -62,6 +62,7 @@ struct transport_ssh {
 	pthread_mutex_t lock;
 	pid_t acceptor_pid;		/* the process whose thread accepts (0: none yet) */
 	pthread_t acceptor;
+	bool stopping;			/* transport_quiesce: the next connection ends the thread */
 };
 
 struct transport {
@@ -78,6 +79,8 @@ struct transport {
 int transport_init(struct transport *t, const char *url, const struct transport_tls *tls,
 		   char err[TRANSPORT_ERR_MAX]);
 void transport_cleanup(struct transport *t);
+/* Before a fork (fuse_daemonize): no thread of the transport's is left; the next connection starts one. */
+void transport_quiesce(struct transport *t);
 /*
  * Points curl at the engine (URL base, socket, timeouts, no signals). The
  * errno of a socket that could not be made goes to *socket_errno, which

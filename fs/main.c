@@ -582,6 +582,8 @@ int main(int argc, char *argv[])
 		goto out_session;
 	if (fuse_session_mount(se, cmdline.mountpoint) != 0)
 		goto out_signals;
+	if (!cmdline.foreground)
+		engine_before_fork(engine);	/* a thread would not survive the fork */
 	fuse_daemonize(cmdline.foreground);
 	log_init(cmdline.foreground, cmdline.debug);
 
