@@ -197,7 +197,7 @@ static char *docker_escape(const char *container, char err[ENGINE_ERR_MAX])
 }
 
 static int docker_container_state(struct engine *e, const char *container, enum engine_container_state *state,
-				  char err[ENGINE_ERR_MAX])
+				  char id[ENGINE_CONTAINER_ID_MAX], char err[ENGINE_ERR_MAX])
 {
 	struct docker *d = (struct docker *)e;
 	char *name = docker_escape(container, err);
@@ -215,6 +215,9 @@ static int docker_container_state(struct engine *e, const char *container, enum 
 		*state = json_is_true(json_object_get(st, "Paused")) ? ENGINE_CONTAINER_PAUSED :
 			 json_is_true(json_object_get(st, "Running")) ? ENGINE_CONTAINER_RUNNING :
 			 ENGINE_CONTAINER_EXITED;
+		const char *full = json_string_value(json_object_get(info, "Id"));
+		if (id)
+			snprintf(id, ENGINE_CONTAINER_ID_MAX, "%s", full && strlen(full) < ENGINE_CONTAINER_ID_MAX ? full : "");
 	}
 	json_decref(info);
 	curl_free(name);
@@ -330,28 +333,6 @@ static int docker_exec_attach(struct engine *e, const char *exec_id, bool tty, i
 
 	snprintf(path, sizeof(path), "%s/exec/%s/start", DOCKER_API_PREFIX, exec_id);
 	return exec_conn_start(&e->transport, path, body, timeout_ms, out, err);
-}
-
-static int docker_container_id(struct engine *e, const char *container, char id[ENGINE_CONTAINER_ID_MAX],
-			       char err[ENGINE_ERR_MAX])
-{
-	char *name = docker_escape(container, err);
-	json_t *info = NULL;
-	long status = 0;
-
-	if (!name)
-		return -ENOMEM;
-	int ret = docker_request((struct docker *)e, "GET", NULL, &status, &info, err, "/containers/%s/json", name);
-	const char *text = json_string_value(json_object_get(info, "Id"));
-	if (ret == 0 && (!text || strlen(text) >= ENGINE_CONTAINER_ID_MAX)) {
-		snprintf(err, ENGINE_ERR_MAX, "container inspect: no usable Id in the answer");
-		ret = -EIO;
-	} else if (ret == 0) {
-		strcpy(id, text);
-	}
-	json_decref(info);
-	curl_free(name);
-	return ret;
 }
 
 /* Pulling answers 200 with a stream of progress objects: whether it worked, the image's presence says. */
@@ -597,7 +578,6 @@ static const struct engine_ops docker_ops = {
 	.exec_run = exec_run,
 	.container_state = docker_container_state,
 	.version = docker_version,
-	.container_id = docker_container_id,
 	.image_ensure = docker_image_ensure,
 	.container_run = docker_container_run,
 	.container_end = docker_container_end,

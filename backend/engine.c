@@ -63,10 +63,11 @@ void engine_free(struct engine *e)
 		e->ops->free(e);
 }
 
-int engine_container_check(struct engine *e, const char *container, char err[ENGINE_ERR_MAX])
+int engine_container_check(struct engine *e, const char *container, char id[ENGINE_CONTAINER_ID_MAX],
+			   char err[ENGINE_ERR_MAX])
 {
 	enum engine_container_state state;
-	int ret = e->ops->container_state(e, container, &state, err);
+	int ret = e->ops->container_state(e, container, &state, id, err);
 
 	if (ret == -ENOENT)
 		snprintf(err, ENGINE_ERR_MAX, "container '%s' does not exist", container);

@@ -94,14 +94,11 @@ struct engine_ops {
 	 */
 	int (*exec_run)(struct engine *e, const struct engine_exec_spec *spec, int timeout_ms,
 			int *exit_code, char *out, size_t out_size, char err[ENGINE_ERR_MAX]);
-	/* The container's state; -ENOENT if it does not exist. */
+	/* The container's state, and its full id if id is not NULL ("" if the engine gave none); -ENOENT if it does not exist. */
 	int (*container_state)(struct engine *e, const char *container, enum engine_container_state *state,
-			       char err[ENGINE_ERR_MAX]);
+			       char id[ENGINE_CONTAINER_ID_MAX], char err[ENGINE_ERR_MAX]);
 	/* The engine's version, as it names it ("20.10.24"). */
 	int (*version)(struct engine *e, char version[ENGINE_VERSION_MAX], char err[ENGINE_ERR_MAX]);
-	/* The container's full id; -ENOENT if it does not exist. */
-	int (*container_id)(struct engine *e, const char *container, char id[ENGINE_CONTAINER_ID_MAX],
-			    char err[ENGINE_ERR_MAX]);
 	/* The image is there, pulled if it was not: 0, -ENOENT if neither, or the call's error. */
 	int (*image_ensure)(struct engine *e, const char *image, char err[ENGINE_ERR_MAX]);
 	/* Creates and starts a container; its id in id. */
@@ -144,8 +141,12 @@ static inline const char *engine_url(const struct engine *e)
 	return e->transport.url;
 }
 
-/* Does the container exist and run? 0, -ENOENT or -ESRCH (with err saying so), or the call's error. */
-int engine_container_check(struct engine *e, const char *container, char err[ENGINE_ERR_MAX]);
+/*
+ * Does the container exist and run? 0 with its full id in id (for its
+ * cgroup; "" if unknown), -ENOENT or -ESRCH (with err saying so), or the call's error.
+ */
+int engine_container_check(struct engine *e, const char *container, char id[ENGINE_CONTAINER_ID_MAX],
+			   char err[ENGINE_ERR_MAX]);
 
 /* The errno (see above) for an engine's HTTP status that is not a success. */
 int engine_errno_from_status(long status);

@@ -549,13 +549,11 @@ int main(int argc, char *argv[])
 		cfg.container = opts.container;
 	}
 	/* Check before mounting, so that a typo mounts nothing. */
-	if (engine_container_check(engine, cfg.container, err) < 0) {
+	if (engine_container_check(engine, cfg.container, cfg.container_id, err) < 0) {
 		fprintf(stderr, "seshfs: %s\n", err);
 		goto out_sandbox;
 	}
 	cfg.engine = engine;
-	if (engine->ops->container_id(engine, cfg.container, cfg.container_id, err) < 0)
-		cfg.container_id[0] = '\0';	/* oom_kills unknown, nothing else */
 	if (!opts.shell && seshfs_has_bash(engine, cfg.container) &&
 	    settings_set_string(&cfg.defaults.shell, "/bin/bash", strlen("/bin/bash")) < 0)
 		goto out_sandbox;

@@ -190,7 +190,7 @@ static void status_ask_engine(struct job *j)
 	f->engine_ok = e->ops->version(e, f->engine_version, err) == 0;
 	if (!f->engine_ok)
 		log_info("status: %s", err);
-	f->container_ret = f->engine_ok ? e->ops->container_state(e, sessions.cfg.container, &f->container_state, err) :
+	f->container_ret = f->engine_ok ? e->ops->container_state(e, sessions.cfg.container, &f->container_state, NULL, err) :
 					  -ECONNREFUSED;
 	pthread_mutex_lock(&sessions.lock);
 	list_for_each_safe(pos, tmp, &status_query.waiting)
