@@ -379,6 +379,27 @@ def env_without_engine():
     return {k: v for k, v in os.environ.items() if not k.startswith("DOCKER_")}
 
 
+def exercise_engine(m, container, word):
+    """What a session does over an engine's connections: a round trip, 3 MB of output, an
+    interrupt, a tty restarted and resized; then rmdir leaves nothing running."""
+    s = m.session()
+    s.ctl("timeout 10")
+    s.send(f"echo over {word}; head -c 3000000 /dev/zero | wc -c\n")
+    assert s.read() == f"over {word}\n3000000\n".encode()
+    s.send("sleep 100; echo not reached\n")
+    time.sleep(0.3)
+    s.ctl("signal INT")  # the shell drops the rest of the line, as after Ctrl-C
+    assert s.read() == b"" and s.status()["last_exit"] == "130"
+    t = m.session()
+    t.ctl("timeout 10\ntty on\necho off\nrestart")
+    t.ctl("resize 100 30")
+    t.send("stty size\n")
+    assert t.read() == b"30 100\r\n"
+    os.rmdir(s.dir)
+    os.rmdir(t.dir)
+    wait_until(lambda: container.processes() == [], what="the shells to go")
+
+
 def refused_mount(target, *args, env=None):
     """Runs seshfs with args and a mount point target that it must refuse: its result, nothing mounted."""
     os.makedirs(target, exist_ok=True)
@@ -392,5 +413,5 @@ def no_session_processes(container):
 
 
 __all__ = ["wait_until", "expect_errno", "shell", "Mount", "Session", "signal", "refused_mount", "free_port",
-           "env_without_engine",
+           "env_without_engine", "exercise_engine",
            "no_session_processes", "session_with", "timed_read", "SESHFS_BIN"]

@@ -7,11 +7,10 @@ import os
 import shutil
 import signal
 import subprocess
-import time
 
 import pytest
 
-from conftest import SESHFS_BIN, env_without_engine, free_port, refused_mount, wait_until
+from conftest import SESHFS_BIN, env_without_engine, exercise_engine, free_port, refused_mount, wait_until
 
 KNOWN_HOSTS = "/root/.ssh/known_hosts"
 
@@ -60,22 +59,7 @@ def test_sessions_over_ssh(make_mount, container, ssh_engine):
     url, env = ssh_engine
     m = make_mount(env={**env, "DOCKER_HOST": url})
     assert f"(engine {url})" in m.read_log()
-    s = m.session()
-    s.ctl("timeout 10")
-    s.send("echo over ssh; head -c 3000000 /dev/zero | wc -c\n")
-    assert s.read() == b"over ssh\n3000000\n"
-    s.send("sleep 100; echo not reached\n")
-    time.sleep(0.3)
-    s.ctl("signal INT")
-    assert s.read() == b"" and s.status()["last_exit"] == "130"
-    t = m.session()
-    t.ctl("timeout 10\ntty on\necho off\nrestart")
-    t.ctl("resize 100 30")
-    t.send("stty size\n")
-    assert t.read() == b"30 100\r\n"
-    os.rmdir(s.dir)
-    os.rmdir(t.dir)
-    wait_until(lambda: container.processes() == [], what="the shells to go")
+    exercise_engine(m, container, "ssh")
     assert m.unmount() == 0
     wait_until(lambda: dial_stdio() == [], what="every ssh connection to end")
 

@@ -5,11 +5,10 @@ the certificates are made by openssl for the test."""
 import os
 import socket
 import subprocess
-import time
 
 import pytest
 
-from conftest import env_without_engine, free_port, refused_mount, wait_until
+from conftest import env_without_engine, exercise_engine, free_port, refused_mount, wait_until
 
 
 def openssl(*args, cwd):
@@ -63,33 +62,13 @@ def tls_env(url, certs):
     return {**os.environ, "DOCKER_HOST": url, "DOCKER_TLS_VERIFY": "1", "DOCKER_CERT_PATH": certs}
 
 
-def exercise(m, container):
-    """What a session does over the engine's connections: round trip, a big output, signal, tty, resize."""
-    s = m.session()
-    s.ctl("timeout 10")
-    s.send("echo over tls; head -c 3000000 /dev/zero | wc -c\n")
-    assert s.read() == b"over tls\n3000000\n"
-    s.send("sleep 100; echo not reached\n")
-    time.sleep(0.3)
-    s.ctl("signal INT")  # the shell drops the rest of the line, as after Ctrl-C
-    assert s.read() == b"" and s.status()["last_exit"] == "130"
-    t = m.session()
-    t.ctl("timeout 10\ntty on\necho off\nrestart")
-    t.ctl("resize 100 30")
-    t.send("stty size\n")
-    assert t.read() == b"30 100\r\n"
-    os.rmdir(s.dir)
-    os.rmdir(t.dir)
-    wait_until(lambda: container.processes() == [], what="the shells to go")
-
-
 def test_docker_cli_environment(make_mount, container, tls_engine):
     url, certs, _ = tls_engine
     m = make_mount(env=tls_env(url, certs))
     assert f"(engine {url})" in m.read_log()
     with open(os.path.join(m.path, "status")) as f:
         assert "engine ok\n" in f.read()
-    exercise(m, container)
+    exercise_engine(m, container, "tls")
 
 
 def test_mount_options(make_mount, container, tls_engine):
@@ -97,7 +76,7 @@ def test_mount_options(make_mount, container, tls_engine):
     env = env_without_engine()
     m = make_mount([f"docker_host={url}", "tls_verify", f"tls_ca={certs}/ca.pem",
                     f"tls_cert={certs}/cert.pem", f"tls_key={certs}/key.pem"], env=env)
-    exercise(m, container)
+    exercise_engine(m, container, "tls")
 
 
 def run_seshfs(tmp_path, container, env, *options):
