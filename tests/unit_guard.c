@@ -318,6 +318,24 @@ static void test_redact(void)
 			 "\"[REDACTED PRIVATE KEY]\\n\""));
 	CHECK(redacts_to(r, "-----BEGIN EC PRIVATE KEY-----\nno end\nat all", "[REDACTED PRIVATE KEY]"));
 
+	/* Line by line (history's lines): a key block over lines comes out as one replacement. */
+	static const char *const lines[][2] = {
+		{ "echo token=abc", "echo token=[REDACTED]\n" },
+		{ "-----BEGIN PRIVATE KEY-----", "[REDACTED PRIVATE KEY]" },
+		{ "MIIEvQIBADANBg", "" },
+		{ "-----END PRIVATE KEY-----", "\n" },
+		{ "ls", "ls\n" },
+	};
+	struct redact_stream by_line = { 0 };
+	for (size_t i = 0; i < sizeof(lines) / sizeof(lines[0]); i++) {
+		char *got;
+		ssize_t n = redact_line(r, &by_line, lines[i][0], strlen(lines[i][0]), &got);
+		CHECK(n == (ssize_t)strlen(lines[i][1]) && memcmp(got, lines[i][1], (size_t)n) == 0);
+		if (n >= 0)
+			free(got);
+	}
+	redact_stream_free(&by_line);
+
 	/* A stream split anywhere, in two writes or byte by byte, gives what the whole text gives. */
 	const char *text = "key AKIAIOSFODNN7EXAMPLE\npassword=hunter2\n-----BEGIN OPENSSH PRIVATE KEY-----\n"
 			   "b3Blbn\n-----END OPENSSH PRIVATE KEY-----\ntail ghp_0123456789abcdefghijABCDEFGHIJ012345";

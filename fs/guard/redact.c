@@ -526,22 +526,39 @@ static void text_sink(void *ctx, const char *data, size_t len)
 	out_add(ctx, data, len);
 }
 
-ssize_t redact_text(const struct redact_rules *rules, const char *text, size_t len, char **out)
+/* text through rs into one malloc'd copy; line: a newline after it; flush: then what rs holds. */
+static ssize_t redact_collect(const struct redact_rules *rules, struct redact_stream *rs, const char *text,
+			      size_t len, bool line, bool flush, char **out)
 {
-	struct redact_stream rs = { 0 };
 	char *data = NULL;
 	size_t size = 0;
 	struct redact_out o = { &data, &size, 0, 0, false };
-	int ret = redact_feed(rules, &rs, text, len, text_sink, &o);
+	int ret = redact_feed(rules, rs, text, len, text_sink, &o);
 
-	if (ret == 0)
-		ret = redact_flush(rules, &rs, true, text_sink, &o);
+	if (ret == 0 && line)
+		ret = redact_feed(rules, rs, "\n", 1, text_sink, &o);
+	if (ret == 0 && flush)
+		ret = redact_flush(rules, rs, true, text_sink, &o);
 	out_add(&o, "", 1);
-	redact_stream_free(&rs);
 	if (ret < 0 || o.failed) {
 		free(data);
 		return -1;
 	}
 	*out = data;
 	return (ssize_t)o.len - 1;
+}
+
+ssize_t redact_text(const struct redact_rules *rules, const char *text, size_t len, char **out)
+{
+	struct redact_stream rs = { 0 };
+	ssize_t ret = redact_collect(rules, &rs, text, len, false, true, out);
+
+	redact_stream_free(&rs);
+	return ret;
+}
+
+ssize_t redact_line(const struct redact_rules *rules, struct redact_stream *rs, const char *line, size_t len,
+		    char **out)
+{
+	return redact_collect(rules, rs, line, len, true, false, out);
 }

@@ -70,5 +70,12 @@ void redact_stream_free(struct redact_stream *rs);
  * *out (malloc'd, NUL-terminated) and its length; -1 when out of memory.
  */
 ssize_t redact_text(const struct redact_rules *rules, const char *text, size_t len, char **out);
+/*
+ * One whole line (no newline) through rs, which keeps what spans lines (a
+ * key block): what came out in *out as redact_text gives it (its newline
+ * included, or nothing inside a block).
+ */
+ssize_t redact_line(const struct redact_rules *rules, struct redact_stream *rs, const char *line, size_t len,
+		    char **out);
 
 #endif

@@ -179,7 +179,6 @@ struct session_redaction {
 struct redaction_text {
 	char *data;
 	size_t len;
-	bool failed;
 };
 
 /* Who reads stdin while a command runs, as the last reader probe said (input.c). */

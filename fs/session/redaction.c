@@ -132,21 +132,6 @@ void redaction_flush_all(struct session *s)
 		redaction_flush(&s->redaction.held[i], true);
 }
 
-/* A line for the history: its own stream, so that a key block over lines is masked whole. */
-static void redaction_history_sink(void *ctx, const char *data, size_t len)
-{
-	struct redaction_text *t = ctx;
-	char *grown = realloc(t->data, t->len + len + 1);
-
-	if (!grown) {
-		t->failed = true;
-		return;
-	}
-	memcpy(grown + t->len, data, len);
-	t->data = grown;
-	t->len += len;
-}
-
 bool redaction_history_line(struct session *s, const char *line, size_t len, struct redaction_text *out)
 {
 	struct redact_stream *rs = &s->redaction.history;
@@ -156,20 +141,16 @@ bool redaction_history_line(struct session *s, const char *line, size_t len, str
 	memset(out, 0, sizeof(*out));
 	if (!sessions.cfg.redact)
 		return false;
-	/* Each line is fed with its newline: whole, it comes out at once (its newline taken off). */
-	int ret = redact_feed(sessions.cfg.redact, rs, line, len, redaction_history_sink, out);
-	if (ret == 0)
-		ret = redact_feed(sessions.cfg.redact, rs, "\n", 1, redaction_history_sink, out);
-	if (ret < 0 || out->failed) {
-		free(out->data);
-		memset(out, 0, sizeof(*out));	/* the text is lost, never shown as it was */
-		return true;
-	}
+	/* Its own stream, so that a key block over lines is masked whole. */
+	ssize_t got = redact_line(sessions.cfg.redact, rs, line, len, &out->data);
+	if (got < 0)
+		return true;	/* the text is lost, never shown as it was */
 	if (rs->matches == matches && !was_in_block && !rs->in_block) {
 		free(out->data);	/* unchanged: the caller keeps its own */
 		out->data = NULL;
 		return false;
 	}
+	out->len = (size_t)got;
 	if (out->len > 0 && out->data[out->len - 1] == '\n')
 		out->len--;
 	return true;
