@@ -254,8 +254,10 @@ void transport_quiesce(struct transport *t)
 	pthread_mutex_unlock(&ssh->lock);
 }
 
-static void transport_ssh_cleanup(struct transport_ssh *ssh)
+static void transport_ssh_cleanup(struct transport *t)
 {
+	struct transport_ssh *ssh = t->ssh;
+
 	if (!ssh)
 		return;
 	if (ssh->listen_fd >= 0) {
@@ -264,12 +266,10 @@ static void transport_ssh_cleanup(struct transport_ssh *ssh)
 			pthread_join(ssh->acceptor, NULL);
 		close(ssh->listen_fd);
 	}
-	if (ssh->dir) {
-		char path[256];
-		snprintf(path, sizeof(path), "%s/engine.sock", ssh->dir);
-		unlink(path);
+	if (t->unix_path)
+		unlink(t->unix_path);	/* the private socket, in ssh->dir */
+	if (ssh->dir)
 		rmdir(ssh->dir);
-	}
 	for (int i = 0; i < TRANSPORT_SSH_ARGC; i++)
 		free(ssh->argv[i]);
 	free(ssh->dir);
@@ -326,11 +326,11 @@ int transport_init(struct transport *t, const char *url, const struct transport_
 
 void transport_cleanup(struct transport *t)
 {
+	transport_ssh_cleanup(t);	/* first: it removes the private socket at unix_path */
 	free(t->url);
 	free(t->unix_path);
 	free(t->base_url);
 	free(t->host_header);
-	transport_ssh_cleanup(t->ssh);
 	free((char *)t->tls.ca);
 	free((char *)t->tls.cert);
 	free((char *)t->tls.key);
