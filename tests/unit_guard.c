@@ -39,7 +39,7 @@ static const char *split(const char *input, int *failures)
 
 	memset(&w, 0, sizeof(w));
 	*failures = 0;
-	cmdline_init(&st);
+	cmdline_init(&st, CMDLINE_BASH);
 	for (const char *p = input; *p;) {
 		const char *nl = strchr(p, '\n');
 		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
@@ -107,7 +107,7 @@ static void test_cmdline(void)
 	/* The state is a plain struct: a copy checks without touching the original. */
 	struct cmdline_state st, copy;
 	struct words w = { 0 };
-	cmdline_init(&st);
+	cmdline_init(&st, CMDLINE_BASH);
 	cmdline_feed(&st, "echo 'open\n", 11, collect_word, &w);
 	copy = st;
 	cmdline_feed(&copy, "still quoted'\n", 14, collect_word, &w);
@@ -157,7 +157,7 @@ static void test_policy(void)
 	CHECK(p != NULL);
 	if (!p)
 		return;
-	cmdline_init(&st);
+	cmdline_init(&st, CMDLINE_BASH);
 	CHECK(check(p, &st, true, "ls; echo x | cat && true\n", &why) == POLICY_PASS);
 	CHECK(check(p, &st, true, "ls\nid\n", &why) == POLICY_NOT_LISTED);
 	CHECK(strcmp(why.rule, "allow (id is not listed)") == 0 && why.line_start == 3 && why.line_len == 2);

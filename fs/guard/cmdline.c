@@ -544,9 +544,31 @@ static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 	}
 }
 
-void cmdline_init(struct cmdline_state *st)
+static const char *const cmdline_dialect_names[CMDLINE_DIALECT_COUNT] = {
+	[CMDLINE_POSIX] = "sh",
+	[CMDLINE_BASH] = "bash",
+	[CMDLINE_ASH] = "ash",
+	[CMDLINE_DASH] = "dash",
+};
+
+const char *cmdline_dialect_name(enum cmdline_dialect dialect)
+{
+	return dialect < CMDLINE_DIALECT_COUNT ? cmdline_dialect_names[dialect] : "sh";
+}
+
+int cmdline_dialect_parse(const char *name)
+{
+	for (int i = 0; i < CMDLINE_DIALECT_COUNT; i++) {
+		if (strcmp(name, cmdline_dialect_names[i]) == 0)
+			return i;
+	}
+	return -1;
+}
+
+void cmdline_init(struct cmdline_state *st, enum cmdline_dialect dialect)
 {
 	memset(st, 0, offsetof(struct cmdline_state, frames));
+	st->dialect = (uint8_t)dialect;
 	st->depth = 0;
 	struct cmdline_run r = { .st = st };
 	frame_push(&r, CMDLINE_COMMANDS, 0);

@@ -24,6 +24,19 @@
 #define CMDLINE_HEREDOC_MAX 8
 #define CMDLINE_DELIM_MAX 64
 
+/*
+ * The shell whose grammar is followed: they differ (bash has [[, ((, $'...'
+ * and history; busybox ash and dash have none of (( or history). The
+ * session's wrapper says which shell it started.
+ */
+enum cmdline_dialect {
+	CMDLINE_POSIX,		/* another POSIX sh: the constructs of them all are followed */
+	CMDLINE_BASH,
+	CMDLINE_ASH,		/* busybox ash */
+	CMDLINE_DASH,
+	CMDLINE_DIALECT_COUNT,
+};
+
 /* Where the next word of a command list stands. */
 enum cmdline_phase {
 	CMDLINE_COMMAND,	/* the command word, or an assignment or reserved word before it */
@@ -74,6 +87,7 @@ struct cmdline_heredoc {
 };
 
 struct cmdline_state {
+	uint8_t dialect;	/* enum cmdline_dialect */
 	int depth;		/* frames in use; frames[0] is the top level */
 	int heredoc_count;	/* delimiters waiting, oldest first */
 	bool in_body;		/* lines are heredoc bodies until the delimiters are met */
@@ -87,7 +101,10 @@ struct cmdline_state {
  */
 typedef void (*cmdline_command_fn)(void *ctx, const char *word, size_t len, bool checkable);
 
-void cmdline_init(struct cmdline_state *st);
+void cmdline_init(struct cmdline_state *st, enum cmdline_dialect dialect);
+/* "bash", "ash", "dash", "sh"; and back: -1 for a name that is none of them. */
+const char *cmdline_dialect_name(enum cmdline_dialect dialect);
+int cmdline_dialect_parse(const char *name);
 /* *dst = *src, copying only the frames in use. */
 void cmdline_copy(struct cmdline_state *dst, const struct cmdline_state *src);
 /*

@@ -274,7 +274,7 @@ static enum admission input_admit_checked(struct session *s, struct req *req, co
 	if (!a->syntax && !(a->syntax = malloc(sizeof(*a->syntax))))
 		goto fail;
 	if (!a->syntax_valid || session_idle(s)) {
-		cmdline_init(a->syntax);	/* at its prompt the shell has nothing open */
+		cmdline_init(a->syntax, (enum cmdline_dialect)s->shell.dialect);	/* at its prompt the shell has nothing open */
 		a->syntax_valid = true;
 	}
 	verdict = policy_check(sessions.cfg.policy, a->syntax, true, checked, len, &why);

@@ -208,6 +208,7 @@ struct session_shell {
 	char startup[SESSION_STARTUP_MAX];	/* the wrapper's first stdout line */
 	size_t startup_len;
 	bool tty;
+	uint8_t dialect;		/* enum cmdline_dialect: the shell the wrapper started */
 	struct exec_conn *conn;
 	struct demux demux;
 	uint32_t events;		/* epoll interest; 0 = not watched */

@@ -55,8 +55,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	struct cmdline_state st, before, plain, copied;
 	struct reported once = { 0 }, twice = { 0 };
-	cmdline_init(&st);
-	cmdline_init(&plain);
+	cmdline_init(&st, CMDLINE_BASH);
+	cmdline_init(&plain, CMDLINE_BASH);
 	for (size_t at = 0; at < len;) {
 		const char *nl = memchr(text + at, '\n', len - at);
 		size_t line = nl ? (size_t)(nl - text) - at + 1 : len - at;
