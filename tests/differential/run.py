@@ -1,0 +1,431 @@
+#!/usr/bin/python3
+"""The command splitter (fs/guard/cmdline.c) against bash, busybox ash and dash.
+
+Each input runs in the real shell, started as seshfs starts it (interactive,
+reading a pipe), where every command name the generator uses resolves to a
+logging stub, with xtrace on (it shows builtins, functions and busybox's
+applets, which never look at PATH) and optionally under strace (execve).
+What ran is compared with what the splitter reports for that shell's dialect
+(splitter-report, built next to the unit tests):
+
+  bypass         a name ran that was not reported, while the splitter neither
+                 failed nor reported an uncheckable word (either of which
+                 makes the policy refuse the input): the policy would let it by
+  false refusal  a name was reported that did not run: refused for nothing
+
+Safety: the inputs are random shell code. They run in a chroot holding only
+the three shells, their libraries and the stubs, as uid/gid 65534 without
+groups, in a network and mount namespace of their own, one fresh directory
+per run, under a timeout and resource limits. Needs root (to build and enter
+that chroot); the worker drops to 65534 for every shell it starts.
+
+  run.py --shell bash|ash|dash --replay DIR...     each file one input
+  run.py --shell bash|ash|dash --seconds N         generated inputs (gen.py)
+
+With --findings FILE and --corpus DIR, a bypass is minimized, written to the
+corpus as a seed and appended to FILE.
+"""
+import argparse
+import ctypes
+import hashlib
+import multiprocessing
+import os
+import random
+import re
+import resource
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import gen  # noqa: E402
+
+UID = 65534
+# How seshfs's wrapper starts each shell (backend/procctl.c), with xtrace on; bash
+# without history expansion, as sessions run it.
+SHELLS = {
+    "bash": ["/bin/bash", "--norc", "--noprofile", "--noediting", "-i", "+H", "-x"],
+    "ash": ["/bin/busybox", "ash", "-x", "-i", "/dev/stdin"],
+    "dash": ["/bin/dash", "-x", "-i"],
+}
+PS4 = "+@XT@ "
+TRACE_LINE = re.compile(rb"@XT@ (.*)")
+ASSIGNMENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
+EXECVE = re.compile(rb'^\d+ +execve\("([^"]*)".* = 0$', re.M)
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWNET = 0x40000000
+MS_REC = 0x4000
+MS_PRIVATE = 1 << 18
+MS_NOSUID, MS_NODEV, MS_NOEXEC = 2, 4, 8
+PR_SET_CHILD_SUBREAPER = 36
+
+
+def libraries(binary):
+    """The shared libraries binary loads (ldd), loader included."""
+    out = subprocess.run(["ldd", binary], capture_output=True, text=True).stdout
+    return [p for p in re.findall(r"(/\S+) \(0x", out) if os.path.exists(p)]
+
+
+def build_root(use_strace):
+    """A chroot of the shells, their libraries and a stub per name."""
+    root = tempfile.mkdtemp(prefix="seshfs-differential-")
+    os.chmod(root, 0o755)
+    binaries = {"/bin/bash": shutil.which("bash"), "/bin/dash": shutil.which("dash"),
+                "/bin/busybox": shutil.which("busybox")}
+    if use_strace:
+        binaries["/bin/strace"] = shutil.which("strace")
+    for inside, outside in binaries.items():
+        if not outside:
+            raise SystemExit(f"differential: {os.path.basename(inside)} is not installed")
+        for path in [outside, *libraries(outside)]:
+            dest = root + (inside if path == outside else os.path.realpath(path))
+            os.makedirs(os.path.dirname(dest), exist_ok=True)
+            shutil.copy2(os.path.realpath(path), dest)
+            if path != outside and os.path.realpath(path) != path:
+                link = root + path
+                if not os.path.lexists(link):
+                    os.makedirs(os.path.dirname(link), exist_ok=True)
+                    os.symlink(os.path.realpath(path), link)
+    for d in ("stubs", "w", "proc", "dev", "tmp"):
+        os.makedirs(os.path.join(root, d), exist_ok=True)
+    os.chmod(os.path.join(root, "w"), 0o711)
+    os.mknod(os.path.join(root, "dev/null"), 0o666 | 0o020000, os.makedev(1, 3))
+    os.chmod(os.path.join(root, "dev/null"), 0o666)
+    os.symlink("/proc/self/fd/0", os.path.join(root, "dev/stdin"))
+    for name in gen.NAMES:
+        stub = os.path.join(root, "stubs", name)
+        with open(stub, "w") as f:
+            f.write('#!/bin/dash\necho "${0##*/}" >>"$SESHFS_DIFF_LOG"\n')
+        os.chmod(stub, 0o755)
+    return root
+
+
+def _drop():
+    """In the shell's child before exec: its own group, limits, no privileges."""
+    os.setsid()
+    resource.setrlimit(resource.RLIMIT_CPU, (4, 4))
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, 4 << 20))
+    resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+    resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))
+    os.setgroups([])
+    os.setgid(UID)
+    os.setuid(UID)
+
+
+def _reap():
+    try:
+        while os.waitpid(-1, os.WNOHANG)[0] > 0:
+            pass
+    except ChildProcessError:
+        pass
+
+
+def _feed(fd, data, deadline):
+    """Writes data to the shell's stdin; False if the shell has not taken it all in time."""
+    os.set_blocking(fd, False)
+    while data:
+        left = deadline - time.monotonic()
+        if left <= 0 or not select.select([], [fd], [], left)[1]:
+            return False
+        try:
+            data = data[os.write(fd, data[:65536]):]
+        except BlockingIOError:
+            continue
+        except BrokenPipeError:
+            return True
+    return True
+
+
+def _run_one(shell, data, index, timeout, use_strace):
+    d = f"/w/{index}"
+    os.mkdir(d, 0o700)
+    os.chown(d, UID, UID)
+    trace = os.open(f"{d}/.trace", os.O_RDWR | os.O_CREAT | os.O_TRUNC, 0o600)
+    argv = SHELLS[shell]
+    if use_strace:
+        argv = ["/bin/strace", "-f", "-qq", "-e", "trace=execve", "-e", "signal=none",
+                "-o", f"{d}/.exec", *argv]
+    env = {"PATH": "/stubs", "PS1": "", "PS2": "", "PS4": PS4, "HOME": d, "LC_ALL": "C",
+           "SESHFS_DIFF_LOG": f"{d}/.log"}
+    # busybox ash opens /dev/stdin anew, which a pipe of root's would refuse to 65534.
+    stdin, feed = os.pipe()
+    os.fchown(stdin, UID, UID)
+    timed_out = False
+    try:
+        p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL,
+                             stderr=trace, cwd=d, env=env, preexec_fn=_drop)
+        os.close(stdin)
+        stdin = -1
+        timed_out = not _feed(feed, data, time.monotonic() + timeout)
+        os.close(feed)
+        feed = -1
+        try:
+            p.wait(timeout=0 if timed_out else timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+        # What it left running in the background gets a moment to log, then goes.
+        deadline = time.monotonic() + (0 if timed_out else 0.5)
+        while True:
+            _reap()
+            try:
+                os.killpg(p.pid, signal.SIGKILL if time.monotonic() > deadline else 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.005)
+        p.wait()
+        _reap()
+        os.lseek(trace, 0, os.SEEK_SET)
+        xtrace = b""
+        while len(xtrace) < 8 << 20:
+            chunk = os.read(trace, 1 << 20)
+            if not chunk:
+                break
+            xtrace += chunk
+        ran = set()
+        for m in TRACE_LINE.finditer(xtrace):
+            words = [w for w in m.group(1).split(b" ") if w]
+            while words and ASSIGNMENT.match(words[0]):
+                words.pop(0)
+            if words:
+                ran.add(words[0])
+        for name in (b"log", b"exec"):
+            path = f"{d}/.{name.decode()}"
+            if not os.path.isfile(path):
+                continue
+            with open(path, "rb") as f:
+                text = f.read(1 << 20)
+            if name == b"log":
+                ran.update(text.split())
+            else:
+                ran.update(os.path.basename(x) for x in EXECVE.findall(text))
+        return {"ran": {w for w in ran if w in gen.NAMES_BYTES}, "timed_out": timed_out}
+    finally:
+        for fd in (trace, stdin, feed):
+            if fd >= 0:
+                os.close(fd)
+        shutil.rmtree(d, ignore_errors=True)
+
+
+def _worker(conn, root, shell, timeout, use_strace):
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
+        raise OSError(ctypes.get_errno(), "unshare")
+    if libc.mount(b"none", b"/", None, MS_REC | MS_PRIVATE, None) != 0:
+        raise OSError(ctypes.get_errno(), "mount --make-rprivate /")
+    if libc.mount(b"proc", (root + "/proc").encode(), b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
+        raise OSError(ctypes.get_errno(), "mount proc")
+    libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    os.chroot(root)
+    os.chdir("/")
+    index = 0
+    while True:
+        data = conn.recv()
+        if data is None:
+            break
+        index += 1
+        conn.send(_run_one(shell, data, index, timeout, use_strace))
+
+
+class Splitter:
+    """splitter-report for one dialect, one input at a time."""
+
+    def __init__(self, driver, dialect):
+        self.proc = subprocess.Popen([driver, dialect], stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+
+    def report(self, data):
+        self.proc.stdin.write(data.hex().encode() + b"\n")
+        self.proc.stdin.flush()
+        fields = self.proc.stdout.readline().split()
+        if not fields:
+            raise RuntimeError("splitter-report died")
+        words = [(w[:1] == b"c", bytes.fromhex(w[2:].decode())) for w in fields[1:]]
+        return fields[0] == b"fail", words
+
+    def close(self):
+        self.proc.stdin.close()
+        self.proc.wait()
+
+
+class Differential:
+    """One shell in its chroot, and the splitter in that shell's dialect."""
+
+    def __init__(self, shell, driver, timeout=3.0, use_strace=False):
+        self.shell = shell
+        self.timeout = timeout
+        self.root = build_root(use_strace)
+        ctx = multiprocessing.get_context("fork")
+        self.conn, child = ctx.Pipe()
+        self.worker = ctx.Process(target=_worker, args=(child, self.root, shell, timeout, use_strace),
+                                  daemon=True)
+        self.worker.start()
+        child.close()
+        self.splitter = Splitter(driver, shell)
+
+    def check(self, data):
+        """What ran, what was reported, and the verdict for one input."""
+        failed, words = self.splitter.report(data)
+        self.conn.send(data)
+        if not self.conn.poll(self.timeout + 30):
+            raise RuntimeError(f"{self.shell}: the worker stopped answering")
+        result = self.conn.recv()
+        reported = {w for checkable, w in words if checkable}
+        refused = failed or any(not checkable for checkable, _ in words)
+        missed = result["ran"] - reported
+        return {
+            "data": data, "ran": result["ran"], "words": words, "failed": failed,
+            "timed_out": result["timed_out"],
+            "bypass": sorted(missed) if missed and not refused else [],
+            "false_refusal": sorted((reported & gen.NAMES_BYTES) - result["ran"]),
+        }
+
+    def minimize(self, data, budget=300):
+        """A shorter input that is still a bypass: lines, then words, then bytes go."""
+        def still(candidate):
+            nonlocal budget
+            if budget <= 0 or not candidate:
+                return False
+            budget -= 1
+            return bool(self.check(candidate)["bypass"])
+
+        for splitter in (rb"(?<=\n)", rb"(?<=[ ;&|])", rb""):
+            pieces = [p for p in re.split(splitter, data) if p] if splitter else [bytes([b]) for b in data]
+            i = 0
+            while i < len(pieces):
+                candidate = b"".join(pieces[:i] + pieces[i + 1:])
+                if still(candidate):
+                    pieces.pop(i)
+                else:
+                    i += 1
+            data = b"".join(pieces)
+        return data
+
+    def close(self):
+        self.splitter.close()
+        try:
+            self.conn.send(None)
+        except OSError:
+            pass
+        self.worker.join(10)
+        if self.worker.is_alive():
+            self.worker.kill()
+            self.worker.join()
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def show(data):
+    """An input as one printable line (Python bytes-literal escapes)."""
+    return repr(data)[2:-1]
+
+
+def load_corpus(dirs):
+    cases = []
+    for d in dirs:
+        for name in sorted(os.listdir(d)):
+            with open(os.path.join(d, name), "rb") as f:
+                cases.append((name, f.read()))
+    return cases
+
+
+def signature(data):
+    """Bypasses that differ only in names, words and blanks are one finding."""
+    text = re.sub(rb"\b(" + b"|".join(sorted(gen.NAMES_BYTES)) + rb")\b", b"N", data)
+    return re.sub(rb"[A-Za-z0-9_]+", b"w", re.sub(rb"[ \t]+", b" ", text))
+
+
+def record(finding, shell, corpus, findings_file):
+    data = finding["data"]
+    name = f"found-{shell}-{hashlib.sha1(data).hexdigest()[:10]}"
+    with open(os.path.join(corpus, name), "wb") as f:
+        f.write(data)
+    if findings_file:
+        reported = " ".join(("" if c else "(uncheckable)") + show(w) for c, w in finding["words"]) or "nothing"
+        with open(findings_file, "a") as f:
+            f.write(f"- `{show(data)}` ({shell}; corpus/{name}): ran {b' '.join(finding['ran']).decode()}; "
+                    f"the splitter reported {reported}"
+                    f"{' and failed' if finding['failed'] else ''}\n")
+    return name
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--shell", required=True, choices=sorted(SHELLS))
+    ap.add_argument("--driver", default=os.environ.get("SESHFS_SPLITTER_REPORT"),
+                    help="splitter-report (default: $SESHFS_SPLITTER_REPORT)")
+    ap.add_argument("--replay", nargs="*", metavar="DIR", help="run each file of these corpora")
+    ap.add_argument("--seconds", type=float, help="generate inputs for this long")
+    ap.add_argument("--seed", type=int, default=None)
+    ap.add_argument("--corpus", default=os.path.join(HERE, "corpus"),
+                    help="the seeds mutated, and where found bypasses go")
+    ap.add_argument("--findings", help="append each new bypass to this file")
+    ap.add_argument("--strace", action="store_true", help="also trace execve")
+    ap.add_argument("--timeout", type=float, default=3.0, help="seconds per run")
+    ap.add_argument("--verbose", action="store_true")
+    args = ap.parse_args()
+    if not args.driver:
+        ap.error("--driver or SESHFS_SPLITTER_REPORT names splitter-report")
+    if os.geteuid() != 0:
+        ap.error("needs root: the shells run in a chroot as uid 65534")
+
+    stats = {"tried": 0, "bypasses": 0, "false_refusals": 0, "refused": 0, "timeouts": 0}
+    seen = set()
+    recorded = []
+    start = time.monotonic()
+    with Differential(args.shell, args.driver, args.timeout, args.strace) as diff:
+        if args.replay is not None:
+            cases = load_corpus(args.replay or [args.corpus])
+            source = iter(cases)
+        else:
+            rng = random.Random(args.seed)
+            seeds = [data for _, data in load_corpus([args.corpus])]
+            generator = gen.Generator(rng, args.shell, seeds)
+            source = ((None, generator.case()) for _ in iter(int, 1))
+        for name, data in source:
+            if args.seconds is not None and time.monotonic() - start > args.seconds:
+                break
+            result = diff.check(data)
+            stats["tried"] += 1
+            stats["timeouts"] += result["timed_out"]
+            stats["false_refusals"] += bool(result["false_refusal"])
+            stats["refused"] += result["failed"] or any(not c for c, _ in result["words"])
+            if args.verbose:
+                print(f"{show(data)}\n  ran {sorted(result['ran'])} reported {result['words']}")
+            if not result["bypass"]:
+                continue
+            stats["bypasses"] += 1
+            if args.replay is not None:
+                print(f"BYPASS {args.shell} {name}: `{show(data)}` ran {[show(w) for w in result['bypass']]}, "
+                      f"reported {[show(w) for _, w in result['words']]}", flush=True)
+                continue
+            small = diff.minimize(data)
+            sig = signature(small)
+            if sig in seen:
+                continue
+            seen.add(sig)
+            finding = diff.check(small)
+            if not finding["bypass"]:
+                finding = result
+            print(f"BYPASS {args.shell}: `{show(finding['data'])}` ran "
+                  f"{[show(w) for w in finding['bypass']]}", flush=True)
+            if args.findings and len(recorded) < 40:
+                recorded.append(record(finding, args.shell, args.corpus, args.findings))
+    elapsed = time.monotonic() - start
+    print(f"{args.shell}: {stats['tried']} inputs in {elapsed:.0f} s, {stats['bypasses']} bypasses "
+          f"({len(seen)} distinct, {len(recorded)} recorded), {stats['false_refusals']} with a false refusal, "
+          f"{stats['refused']} refused by the splitter, {stats['timeouts']} timeouts", flush=True)
+    return 1 if stats["bypasses"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
