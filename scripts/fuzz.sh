@@ -5,6 +5,14 @@
 # with SESHFS_FUZZ_MERGE=1 the ones that add coverage to the seed corpus in
 # the tree are merged into it. A crash stops the script and leaves its input
 # in build-fuzz/ (replay it: build-fuzz/tests/fuzz/fuzz-NAME FILE).
+#
+# The target "differential" (only when named; it needs root) is no libFuzzer
+# target: it runs generated shell input in bash, busybox ash and dash at once,
+# at low priority, SECONDS each, and compares what ran with what the command
+# splitter reports (tests/differential/run.py). Each bypass found is minimized
+# and kept in build-fuzz/corpus/differential (with SESHFS_FUZZ_MERGE=1 in
+# tests/differential/corpus/, which CI replays), and described in
+# build-fuzz/differential-findings.md; any bypass fails the script.
 #   scripts/fuzz.sh [SECONDS] [TARGET...]
 set -eu
 SESHFS_ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -12,11 +20,50 @@ SESHFS_FUZZ_BUILD=${SESHFS_FUZZ_BUILD:-$SESHFS_ROOT/build-fuzz}
 seconds=${1:-60}
 [ $# -gt 0 ] && shift
 targets=${*:-ctl demux noise prompt values policy redact}
+differential=0
+case " $targets " in
+*" differential "*)
+	differential=1
+	targets=$(echo " $targets " | sed 's/ differential / /') ;;
+esac
 
 . "$SESHFS_ROOT/scripts/setup.sh"
 SESHFS_PACKAGES="clang meson ninja-build pkg-config libfuse3-dev libcurl4-openssl-dev libjansson-dev libpcre2-dev"
+[ "$differential" = 1 ] && SESHFS_PACKAGES="$SESHFS_PACKAGES build-essential busybox-static dash strace python3"
 install_packages
 log() { echo "seshfs-fuzz: $*" >&2; }
+
+fuzz_differential() {
+	# The splitter's report comes from the plain build: libFuzzer's hooks need its main.
+	build_seshfs
+	found=$SESHFS_FUZZ_BUILD/corpus/differential
+	[ "${SESHFS_FUZZ_MERGE:-0}" = 1 ] && found=$SESHFS_ROOT/tests/differential/corpus
+	mkdir -p "$found"
+	pids=
+	for shell in bash ash dash; do
+		log "differential: $shell for $seconds s"
+		nice -n 19 /usr/bin/python3 "$SESHFS_ROOT/tests/differential/run.py" --shell "$shell" \
+			--driver "$SESHFS_BUILD/tests/splitter-report" --seconds "$seconds" --found "$found" \
+			--findings "$SESHFS_FUZZ_BUILD/differential-findings.md" \
+			> "$SESHFS_FUZZ_BUILD/differential-$shell.log" 2>&1 &
+		pids="$pids $!"
+	done
+	failed=0
+	for pid in $pids; do
+		wait "$pid" || failed=1
+	done
+	for shell in bash ash dash; do
+		tail -n 1 "$SESHFS_FUZZ_BUILD/differential-$shell.log" >&2
+	done
+	if [ "$failed" = 1 ]; then
+		log "differential: bypasses found: $SESHFS_FUZZ_BUILD/differential-findings.md"
+		exit 1
+	fi
+}
+
+mkdir -p "$SESHFS_FUZZ_BUILD"
+[ "$differential" = 1 ] && fuzz_differential
+[ -z "$(echo $targets)" ] && exit 0
 
 if [ ! -f "$SESHFS_FUZZ_BUILD/build.ninja" ]; then
 	CC=clang meson setup "$SESHFS_FUZZ_BUILD" "$SESHFS_ROOT" -Dfuzzing=true \

@@ -12,7 +12,7 @@ SESHFS_BUILD=${SESHFS_BUILD:-$SESHFS_ROOT/build}
 SESHFS_IMAGE=${SESHFS_IMAGE:-seshfs-sandbox:2}
 SESHFS_PACKAGES="build-essential pkg-config meson ninja-build libfuse3-dev fuse3 \
 libcurl4-openssl-dev libjansson-dev libpcre2-dev docker.io busybox-static python3 python3-pytest \
-socat procps openssl podman containernetworking-plugins openssh-server openssh-client"
+socat procps openssl podman containernetworking-plugins openssh-server openssh-client dash strace"
 
 log() { echo "seshfs-setup: $*" >&2; }
 

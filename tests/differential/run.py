@@ -22,8 +22,8 @@ that chroot); the worker drops to 65534 for every shell it starts.
   run.py --shell bash|ash|dash --replay DIR...     each file one input
   run.py --shell bash|ash|dash --seconds N         generated inputs (gen.py)
 
-With --findings FILE and --corpus DIR, a bypass is minimized, written to the
-corpus as a seed and appended to FILE.
+A bypass found is minimized and written as a seed to the corpus (or --found
+DIR); with --findings FILE it is also described at the end of FILE.
 """
 import argparse
 import ctypes
@@ -54,9 +54,10 @@ SHELLS = {
     "dash": ["/bin/dash", "-x", "-i"],
 }
 PS4 = "+@XT@ "
-TRACE_LINE = re.compile(rb"@XT@ (.*)")
+TRACE_MARK = b"@XT@ "
 ASSIGNMENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
-EXECVE = re.compile(rb'^\d+ +execve\("([^"]*)".* = 0$', re.M)
+# busybox runs some applets by executing itself: /proc/self/exe, the applet's name in argv[0].
+EXECVE = re.compile(rb'^\d+ +execve\("([^"]*)", \["([^"]*)".* = 0$', re.M)
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWNET = 0x40000000
@@ -106,16 +107,35 @@ def build_root(use_strace):
     return root
 
 
-def _drop():
-    """In the shell's child before exec: its own group, limits, no privileges."""
-    os.setsid()
-    resource.setrlimit(resource.RLIMIT_CPU, (4, 4))
+def _limit():
+    """In the worker, inherited by every shell: no big files, memory or fork bombs.
+    (A shell's time is bounded by the run's timeout.)"""
     resource.setrlimit(resource.RLIMIT_FSIZE, (4 << 20, 4 << 20))
-    resource.setrlimit(resource.RLIMIT_AS, (512 << 20, 512 << 20))
+    resource.setrlimit(resource.RLIMIT_AS, (1 << 30, 1 << 30))
     resource.setrlimit(resource.RLIMIT_NPROC, (256, 256))
-    os.setgroups([])
-    os.setgid(UID)
-    os.setuid(UID)
+
+
+def traced_names(xtrace):
+    """The command names in xtrace's output. busybox ash writes a trace in
+    pieces, so the traces of a pipeline's commands interleave: k marks in a
+    row, then the k commands' names each at the start of a line, or glued
+    together (then lost); their arguments follow, each after a blank."""
+    names = set()
+    waiting = 0	# marks whose command comes on a later line
+    for piece in xtrace.split(TRACE_MARK)[1:]:
+        if not piece.strip(b"+"):
+            waiting += 1
+            continue
+        for i, line in enumerate(piece.split(b"\n")[:waiting + 1]):
+            if i > 0 and line[:1] in (b" ", b""):
+                break	# the rest of a command's trace: its arguments
+            words = [w for w in line.split(b" ") if w]
+            while words and ASSIGNMENT.match(words[0]):
+                words.pop(0)
+            if words:
+                names.add(words[0])
+        waiting = 0
+    return names
 
 
 def _reap():
@@ -158,8 +178,8 @@ def _run_one(shell, data, index, timeout, use_strace):
     os.fchown(stdin, UID, UID)
     timed_out = False
     try:
-        p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL,
-                             stderr=trace, cwd=d, env=env, preexec_fn=_drop)
+        p = subprocess.Popen(argv, stdin=stdin, stdout=subprocess.DEVNULL, stderr=trace, cwd=d, env=env,
+                             user=UID, group=UID, extra_groups=[], start_new_session=True)
         os.close(stdin)
         stdin = -1
         timed_out = not _feed(feed, data, time.monotonic() + timeout)
@@ -170,7 +190,7 @@ def _run_one(shell, data, index, timeout, use_strace):
         except subprocess.TimeoutExpired:
             timed_out = True
         # What it left running in the background gets a moment to log, then goes.
-        deadline = time.monotonic() + (0 if timed_out else 0.5)
+        deadline = time.monotonic() + (0 if timed_out else 2)
         while True:
             _reap()
             try:
@@ -187,13 +207,7 @@ def _run_one(shell, data, index, timeout, use_strace):
             if not chunk:
                 break
             xtrace += chunk
-        ran = set()
-        for m in TRACE_LINE.finditer(xtrace):
-            words = [w for w in m.group(1).split(b" ") if w]
-            while words and ASSIGNMENT.match(words[0]):
-                words.pop(0)
-            if words:
-                ran.add(words[0])
+        ran = traced_names(xtrace)
         for name in (b"log", b"exec"):
             path = f"{d}/.{name.decode()}"
             if not os.path.isfile(path):
@@ -203,7 +217,8 @@ def _run_one(shell, data, index, timeout, use_strace):
             if name == b"log":
                 ran.update(text.split())
             else:
-                ran.update(os.path.basename(x) for x in EXECVE.findall(text))
+                ran.update(os.path.basename(argv0 if path == b"/proc/self/exe" else path)
+                           for path, argv0 in EXECVE.findall(text))
         return {"ran": {w for w in ran if w in gen.NAMES_BYTES}, "timed_out": timed_out}
     finally:
         for fd in (trace, stdin, feed):
@@ -221,6 +236,7 @@ def _worker(conn, root, shell, timeout, use_strace):
     if libc.mount(b"proc", (root + "/proc").encode(), b"proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, None) != 0:
         raise OSError(ctypes.get_errno(), "mount proc")
     libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+    _limit()
     os.chroot(root)
     os.chdir("/")
     index = 0
@@ -230,6 +246,16 @@ def _worker(conn, root, shell, timeout, use_strace):
             break
         index += 1
         conn.send(_run_one(shell, data, index, timeout, use_strace))
+
+
+def compare(failed, words, ran):
+    """The bypasses (names that ran, not reported, in input the policy passes)
+    and false refusals (names reported that did not run), sorted."""
+    reported = {w for checkable, w in words if checkable}
+    refused = failed or any(not checkable for checkable, _ in words)
+    missed = ran - reported
+    return {"bypass": sorted(missed) if missed and not refused else [],
+            "false_refusal": sorted((reported & gen.NAMES_BYTES) - ran)}
 
 
 class Splitter:
@@ -268,23 +294,19 @@ class Differential:
         self.splitter = Splitter(driver, shell)
 
     def check(self, data):
-        """What ran, what was reported, and the verdict for one input."""
+        """What ran, what was reported, and the verdict for one input. The
+        policy holds a line until its newline comes: each input ends in one."""
+        if not data.endswith(b"\n"):
+            data += b"\n"
         failed, words = self.splitter.report(data)
         self.conn.send(data)
         if not self.conn.poll(self.timeout + 30):
             raise RuntimeError(f"{self.shell}: the worker stopped answering")
         result = self.conn.recv()
-        reported = {w for checkable, w in words if checkable}
-        refused = failed or any(not checkable for checkable, _ in words)
-        missed = result["ran"] - reported
-        return {
-            "data": data, "ran": result["ran"], "words": words, "failed": failed,
-            "timed_out": result["timed_out"],
-            "bypass": sorted(missed) if missed and not refused else [],
-            "false_refusal": sorted((reported & gen.NAMES_BYTES) - result["ran"]),
-        }
+        return {"data": data, "ran": result["ran"], "words": words, "failed": failed,
+                "timed_out": result["timed_out"], **compare(failed, words, result["ran"])}
 
-    def minimize(self, data, budget=300):
+    def minimize(self, data, budget=80):
         """A shorter input that is still a bypass: lines, then words, then bytes go."""
         def still(candidate):
             nonlocal budget
@@ -366,8 +388,8 @@ def main():
     ap.add_argument("--replay", nargs="*", metavar="DIR", help="run each file of these corpora")
     ap.add_argument("--seconds", type=float, help="generate inputs for this long")
     ap.add_argument("--seed", type=int, default=None)
-    ap.add_argument("--corpus", default=os.path.join(HERE, "corpus"),
-                    help="the seeds mutated, and where found bypasses go")
+    ap.add_argument("--corpus", default=os.path.join(HERE, "corpus"), help="the seeds mutated")
+    ap.add_argument("--found", help="where found bypasses go (default: the corpus)")
     ap.add_argument("--findings", help="append each new bypass to this file")
     ap.add_argument("--strace", action="store_true", help="also trace execve")
     ap.add_argument("--timeout", type=float, default=3.0, help="seconds per run")
@@ -419,7 +441,7 @@ def main():
             print(f"BYPASS {args.shell}: `{show(finding['data'])}` ran "
                   f"{[show(w) for w in finding['bypass']]}", flush=True)
             if args.findings and len(recorded) < 40:
-                recorded.append(record(finding, args.shell, args.corpus, args.findings))
+                recorded.append(record(finding, args.shell, args.found or args.corpus, args.findings))
     elapsed = time.monotonic() - start
     print(f"{args.shell}: {stats['tried']} inputs in {elapsed:.0f} s, {stats['bypasses']} bypasses "
           f"({len(seen)} distinct, {len(recorded)} recorded), {stats['false_refusals']} with a false refusal, "
