@@ -31,22 +31,30 @@ static void collect_word(void *ctx, const char *word, size_t len, bool checkable
 	w->text[w->len] = '\0';
 }
 
-/* The command words of input fed a line at a time, "?" after those not checkable. */
-static const char *split(const char *input, int *failures)
+/*
+ * The command words of input fed a line at a time, "?" after those not
+ * checkable; input[0..len) may hold NUL bytes.
+ */
+static const char *split_in(enum cmdline_dialect dialect, const char *input, size_t len, int *failures)
 {
 	static struct words w;
 	struct cmdline_state st;
 
 	memset(&w, 0, sizeof(w));
 	*failures = 0;
-	cmdline_init(&st, CMDLINE_BASH);
-	for (const char *p = input; *p;) {
-		const char *nl = strchr(p, '\n');
-		size_t len = nl ? (size_t)(nl - p) + 1 : strlen(p);
-		*failures += cmdline_feed(&st, p, len, collect_word, &w) < 0;
-		p += len;
+	cmdline_init(&st, dialect);
+	for (const char *p = input, *end = input + len; p < end;) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		size_t line = nl ? (size_t)(nl - p) + 1 : (size_t)(end - p);
+		*failures += cmdline_feed(&st, p, line, collect_word, &w) < 0;
+		p += line;
 	}
 	return w.text;
+}
+
+static const char *split(const char *input, int *failures)
+{
+	return split_in(CMDLINE_BASH, input, strlen(input), failures);
 }
 
 static void test_cmdline(void)
@@ -115,6 +123,80 @@ static void test_cmdline(void)
 	cmdline_feed(&st, "rm x'\n", 6, collect_word, &w);
 	cmdline_feed(&st, "who\n", 4, collect_word, &w);
 	CHECK(strcmp(w.text, "echo id who ") == 0);
+}
+
+/*
+ * Each shell's grammar, as bash 5.2, busybox ash 1.35 and dash 0.5.12 run
+ * these lines (touch is the command that must be seen): the words for bash,
+ * ash, dash and an unknown sh.
+ */
+static void test_cmdline_dialects(void)
+{
+	static const char *const cases[][5] = {
+		/* ]] ends a test with an operator right after it; in ash [[ is a builtin, in dash a command. */
+		{ "[[ -n x ]]&& touch F\n", "touch ", "[[ touch ", "[[ touch ", "[[? touch " },
+		{ "[[ -z x ]]|| touch F\n", "touch ", "[[ touch ", "[[ touch ", "[[? touch " },
+		{ "[[ a || touch F ]]\n", "", "[[ ", "[[ touch ", "[[? touch " },
+		{ "echo [[ a || touch F ]]; [[ b ]]\n", "echo touch ", "echo [[ ", "echo touch [[ ", "echo touch [[? " },
+		/* for NAME do: no separator before do. */
+		{ "echo() { for x do touch F; done; }; echo a\n", "touch echo ", "touch echo ", "touch echo ", "touch echo " },
+		{ "for x in a do; do id; done\n", "id ", "id ", "id ", "id " },
+		{ "for ((i = 0; i < 2; i++)) do id; done\n", "id ", "for ((...))? id ", "for ((...))? id ", "id " },
+		/* bash: arithmetic only if the balanced ) has another after it; ash and dash: no (( command. */
+		{ "echo $((touch F) )\n", "echo touch ", "echo ", "echo ", "echo $((...))? syntax error? " },
+		{ "((touch F))\n", "", "touch ", "touch ", "touch " },
+		{ "(( i++ )); echo $((i + 1)) $(( (1) ))\n", "echo ", "i++ echo ", "i++ echo ", "i++ echo " },
+		{ "echo $(( 1 +\n 2 )); id\n", "echo $((...))? id ", "echo id ", "echo id ", "echo $((...))? id " },
+		{ "((x #\n)); id\n", "((...))? x id ", "x id ", "x id ", "((...))? x id " },
+		{ "echo $[ 1 ; touch F ]\n", "echo ", "echo touch ", "echo touch ", "echo $[...]? " },
+		/* ' inside "${x:-...}": a quote in bash, a character in ash and dash; a quote in patterns everywhere. */
+		{ "echo \"${x:-'}\" ; touch F ; echo \"'}\"\n", "echo ", "echo touch echo ", "echo touch echo ",
+		  "echo \"${...'...}\"? " },
+		{ "echo \"${x#'}\" ; touch F ; echo \"'}\"\n", "echo ", "echo ", "echo ", "echo " },
+		{ "echo \"${x:-${y:-'}}\" ; touch F\n", "echo ", "echo touch ", "echo touch ", "echo \"${...'...}\"? " },
+		{ "echo ${x:-'}'} \"${a[1]}\"; id\n", "echo id ", "echo id ", "echo id ", "echo id " },
+		/* ${x@P} runs the $(...) in x's value. */
+		{ "echo ${x@P} \"${y[0]@P}\" ${z@Q}\n", "echo ${...@P}? ${...@P}? ", "echo ", "echo ",
+		  "echo ${...@P}? ${...@P}? " },
+		/* dash has no $'...': there \' ends the quote. */
+		{ "echo $'a\\' ; touch F ; echo '\nid\n", "echo id ", "echo id ", "echo touch echo ",
+		  "echo $'...\\'? id " },
+		/* &> is bash's and ash's; coproc, select and time are bash's reserved words. */
+		{ "echo a &> x touch F\n", "echo ", "echo ", "echo touch ", "echo touch " },
+		{ "coproc touch F; time touch G; select x do id; done\n", "touch touch id ", "coproc time select ",
+		  "coproc time select ", "coproc touch time touch select id " },
+		{ "function f { id; }\n", "id ", "id ", "function ", "function id " },
+		/* A line bash cannot parse is thrown away, the next read as new: refused. */
+		{ "echo a ) x '\ntouch F\n'\n", "echo syntax error? x ", "echo syntax error? x ", "echo syntax error? x ",
+		  "echo syntax error? x " },
+		{ "echo a ;; id\n", "echo syntax error? id ", "echo syntax error? id ", "echo syntax error? id ",
+		  "echo syntax error? id " },
+		/* A heredoc's body: bash joins backslash-newline before it looks for the delimiter. */
+		{ "cat <<EOF\nE\\\nOF\ntouch F\n", "cat touch ", "cat ", "cat ", "cat <<... \\? touch " },
+		{ "cat <<'EOF'\nE\\\nOF\nEOF\nid\n", "cat id ", "cat id ", "cat id ", "cat id " },
+		{ "cat <<$(echo)\n$(echo)\ntouch F\n", "cat echo <<$(...)? ", "cat echo <<$(...)? ", "cat echo <<$(...)? ",
+		  "cat echo <<$(...)? " },
+	};
+	static const enum cmdline_dialect dialects[] = { CMDLINE_BASH, CMDLINE_ASH, CMDLINE_DASH, CMDLINE_POSIX };
+	int failures;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		for (size_t d = 0; d < 4; d++) {
+			const char *got = split_in(dialects[d], cases[i][0], strlen(cases[i][0]), &failures);
+			bool same = failures == 0 && strcmp(got, cases[i][d + 1]) == 0;
+			if (!same)
+				fprintf(stderr, "split %zu in %s: got \"%s\", want \"%s\"\n", i,
+					cmdline_dialect_name(dialects[d]), got, cases[i][d + 1]);
+			CHECK(same);
+		}
+	}
+
+	/* NUL bytes are dropped, as the shells drop them: mk\0fs is mkfs, <<E\0OF ends at EOF. */
+	static const char nul_input[] = "mk\0fs x\ncat <<E\0OF\nEO\0F\nto\0uch F\n";
+	for (size_t d = 0; d < 4; d++) {
+		const char *got = split_in(dialects[d], nul_input, sizeof(nul_input) - 1, &failures);
+		CHECK(failures == 0 && strcmp(got, "mkfs cat touch ") == 0);
+	}
 }
 
 /* ---- the policy ---- */
@@ -388,6 +470,7 @@ static void test_redact(void)
 void test_guard(void)
 {
 	test_cmdline();
+	test_cmdline_dialects();
 	test_policy();
 	test_redact();
 }

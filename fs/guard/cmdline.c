@@ -7,6 +7,7 @@
  */
 #include "cmdline.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 /* Is the word so far NAME=..., NAME+=... or NAME[...]=...: an assignment, not a command? */
@@ -18,6 +19,17 @@ enum cmdline_name {
 	NAME_PLUS,
 	NAME_ASSIGNMENT,
 	NAME_NOT,
+};
+
+/* How far into ${...}: the operator after the name decides how quotes read. */
+enum cmdline_param_part {
+	PARAM_START,
+	PARAM_PREFIX,		/* ${# or ${! */
+	PARAM_NAME,
+	PARAM_INDEX,		/* [...] after the name */
+	PARAM_AFTER,		/* the name is complete */
+	PARAM_PATTERN,		/* # % /: a pattern, where every shell reads quotes */
+	PARAM_WORD,		/* any other operator */
 };
 
 /* The close of a quote whose text adds to no word (inside ${...} or arithmetic). */
@@ -52,11 +64,14 @@ static void frame_push(struct cmdline_run *r, enum cmdline_frame_kind kind, char
 		r->failed = true;
 		return;
 	}
+	struct cmdline_frame *parent = &r->st->frames[r->st->depth - 1];
 	struct cmdline_frame *f = &r->st->frames[r->st->depth++];
 	memset(f, 0, offsetof(struct cmdline_frame, word));
 	f->kind = (uint8_t)kind;
 	f->close = close;
 	f->phase = CMDLINE_COMMAND;
+	if (kind == CMDLINE_PARAM)
+		f->dquoted = parent->kind == CMDLINE_DQUOTE || (parent->kind == CMDLINE_PARAM && parent->dquoted);
 }
 
 static void frame_pop(struct cmdline_run *r)
@@ -68,6 +83,21 @@ static void frame_pop(struct cmdline_run *r)
 static char next_char(const struct cmdline_run *r)
 {
 	return r->p < r->end ? *r->p : '\0';
+}
+
+static enum cmdline_dialect run_dialect(const struct cmdline_run *r)
+{
+	return (enum cmdline_dialect)r->st->dialect;
+}
+
+/*
+ * Something whose commands cannot be told from its text, in this dialect:
+ * reported as a command word that is not checkable (what describes it),
+ * so that the allow-list refuses the line.
+ */
+static void report_unsure(struct cmdline_run *r, const char *what)
+{
+	r->fn(r->ctx, what, strlen(what), false);
 }
 
 static bool is_blank(char c)
@@ -91,7 +121,7 @@ static void word_start(struct cmdline_frame *f)
 		return;
 	f->in_word = true;
 	f->word_len = 0;
-	f->word_long = f->word_quoted = f->word_expands = f->word_glob = f->word_bracket = false;
+	f->word_long = f->word_quoted = f->word_expands = f->word_lossy = f->word_glob = f->word_bracket = false;
 	f->word_name = NAME_START;
 }
 
@@ -164,35 +194,79 @@ static void heredoc_add(struct cmdline_run *r, const struct cmdline_frame *f)
 		r->failed = true;	/* its body would never end: nothing after could be checked */
 		return;
 	}
+	/* <<$(x) and <<${x} end at the text as written, which word does not hold. */
+	if (f->word_lossy)
+		report_unsure(r, "<<$(...)");
 	struct cmdline_heredoc *h = &st->heredocs[st->heredoc_count++];
 	memcpy(h->delim, f->word, f->word_len);
 	h->len = f->word_len;
 	h->strip = f->heredoc_strip;
+	h->quoted = f->word_quoted;
+}
+
+enum cmdline_keyword {
+	KEYWORD_NONE,		/* a command */
+	KEYWORD_RESERVED,
+	KEYWORD_BOTH,		/* an unknown sh: a command in some shells, reserved in others */
+};
+
+/*
+ * The reserved words that are not in every shell, and the dialects that
+ * have them (the others run a command of that name): bash, ash, dash.
+ */
+static const struct {
+	const char *word;
+	bool in[CMDLINE_DIALECT_COUNT];
+} cmdline_some_reserved[] = {
+	{ "time", { [CMDLINE_BASH] = true } },	/* ash runs its applet, dash /usr/bin/time */
+	{ "select", { [CMDLINE_BASH] = true } },
+	{ "coproc", { [CMDLINE_BASH] = true } },
+	{ "[[", { [CMDLINE_BASH] = true } },	/* ash: a builtin (see ash_test) */
+	{ "function", { [CMDLINE_BASH] = true, [CMDLINE_ASH] = true } },
+};
+
+static enum cmdline_keyword keyword_kind(const struct cmdline_run *r, const struct cmdline_frame *f)
+{
+	static const char *const everywhere[] = { "!", "if", "then", "else", "elif", "fi", "while", "until",
+						  "do", "done", "{", "}", "for", "case", "esac" };
+	enum cmdline_dialect d = run_dialect(r);
+
+	for (size_t i = 0; i < sizeof(everywhere) / sizeof(everywhere[0]); i++) {
+		if (word_is(f, everywhere[i]))
+			return KEYWORD_RESERVED;
+	}
+	for (size_t i = 0; i < sizeof(cmdline_some_reserved) / sizeof(cmdline_some_reserved[0]); i++) {
+		if (!word_is(f, cmdline_some_reserved[i].word))
+			continue;
+		if (d != CMDLINE_POSIX)
+			return cmdline_some_reserved[i].in[d] ? KEYWORD_RESERVED : KEYWORD_NONE;
+		/* [[ is neither: its effect refuses the line. */
+		return word_is(f, "[[") ? KEYWORD_RESERVED : KEYWORD_BOTH;
+	}
+	return KEYWORD_NONE;
 }
 
 /* A reserved word in command position: what it makes of the words after it. */
-static bool word_reserved(struct cmdline_frame *f)
+static void keyword_effect(struct cmdline_run *r, struct cmdline_frame *f)
 {
-	static const char *const plain[] = { "!", "time", "if", "then", "else", "elif", "fi", "while", "until",
-					     "do", "done", "{", "}" };
-
-	for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
-		if (word_is(f, plain[i]))
-			return true;
-	}
-	if (word_is(f, "for") || word_is(f, "select"))
+	if (word_is(f, "for") || word_is(f, "select")) {
 		f->phase = CMDLINE_FOR_HEADER;
-	else if (word_is(f, "case"))
+		f->header_words = 0;
+	} else if (word_is(f, "case")) {
 		f->phase = CMDLINE_CASE_WORD;
-	else if (word_is(f, "esac"))
+	} else if (word_is(f, "esac")) {
 		f->case_depth -= f->case_depth > 0;
-	else if (word_is(f, "function"))
+	} else if (word_is(f, "function")) {
 		f->phase = CMDLINE_FUNCTION_NAME;
-	else if (word_is(f, "[["))
-		f->phase = CMDLINE_TEST;
-	else
-		return false;
-	return true;
+	} else if (word_is(f, "[[")) {
+		/* bash's test; under an unknown sh it may be ash's builtin, whose words && and || separate nothing. */
+		if (run_dialect(r) == CMDLINE_POSIX) {
+			report_unsure(r, "[[");
+			f->phase = CMDLINE_ARGS;
+		} else {
+			f->phase = CMDLINE_TEST;
+		}
+	}
 }
 
 /* The word just read ends: what it is depends on where it stands. */
@@ -207,12 +281,35 @@ static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 		f->redirect = f->heredoc = false;
 		return;
 	}
+	/* busybox ash reads && and || after any [[ word as that command's words, up to a ]] word. */
+	if (run_dialect(r) == CMDLINE_ASH && word_is(f, "[["))
+		f->ash_test = true;
+	else if (word_is(f, "]]"))
+		f->ash_test = false;
 	switch (f->phase) {
 	case CMDLINE_COMMAND:
-		if (word_reserved(f) || f->word_name == NAME_ASSIGNMENT)
+		if (f->word_name == NAME_ASSIGNMENT)
 			return;
+		switch (keyword_kind(r, f)) {
+		case KEYWORD_BOTH:
+			r->fn(r->ctx, f->word, f->word_len, true);
+			keyword_effect(r, f);
+			return;
+		case KEYWORD_RESERVED:
+			keyword_effect(r, f);
+			return;
+		default:
+			break;
+		}
 		f->pending = true;	/* reported unless "()" makes it a function's name */
 		f->phase = CMDLINE_ARGS;
+		return;
+	case CMDLINE_FOR_HEADER:
+		/* for NAME do ...: no separator needed before do (nor before bash's {). */
+		if (f->header_words == 1 && (word_is(f, "do") || word_is(f, "{")))
+			f->phase = CMDLINE_COMMAND;
+		else
+			f->header_words += f->header_words < 2;
 		return;
 	case CMDLINE_TEST:
 		if (word_is(f, "]]"))
@@ -244,6 +341,7 @@ static void separate(struct cmdline_run *r, struct cmdline_frame *f, char c)
 	word_end(r, f);
 	report_pending(r, f);
 	f->redirect = f->heredoc = false;
+	f->ash_test = false;
 	/* A case's patterns and its header may span lines and "|"-separated alternatives. */
 	if (f->phase == CMDLINE_PATTERN && c != ')')
 		return;
@@ -252,27 +350,140 @@ static void separate(struct cmdline_run *r, struct cmdline_frame *f, char c)
 	f->phase = CMDLINE_COMMAND;
 }
 
+/*
+ * Where (( or $(( opened (p after both parentheses), bash looks for the
+ * parenthesis that balances the second: arithmetic if another ')' follows
+ * it at once, otherwise subshells or a command substitution. 1 arithmetic,
+ * 0 commands, -1 when this line cannot tell (the close is on a later line,
+ * or a comment, heredoc or case inside needs more than a count).
+ */
+static int arith_ahead(const struct cmdline_run *r)
+{
+	int depth = 0;
+	char quote = 0;
+
+	for (const char *p = r->p; p < r->end; p++) {
+		char c = *p;
+		if (quote) {
+			if (c == '\\' && quote != '\'')
+				p++;
+			else if (c == quote || (quote == 'A' && c == '\''))
+				quote = 0;
+			continue;
+		}
+		bool word_start = p == r->p || !(is_name_char(p[-1]) || p[-1] == '$' || p[-1] == '{');
+		switch (c) {
+		case '\\':
+			p++;
+			break;
+		case '"':
+		case '`':
+			quote = c;
+			break;
+		case '\'':
+			quote = p > r->p && p[-1] == '$' ? 'A' : '\'';	/* A: $'...', where \' is no close */
+			break;
+		case '(':
+			depth++;
+			break;
+		case ')':
+			if (depth-- > 0)
+				break;
+			if (p + 1 == r->end)
+				return -1;
+			return p[1] == ')';
+		case '#':
+			if (word_start)
+				return -1;
+			break;
+		case '<':
+			if (p + 1 < r->end && p[1] == '<')
+				return -1;
+			break;
+		case '\n':
+			return -1;
+		default:
+			if (c == 'c' && word_start && r->end - p > 4 && memcmp(p, "case", 4) == 0 && !is_name_char(p[4]))
+				return -1;
+			break;
+		}
+	}
+	return -1;
+}
+
+/*
+ * (( or $(( read, p after them; f is the command list (( stands in. bash
+ * decides by looking ahead (arith_ahead); busybox ash and dash have no ((
+ * command (two subshells) and read $(( as arithmetic always.
+ */
+static void arithmetic(struct cmdline_run *r, struct cmdline_frame *f, bool dollar)
+{
+	enum cmdline_dialect d = run_dialect(r);
+	bool arith = dollar;
+
+	if (d == CMDLINE_BASH || d == CMDLINE_POSIX) {
+		int ahead = arith_ahead(r);
+		if (ahead < 0 || (d == CMDLINE_POSIX && dollar && ahead == 0))
+			report_unsure(r, dollar ? "$((...))" : "((...))");
+		else if (d == CMDLINE_BASH)
+			arith = ahead == 1;
+		/* An unknown sh's (( are subshells, as in ash: they hold what bash's arithmetic would run. */
+	}
+	if (arith) {
+		frame_push(r, CMDLINE_NOCMD, 'D');
+	} else if (dollar) {
+		frame_push(r, CMDLINE_COMMANDS, ')');	/* $( (...) ...) */
+		if (!r->failed)
+			frame_top(r)->parens++;
+	} else {
+		separate(r, f, '(');
+		f->parens += 2;
+	}
+}
+
+/* for (( ...; ...; ... )): bash's alone; the others refuse the line, so does the splitter. */
+static void arithmetic_for(struct cmdline_run *r, struct cmdline_frame *f)
+{
+	enum cmdline_dialect d = run_dialect(r);
+
+	if ((d != CMDLINE_BASH && d != CMDLINE_POSIX) || arith_ahead(r) != 1)
+		report_unsure(r, "for ((...))");
+	frame_push(r, CMDLINE_NOCMD, 'D');
+	f->header_words = 1;	/* do or { may follow at once */
+}
+
 /* $ in owner's word; owner NULL: where words do not matter (inside ${...} or arithmetic). */
 static void dollar(struct cmdline_run *r, struct cmdline_frame *owner, bool in_dquote)
 {
 	char c = next_char(r);
 	char quote_close = owner ? 0 : SILENT;
+	enum cmdline_dialect d = run_dialect(r);
 
-	if (c == '(' || c == '{') {
+	if (c == '(' || c == '{' || (c == '[' && (d == CMDLINE_BASH || d == CMDLINE_POSIX))) {
 		r->p++;
-		if (owner)
+		if (owner) {
 			word_expand(owner);
-		if (c == '{')
+			owner->word_lossy = true;
+		}
+		if (c == '{') {
 			frame_push(r, CMDLINE_PARAM, 0);
-		else if (next_char(r) == '(')
-			r->p++, frame_push(r, CMDLINE_NOCMD, 'D');
-		else
+		} else if (c == '[') {
+			/* bash's $[...] is arithmetic; elsewhere $ and [ are characters, and ; separates. */
+			if (d == CMDLINE_POSIX)
+				report_unsure(r, "$[...]");
+			frame_push(r, CMDLINE_NOCMD, ']');
+		} else if (next_char(r) == '(') {
+			r->p++;
+			arithmetic(r, owner, true);
+		} else {
 			frame_push(r, CMDLINE_COMMANDS, ')');
-	} else if ((c == '\'' || c == '"') && !in_dquote) {
+		}
+	} else if ((c == '"' || (c == '\'' && d != CMDLINE_DASH)) && !in_dquote) {	/* dash has no $'...' */
 		r->p++;
 		if (owner) {
 			word_start(owner);
 			owner->word_quoted = true;
+			owner->word_lossy |= c == '\'';
 		}
 		frame_push(r, c == '"' ? CMDLINE_DQUOTE : CMDLINE_ANSI, quote_close);
 	} else if (owner) {
@@ -335,6 +546,16 @@ static bool function_parens(struct cmdline_run *r)
 	return true;
 }
 
+/*
+ * bash throws away the rest of a line it cannot parse, and reads the next
+ * as new: the splitter, still inside whatever the rest opened (a quote, a
+ * heredoc), would not see that line's commands. Refused instead.
+ */
+static void syntax_error(struct cmdline_run *r)
+{
+	report_unsure(r, "syntax error");
+}
+
 static void open_paren(struct cmdline_run *r, struct cmdline_frame *f)
 {
 	if (f->in_word && f->word_name == NAME_ASSIGNMENT && f->word_len > 0 && f->word[f->word_len - 1] == '=') {
@@ -352,7 +573,12 @@ static void open_paren(struct cmdline_run *r, struct cmdline_frame *f)
 	report_pending(r, f);
 	if (f->phase == CMDLINE_COMMAND && next_char(r) == '(') {
 		r->p++;
-		frame_push(r, CMDLINE_NOCMD, 'D');	/* (( arithmetic )) */
+		arithmetic(r, f, false);
+		return;
+	}
+	if (f->phase == CMDLINE_FOR_HEADER && f->header_words == 0 && next_char(r) == '(') {
+		r->p++;
+		arithmetic_for(r, f);
 		return;
 	}
 	separate(r, f, '(');
@@ -374,12 +600,21 @@ static void close_paren(struct cmdline_run *r, struct cmdline_frame *f)
 		f->parens--;
 	else if (f->close == ')')
 		frame_pop(r);
+	else
+		syntax_error(r);
 }
 
 static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c)
 {
+	bool test = f->phase == CMDLINE_TEST || f->ash_test;
+
 	if (f->pending && !is_blank(c) && c != '(')
 		report_pending(r, f);
+	/* ]] ends a test with an operator right after it too: [[ -n x ]]&& y. */
+	if (test && f->in_word && strchr(";&|<>()\n", c) && word_is(f, "]]")) {
+		word_end(r, f);
+		test = false;
+	}
 	switch (c) {
 	case ' ':
 	case '\t':
@@ -425,14 +660,17 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 			separate(r, f, c);
 			if (f->case_depth > 0)
 				f->phase = CMDLINE_PATTERN;	/* ;; ;& ;;& end a case item */
+			else
+				syntax_error(r);
 			break;
 		}
 		separate(r, f, c);
 		break;
 	case '&':
-		if (next_char(r) == '>') {
+		/* &> is bash's and ash's; in dash (and so maybe an unknown sh) & ends the command. */
+		if (next_char(r) == '>' && (run_dialect(r) == CMDLINE_BASH || run_dialect(r) == CMDLINE_ASH)) {
 			redirection(r, f, c);
-		} else if (f->phase == CMDLINE_TEST && next_char(r) == '&') {
+		} else if (test && next_char(r) == '&') {
 			r->p++;
 			word_end(r, f);
 		} else {
@@ -441,7 +679,7 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 		}
 		break;
 	case '|':
-		if ((f->phase == CMDLINE_TEST && next_char(r) == '|') || f->phase == CMDLINE_PATTERN) {
+		if ((test && next_char(r) == '|') || f->phase == CMDLINE_PATTERN) {
 			r->p += next_char(r) == '|';
 			word_end(r, f);
 		} else {
@@ -478,6 +716,66 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 	}
 }
 
+/*
+ * A character of ${...} before its operator: true when that is all it is.
+ * The operator (or an index's text) is left to be read as usual.
+ */
+static bool param_name(struct cmdline_run *r, struct cmdline_frame *f, char c)
+{
+	switch (f->part) {
+	case PARAM_START:
+		if (c == '#' || c == '!') {
+			f->part = PARAM_PREFIX;
+			return true;
+		}
+		/* fall through */
+	case PARAM_PREFIX:
+		if (c != '\0' && strchr("@*#?-$!", c)) {
+			f->part = PARAM_AFTER;
+			return true;
+		}
+		/* fall through */
+	case PARAM_NAME:
+		if (is_name_char(c)) {
+			f->part = PARAM_NAME;
+			return true;
+		}
+		if (c == '[' && f->part == PARAM_NAME) {
+			f->part = PARAM_INDEX;
+			return true;
+		}
+		break;
+	case PARAM_INDEX:
+		if (c == ']')
+			f->part = PARAM_AFTER;
+		return c == ']';
+	default:
+		break;
+	}
+	f->part = c == '#' || c == '%' || c == '/' ? PARAM_PATTERN : PARAM_WORD;
+	/* ${x@P} expands the value as a prompt, which runs the $(...) in it. */
+	if (c == '@' && next_char(r) == 'P' && run_dialect(r) != CMDLINE_ASH && run_dialect(r) != CMDLINE_DASH)
+		report_unsure(r, "${...@P}");
+	return false;
+}
+
+/*
+ * Is ' a quote inside "${...}"? In a pattern (# % /) in every shell; in
+ * the other operators' words bash alone reads it so, ash and dash read a
+ * character.
+ */
+static bool param_quotes(struct cmdline_run *r, const struct cmdline_frame *f)
+{
+	enum cmdline_dialect d = run_dialect(r);
+
+	if (f->part == PARAM_PATTERN || d == CMDLINE_BASH)
+		return true;
+	if (d != CMDLINE_POSIX)
+		return false;
+	report_unsure(r, "\"${...'...}\"");
+	return true;
+}
+
 static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 {
 	struct cmdline_frame *owner = f->close == SILENT ? NULL : frame_owner(r);
@@ -496,6 +794,9 @@ static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 			r->p++;
 			if (owner)
 				word_expand(owner);	/* \n, \x41: its text is not what runs */
+			/* A shell without $'...' (dash) reads a ' after the backslash as the close. */
+			if (run_dialect(r) == CMDLINE_POSIX)
+				report_unsure(r, "$'...\\'");
 		} else if (owner) {
 			word_add(owner, c, true);
 		}
@@ -517,8 +818,12 @@ static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		}
 		break;
 	default:	/* PARAM and NOCMD: no words of their own; quotes and commands nest */
+		if (f->kind == CMDLINE_PARAM && f->part < PARAM_PATTERN && param_name(r, f, c))
+			break;
 		if (c == '\\') {
 			r->p += r->p < r->end;
+		} else if (c == '\'' && f->kind == CMDLINE_PARAM && f->dquoted && !param_quotes(r, f)) {
+			/* a character of the word */
 		} else if (c == '\'' || c == '"') {
 			frame_push(r, c == '"' ? CMDLINE_DQUOTE : CMDLINE_SQUOTE, SILENT);
 		} else if (c == '$') {
@@ -530,11 +835,19 @@ static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 				f->braces++;
 			else if (c == '}' && f->braces-- == 0)
 				frame_pop(r);
+		} else if (f->close == ']') {	/* bash's $[...] */
+			if (c == '[')
+				f->parens++;
+			else if (c == ']' && f->parens-- == 0)
+				frame_pop(r);
 		} else if (c == '(') {
 			f->parens++;
 		} else if (c == ')') {
 			if (f->parens > 0) {
 				f->parens--;
+			} else if (f->close == 'D' && next_char(r) != ')' &&
+				   (run_dialect(r) == CMDLINE_ASH || run_dialect(r) == CMDLINE_DASH)) {
+				/* ash and dash read $(( on to a "))": a lone ) is the expression's */
 			} else {
 				r->p += f->close == 'D' && next_char(r) == ')';
 				frame_pop(r);
@@ -580,27 +893,54 @@ void cmdline_copy(struct cmdline_state *dst, const struct cmdline_state *src)
 	memcpy(dst->frames, src->frames, (size_t)src->depth * sizeof(src->frames[0]));
 }
 
-/* A heredoc body line: the first waiting delimiter on a line of its own ends that body. */
-static void heredoc_line(struct cmdline_state *st, const char *line, size_t len)
+/*
+ * A heredoc body line: the first waiting delimiter on a line of its own
+ * ends that body. Where the delimiter was not quoted, bash joins a line
+ * ending in an unescaped backslash with the next before it compares
+ * (busybox ash and dash do not).
+ */
+static void heredoc_line(struct cmdline_run *r, const char *line, size_t len)
 {
+	struct cmdline_state *st = r->st;
 	struct cmdline_heredoc *h = &st->heredocs[0];
+	size_t backslashes = 0;
 
 	if (len > 0 && line[len - 1] == '\n')
 		len--;
-	while (h->strip && len > 0 && *line == '\t')
+	while (!st->joining && h->strip && len > 0 && *line == '\t')
 		line++, len--;
-	if (len != h->len || memcmp(line, h->delim, len) != 0)
+	while (backslashes < len && line[len - 1 - backslashes] == '\\')
+		backslashes++;
+	if (!h->quoted && backslashes % 2 == 1 && run_dialect(r) != CMDLINE_ASH && run_dialect(r) != CMDLINE_DASH) {
+		if (run_dialect(r) == CMDLINE_POSIX)
+			report_unsure(r, "<<... \\");
+		len--;
+		if (st->joined_len + len > sizeof(st->joined)) {
+			st->joined_long = true;
+		} else {
+			memcpy(st->joined + st->joined_len, line, len);
+			st->joined_len += (uint8_t)len;
+		}
+		st->joining = true;
+		return;
+	}
+	bool ends = !st->joined_long && st->joined_len + len == h->len &&
+		    memcmp(st->joined, h->delim, st->joined_len) == 0 &&
+		    memcmp(line, h->delim + st->joined_len, len) == 0;
+	st->joining = st->joined_long = false;
+	st->joined_len = 0;
+	if (!ends)
 		return;
 	memmove(st->heredocs, st->heredocs + 1, --st->heredoc_count * sizeof(st->heredocs[0]));
 	st->in_body = st->heredoc_count > 0;
 }
 
-int cmdline_feed(struct cmdline_state *st, const char *line, size_t len, cmdline_command_fn fn, void *ctx)
+static int feed(struct cmdline_state *st, const char *line, size_t len, cmdline_command_fn fn, void *ctx)
 {
 	struct cmdline_run r = { st, fn, ctx, line, line + len, false };
 
 	if (st->in_body) {
-		heredoc_line(st, line, len);
+		heredoc_line(&r, line, len);
 		return 0;
 	}
 	while (r.p < r.end && !r.failed) {
@@ -612,4 +952,22 @@ int cmdline_feed(struct cmdline_state *st, const char *line, size_t len, cmdline
 			step_quoted(&r, f, c);
 	}
 	return r.failed ? -1 : 0;
+}
+
+int cmdline_feed(struct cmdline_state *st, const char *line, size_t len, cmdline_command_fn fn, void *ctx)
+{
+	if (!memchr(line, '\0', len))
+		return feed(st, line, len, fn, ctx);
+	/* The shells drop NUL bytes from their input (mk\0fs runs mkfs): so does the splitter. */
+	char *kept = malloc(len);
+	size_t kept_len = 0;
+	if (!kept)
+		return -1;
+	for (size_t i = 0; i < len; i++) {
+		if (line[i] != '\0')
+			kept[kept_len++] = line[i];
+	}
+	int ret = feed(st, kept, kept_len, fn, ctx);
+	free(kept);
+	return ret;
 }

@@ -7,10 +7,15 @@
  * separates nothing); $(...), <(...), >(...) and backquotes are looked
  * inside. Skipped: leading NAME=value assignments, redirections and their
  * targets, reserved words (! time if then else elif fi for while until do
- * done case esac select function [[), the words of for/case headers, case
- * patterns, [[ ... ]] and (( ... )), function names, comments, heredoc
- * bodies, and the lines an open quote continues. The state carries over
- * lines, and is a plain struct: copy it to check input without committing.
+ * done case esac select function coproc [[, as the dialect has them), the
+ * words of for/case headers, case patterns, [[ ... ]] and (( ... )),
+ * function names, comments, heredoc bodies, and the lines an open quote
+ * continues. NUL bytes are dropped first, as the shells drop them. Where it
+ * cannot tell what the shell will run (or the shells of an unknown sh
+ * disagree), it reports a description of the construct as a command word
+ * that is not checkable, so the allow-list refuses the line. The state
+ * carries over lines, and is a plain struct: copy it to check input
+ * without committing.
  */
 #ifndef SESHFS_CMDLINE_H
 #define SESHFS_CMDLINE_H
@@ -25,8 +30,10 @@
 #define CMDLINE_DELIM_MAX 64
 
 /*
- * The shell whose grammar is followed: they differ (bash has [[, ((, $'...'
- * and history; busybox ash and dash have none of (( or history). The
+ * The shell whose grammar is followed: they differ (bash has the reserved
+ * words [[ and coproc, the (( command, $[...] and |&; busybox ash has none
+ * of those but a [[ builtin, function, &> and $'...'; dash has none of
+ * them, and reads ' inside "${x:-...}" as a character, as ash does). The
  * session's wrapper says which shell it started.
  */
 enum cmdline_dialect {
@@ -62,9 +69,13 @@ struct cmdline_frame {
 	char close;		/* COMMANDS: ')' or '`', 0 at the top; NOCMD: ')' once, or 'D' for "))" */
 	uint8_t parens;		/* COMMANDS, NOCMD: '(' opened inside, not closed yet */
 	uint8_t braces;		/* PARAM: '{' opened inside */
+	uint8_t part;		/* PARAM: how far into ${...} (enum in cmdline.c) */
+	bool dquoted;		/* PARAM: inside "...", where the shells read ' apart */
 	/* COMMANDS only, from here on. */
 	uint8_t phase;		/* enum cmdline_phase */
 	uint8_t case_depth;	/* open case ... esac */
+	uint8_t header_words;	/* FOR_HEADER: words read after for/select */
+	bool ash_test;		/* busybox ash after a [[ word: && and || are words up to ]] */
 	bool redirect;		/* the next word is a redirection's target */
 	bool heredoc;		/* ... a heredoc's delimiter */
 	bool heredoc_strip;	/* <<-: the body's leading tabs go */
@@ -72,6 +83,7 @@ struct cmdline_frame {
 	bool in_word;
 	bool word_quoted;	/* some of it was quoted: not a reserved word */
 	bool word_expands;	/* $ or a backquote: its text is not what runs */
+	bool word_lossy;	/* an expansion's text is missing from word */
 	bool word_glob;		/* nor with * ? [...] unquoted */
 	bool word_bracket;	/* an unquoted [ came */
 	uint8_t word_name;	/* enum in cmdline.c: is it NAME=... so far */
@@ -84,6 +96,7 @@ struct cmdline_heredoc {
 	char delim[CMDLINE_DELIM_MAX];
 	uint8_t len;
 	bool strip;
+	bool quoted;		/* no expansion in the body, nor backslash-newline */
 };
 
 struct cmdline_state {
@@ -91,6 +104,11 @@ struct cmdline_state {
 	int depth;		/* frames in use; frames[0] is the top level */
 	int heredoc_count;	/* delimiters waiting, oldest first */
 	bool in_body;		/* lines are heredoc bodies until the delimiters are met */
+	/* bash joins body lines ending in a backslash before it looks for the delimiter. */
+	bool joining;
+	bool joined_long;
+	uint8_t joined_len;
+	char joined[CMDLINE_DELIM_MAX];
 	struct cmdline_heredoc heredocs[CMDLINE_HEREDOC_MAX];
 	struct cmdline_frame frames[CMDLINE_DEPTH_MAX];
 };
