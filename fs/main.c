@@ -37,6 +37,7 @@
 #define SESHFS_VERSION "0.1.0"
 #define SESHFS_DEFAULT_BUFSIZE (1024 * 1024)
 #define SESHFS_DEFAULT_MAX_SESSIONS 4096
+#define SESHFS_DEFAULT_PARKED_MAX (64 * 1024 * 1024)
 #define SESHFS_MAX_SESSIONS_LIMIT 1000000
 #define SESHFS_SIZE_LIMIT ((size_t)1 << 30)	/* byte counts */
 
@@ -52,6 +53,7 @@ struct seshfs_options {
 	char *transcript_size;
 	char *history_size;
 	char *max_sessions;
+	char *parked_max;
 	char *stderr_mode;
 	char *busy_input;
 	char *echo;
@@ -91,6 +93,7 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("transcript_size=%s", transcript_size, 0),
 	SESHFS_OPT("history_size=%s", history_size, 0),
 	SESHFS_OPT("max_sessions=%s", max_sessions, 0),
+	SESHFS_OPT("parked_max=%s", parked_max, 0),
 	SESHFS_OPT("stderr=%s", stderr_mode, 0),
 	SESHFS_OPT("busy_input=%s", busy_input, 0),
 	SESHFS_OPT("echo=%s", echo, 0),
@@ -139,6 +142,7 @@ static const struct seshfs_count seshfs_counts[] = {
 	SESHFS_COUNT(transcript_size, 0, SESHFS_SIZE_LIMIT, "0 to 1G " SESHFS_BYTES),
 	SESHFS_COUNT(history_size, 0, SESHFS_SIZE_LIMIT, "0 to 1G " SESHFS_BYTES),
 	SESHFS_COUNT(max_sessions, 1, SESHFS_MAX_SESSIONS_LIMIT, "1 to 1000000"),
+	SESHFS_COUNT(parked_max, 0, SESHFS_SIZE_LIMIT, "0 to 1G " SESHFS_BYTES),
 };
 
 /* Parses the count options given into cfg; false after one line on stderr. */
@@ -189,6 +193,9 @@ static void seshfs_usage(const char *progname)
 	       "                           suffix K or M allowed (default: 1M)\n"
 	       "    -o max_sessions=N      sessions at most; mkdir beyond fails with EMFILE\n"
 	       "                           (default: 4096)\n"
+	       "    -o parked_max=BYTES    stdin writes waiting for room hold at most this much,\n"
+	       "                           all sessions together; a write beyond fails with\n"
+	       "                           ENOBUFS (suffix K or M allowed, default: 64M)\n"
 	       "    -o history_size=BYTES  history kept in each session's history file, 0 for\n"
 	       "                           none, suffix K or M allowed (default: 1M)\n"
 	       "    -o transcript_size=BYTES history kept in each session's transcript, 0 for\n"
@@ -429,6 +436,7 @@ int main(int argc, char *argv[])
 		.transcript_size = SESHFS_DEFAULT_BUFSIZE,
 		.history_size = SESHFS_DEFAULT_BUFSIZE,
 		.max_sessions = SESHFS_DEFAULT_MAX_SESSIONS,
+		.parked_max = SESHFS_DEFAULT_PARKED_MAX,
 		.defaults = {
 			.echo = true,
 			.cols = SETTINGS_DEFAULT_COLS,
@@ -511,6 +519,11 @@ int main(int argc, char *argv[])
 		if (!seshfs_setting_valid("echo", opts.echo, &checked))
 			goto out_args;
 		cfg.defaults.echo = checked.flag;
+	}
+	if (opts.tty && opts.policy) {
+		fprintf(stderr, "seshfs: -o tty and -o policy= do not mix: a terminal's keys (^C, ^U, ...) "
+			"change a line after the policy checked it\n");
+		goto out_args;
 	}
 	if (!seshfs_load_guards(&opts, &cfg))
 		goto out_args;
@@ -646,6 +659,7 @@ out_args:
 	free(opts.transcript_size);
 	free(opts.history_size);
 	free(opts.max_sessions);
+	free(opts.parked_max);
 	free(opts.stderr_mode);
 	free(opts.busy_input);
 	free(opts.echo);

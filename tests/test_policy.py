@@ -179,28 +179,6 @@ def test_a_busy_shell_does_not_take_unlisted_commands_for_later(guarded, sh):
     assert s.read_until(b"slept\nqueued\n") == b"slept\nqueued\n"
 
 
-def test_a_terminal_ends_lines_at_cr_and_edits_are_refused(make_mount, policy_file, container):
-    path = policy_file(ALLOW)
-    s = make_mount([f"policy={path}", "tty", "echo=off"]).session()
-    s.ctl("timeout 3")
-    s.send("echo ok\n")
-    assert s.read() == b"ok\r\n"
-    refused(s, "echo ok\rid\n")  # the terminal would run two lines
-    assert s.status()["last_refusal"] == "allow (id is not listed): id"
-    refused(s, "ech\x7fo x\n")  # erased: what the shell reads is not what was checked
-    assert s.status()["last_refusal"].startswith("policy (terminal line editing): ")
-    s.send("sleep 30\n")
-    wait_until(lambda: s.status()["activity"] == "busy", what="sleep to run")
-    s.send("\x03")  # Ctrl-C goes at once, no newline needed
-    # Only once it took effect: a terminal's interrupt discards what was typed before.
-    wait_until(lambda: "sleep 30" not in container.sh("ps -o args"), what="the interrupt")
-    s.send("echo back\n")
-    data, deadline = b"", time.monotonic() + 20
-    while not data.endswith(b"back\r\n") and time.monotonic() < deadline:
-        data += s.read()
-    assert data.endswith(b"back\r\n"), data
-
-
 def test_lock_settings_refuses_what_steps_around_the_policy(guarded, make_mount):
     s = guarded("/bin/sh")  # the mount's own -o shell= is fine; ctl's is not
     for line in ("shell /bin/bash", "user nobody", "env PATH=/tmp", "unsetenv PATH", "workdir /tmp"):

@@ -10,6 +10,7 @@
 
 #include "../backend/demux.h"
 #include "../fs/session/ctl.h"
+#include "../fs/session/internal.h"
 #include "../fs/session/prompt.h"
 #include "../fs/util/bytequeue.h"
 #include "../fs/util/text.h"
@@ -283,6 +284,54 @@ static void test_prompt(void)
 	CHECK(n > 0 && n < (int)sizeof(line) && line[n - 1] == '\n' && strchr(line, '\n') == line + n - 1);
 }
 
+/*
+ * stdin writes that must wait for room (the queue is full): an interrupt
+ * before the write was watched is EINTR, not a parked write nobody ends;
+ * one after it is EINTR too; neither leaves bytes parked. Beyond parked_max
+ * a write is ENOBUFS.
+ */
+static void test_input_write(void)
+{
+	struct session *s = calloc(1, sizeof(*s));
+	struct session_handle h = { .s = s, .file = SESSION_STDIN };
+	struct req *req = (struct req *)s;	/* a token: the stub never looks inside */
+	static char data[8192];
+
+	s->state = SESSION_RUNNING;
+	list_init(&s->writers);
+	list_init(&sessions.parked);
+	sessions.cfg.bufsize = 4096;
+	sessions.cfg.parked_max = 2 * sizeof(data);
+	CHECK(bytequeue_push(&s->input, "x", 1) == 0);	/* a queue holding anything takes no 8 KiB write */
+	reply_stub = (struct reply_stub){ .answers = true, .interrupted = true };
+
+	input_write(req, &h, data, sizeof(data));
+	CHECK(reply_stub.replies == 1 && reply_stub.last_err == EINTR);
+	CHECK(list_empty(&s->writers) && sessions.parked_bytes == 0);
+	session_req_interrupted(req);	/* had it been parked after all, it goes now */
+
+	reply_stub = (struct reply_stub){ .answers = true };
+	input_write(req, &h, data, sizeof(data));
+	CHECK(reply_stub.replies == 0 && !list_empty(&s->writers) && sessions.parked_bytes == sizeof(data));
+	session_req_interrupted(req);
+	CHECK(reply_stub.replies == 1 && reply_stub.last_err == EINTR);
+	CHECK(list_empty(&s->writers) && sessions.parked_bytes == 0);
+
+	struct req *reqs = (struct req *)&h;
+	input_write(req, &h, data, sizeof(data));
+	input_write(reqs, &h, data, sizeof(data));
+	CHECK(reply_stub.replies == 1 && sessions.parked_bytes == 2 * sizeof(data));
+	input_write(req, &h, data, 1);	/* the cap is full */
+	CHECK(reply_stub.replies == 2 && reply_stub.last_err == ENOBUFS);
+	session_req_interrupted(req);
+	session_req_interrupted(reqs);
+	CHECK(list_empty(&s->writers) && sessions.parked_bytes == 0);
+
+	reply_stub = (struct reply_stub){ 0 };
+	bytequeue_clear(&s->input);
+	free(s);
+}
+
 int main(void)
 {
 	test_demux();
@@ -291,6 +340,7 @@ int main(void)
 	test_prompt();
 	test_escape();
 	test_guard();
+	test_input_write();
 	printf("%d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }

@@ -142,6 +142,16 @@ static int ctl_apply_flag(struct ctl_change *c, const struct ctl_command *cmd, c
 	return 0;
 }
 
+/* A terminal's keys (^C, ^U, ...) change a line after the policy checked it: no tty under one. */
+static int ctl_apply_tty(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
+{
+	if (cmd->flag && sessions.cfg.policy) {
+		snprintf(err, CTL_ERR_MAX, "tty: a terminal and -o policy= do not mix");
+		return -EPERM;
+	}
+	return ctl_apply_flag(c, cmd, err);
+}
+
 static int ctl_apply_ms(struct ctl_change *c, const struct ctl_command *cmd, char err[CTL_ERR_MAX])
 {
 	(void)err;
@@ -197,7 +207,7 @@ static const struct ctl_cmdtab ctl_commands[] = {
 	{ "eof", "idle|deadline", ctl_check_choice, ctl_apply_flag, FIELD(eof_when_idle), false, false },
 	{ "signal", "INT|TERM|KILL|HUP|QUIT|USR1|USR2", ctl_check_signal, ctl_apply_signal, 0, false, false },
 	{ "resize", "COLS ROWS, each 1 to 10000", ctl_check_size, ctl_apply_resize, 0, false, false },
-	{ "tty", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.tty), false, false },
+	{ "tty", "on|off", ctl_check_choice, ctl_apply_tty, FIELD(settings.tty), false, false },
 	{ "echo", "on|off", ctl_check_choice, ctl_apply_flag, FIELD(settings.echo), false, false },
 	{ "stderr", "merged|separate", ctl_check_choice, ctl_apply_flag, FIELD(settings.stderr_merged), false,
 	  false },

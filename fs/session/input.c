@@ -180,47 +180,13 @@ static bool input_hold(struct session_admission *a, const char *buf, size_t size
 	return true;
 }
 
-/* Where a write's complete lines end: after its last newline (on a terminal, \r ends a line too). */
-static size_t input_complete(const char *buf, size_t size, bool tty)
+/* Where a write's complete lines end: after its last newline. */
+static size_t input_complete(const char *buf, size_t size)
 {
 	for (size_t i = size; i > 0; i--) {
-		if (buf[i - 1] == '\n' || (tty && buf[i - 1] == '\r'))
+		if (buf[i - 1] == '\n')
 			return i;
 	}
-	return 0;
-}
-
-/* Keys a terminal turns into a signal or end of input (^C ^D ^Z ^\\), sent at once. */
-static bool input_signal_keys(const char *buf, size_t size)
-{
-	for (size_t i = 0; i < size; i++) {
-		if (buf[i] == '\0' || !strchr("\003\004\032\034", buf[i]))
-			return false;
-	}
-	return size > 0;
-}
-
-/*
- * What the policy checks of text: on a terminal, its \r are line ends too,
- * and a line the terminal would edit (erase, kill, literal next, an escape
- * sequence) is not what the shell will read: refused whole.
- */
-static int input_terminal_text(const char *text, size_t len, char **copy, struct policy_refusal *why)
-{
-	static const char editing[] = "\b\022\025\026\027\033\177";
-
-	for (size_t i = 0; i < len; i++) {
-		if (text[i] != '\0' && strchr(editing, text[i])) {
-			snprintf(why->rule, sizeof(why->rule), "policy (terminal line editing)");
-			why->line_start = 0;
-			why->line_len = len;
-			return -EACCES;
-		}
-	}
-	if (!(*copy = malloc(len)))
-		return -ENOMEM;
-	for (size_t i = 0; i < len; i++)
-		(*copy)[i] = text[i] == '\r' ? '\n' : text[i];
 	return 0;
 }
 
@@ -229,22 +195,14 @@ static enum admission input_admit_checked(struct session *s, struct req *req, co
 					  int64_t arrived_ns)
 {
 	struct session_admission *a = &s->admission;
-	bool tty = s->shell.tty;
-	size_t complete = input_complete(buf, size, tty);
+	size_t complete = input_complete(buf, size);
 	size_t rest = size - complete;
 	struct policy_refusal why;
-	char *joined = NULL, *terminal = NULL;
-	const char *text = buf, *checked;
+	char *joined = NULL;
+	const char *text = buf;
 	size_t len = complete;
 	enum policy_verdict verdict = POLICY_REFUSE;
 
-	if (tty && complete == 0 && input_signal_keys(buf, size)) {
-		if (input_queue(s, buf, size) < 0)
-			goto fail;
-		a->partial_len = 0;	/* never sent: as if ^C discarded the line typed */
-		reply_written(req, size);
-		return ADMISSION_ANSWERED;
-	}
 	if ((complete ? rest : a->partial_len + rest) > sessions.cfg.bufsize) {
 		snprintf(why.rule, sizeof(why.rule), "policy (a line longer than bufsize)");
 		why.line_start = 0;
@@ -262,38 +220,27 @@ static enum admission input_admit_checked(struct session *s, struct req *req, co
 		text = joined;
 		len += a->partial_len;
 	}
-	checked = text;
-	if (tty) {
-		int ret = input_terminal_text(text, len, &terminal, &why);
-		if (ret == -ENOMEM)
-			goto fail;
-		if (ret < 0)
-			goto refuse;
-		checked = terminal;
-	}
 	if (!a->syntax && !(a->syntax = malloc(sizeof(*a->syntax))))
 		goto fail;
 	if (!a->syntax_valid || session_idle(s)) {
 		cmdline_init(a->syntax, (enum cmdline_dialect)s->shell.dialect);	/* at its prompt the shell has nothing open */
 		a->syntax_valid = true;
 	}
-	verdict = policy_check(sessions.cfg.policy, a->syntax, true, checked, len, &why);
+	verdict = policy_check(sessions.cfg.policy, a->syntax, true, text, len, &why);
 	if (verdict == POLICY_NOT_LISTED) {
 		int program = input_program_reads(s, arrived_ns);
 		if (program < 0) {
 			free(joined);
-			free(terminal);
 			return ADMISSION_WAITING;
 		}
 		if (program)
-			verdict = policy_check(sessions.cfg.policy, a->syntax, false, checked, len, &why);
+			verdict = policy_check(sessions.cfg.policy, a->syntax, false, text, len, &why);
 	}
 	if (verdict != POLICY_PASS)
 		goto refuse;
 	if (input_queue(s, text, len) < 0)
 		goto fail;
 	free(joined);
-	free(terminal);
 	a->partial_len = 0;
 hold:
 	if (!input_hold(a, buf + complete, rest)) {
@@ -305,11 +252,9 @@ hold:
 refuse:
 	input_refuse(s, req, &why, text);
 	free(joined);
-	free(terminal);
 	return ADMISSION_ANSWERED;
 fail:
 	free(joined);
-	free(terminal);
 	reply_err(req, ENOMEM);
 	return ADMISSION_ANSWERED;
 }
@@ -374,11 +319,13 @@ void input_write(struct req *req, struct session_handle *h, const char *buf, siz
 	struct parked *p = NULL;
 	int err = 0;
 
+	/* Watched before looking: an interrupt that came first was answered by nobody (nothing was parked). */
 	req_watch_interrupt(req);
 	pthread_mutex_lock(&sessions.lock);
 	int64_t now = s->last_activity_ns = s->last_input_ns = loop_now_ns();
-	/* While restarting, input waits in the queue for the new shell. */
-	if (input_broken(s)) {
+	if (req_interrupted(req)) {
+		err = EINTR;
+	} else if (input_broken(s)) {	/* while restarting, input waits in the queue for the new shell */
 		err = EPIPE;
 	} else if (s->refuse_busy_input && s->state == SESSION_RUNNING && !s->shell.tty && !session_idle(s) &&
 		   !session_continuing(s) && !s->expect.matched) {
@@ -392,6 +339,11 @@ void input_write(struct req *req, struct session_handle *h, const char *buf, siz
 		if (s->state == SESSION_RUNNING)
 			input_send(s);
 		session_watch_update(s);
+	} else if (size > sessions.cfg.parked_max - sessions.parked_bytes) {
+		/* Each waiting writer holds a copy: their number, not bufsize, would bound the memory. */
+		log_error("session %s: a stdin write of %zu bytes refused (ENOBUFS): waiting writes hold %zu bytes, "
+			  "parked_max is %zu", s->name, size, sessions.parked_bytes, sessions.cfg.parked_max);
+		err = ENOBUFS;
 	} else if (!(p = parked_new(req, parked_interrupted, size, s)) || !(p->data = malloc(size))) {
 		free(p);
 		err = ENOMEM;
@@ -402,6 +354,7 @@ void input_write(struct req *req, struct session_handle *h, const char *buf, siz
 		 * handler returns: keep a copy.
 		 */
 		memcpy(p->data, buf, size);
+		sessions.parked_bytes += size;
 		p->opened_ns = now;
 		parked_add(p, &s->writers);
 	}

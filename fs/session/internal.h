@@ -310,6 +310,7 @@ struct sessions_state {
 	struct session *by_name[SESSION_HASH_BUCKETS];
 	struct list_node listing;	/* listed sessions, creation order */
 	struct list_node parked;	/* every parked request */
+	size_t parked_bytes;		/* the copies parked stdin writes hold, at most cfg.parked_max */
 	struct list_node closing;	/* sessions waiting for the clean-up job (lifecycle.c) */
 	bool clean_up_queued;
 	struct loop *loop;

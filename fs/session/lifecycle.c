@@ -161,9 +161,11 @@ static void session_close(struct session *s)
 	sessions_queue_clean_up();
 }
 
-static bool session_has_readers(const struct session *s)
+/* A reader or writer waits on s: someone uses it, however long the wait (a running command alone does not). */
+static bool session_has_waiters(const struct session *s)
 {
-	return !list_empty(&s->out[STREAM_STDOUT].readers) || !list_empty(&s->out[STREAM_STDERR].readers);
+	return !list_empty(&s->out[STREAM_STDOUT].readers) || !list_empty(&s->out[STREAM_STDERR].readers) ||
+	       !list_empty(&s->writers);
 }
 
 /* Closes sessions nobody wrote to or read from for idle_timeout. */
@@ -176,7 +178,7 @@ static void session_close_idle(struct loop_timer *timer)
 	list_for_each_safe(pos, tmp, &sessions.listing) {
 		struct session *s = list_entry(pos, struct session, in_listing);
 		bool busy_state = s->state == SESSION_CREATING || s->state == SESSION_RESTARTING;
-		if (busy_state || session_has_readers(s) ||
+		if (busy_state || session_has_waiters(s) ||
 		    now - s->last_activity_ns < sessions.cfg.idle_timeout_ms * NSEC_PER_MSEC)
 			continue;
 		log_info("session %s: closed after %lld s without a read or write", s->name,

@@ -67,6 +67,8 @@ void parked_finish(struct parked *p)
 	list_del(&p->in_queue);
 	list_del(&p->in_all);
 	loop_timer_cancel(&p->deadline);
+	if (p->data)
+		sessions.parked_bytes -= p->size;
 	free(p->data);
 	free(p);
 }

@@ -1,0 +1,125 @@
+"""stdin under -o policy=: what the checks see of the input (lines continued with a
+backslash, the rest of a line a program took part of, history expansion) and why a
+terminal is refused; and stdin's waiting writers: idle_timeout, interrupts, parked_max."""
+import errno
+import os
+import threading
+import time
+
+import pytest
+
+from conftest import expect_errno, refused_mount, wait_until
+
+POLICY = "allow echo ls cat head read sleep true printf grep\ndangerous\ndeny \\bcurl\\b\n"
+SHELLS = ["/bin/sh", "/bin/bash"]
+
+
+@pytest.fixture
+def policy_file(tmp_path):
+    def write(text=POLICY):
+        path = tmp_path / f"policy{len(list(tmp_path.glob('policy*')))}"
+        path.write_text(text)
+        return str(path)
+    return write
+
+
+@pytest.fixture
+def guarded(make_mount, policy_file):
+    def make(sh="/bin/bash", text=POLICY, timeout=2):
+        s = make_mount([f"policy={policy_file(text)}", f"shell={sh}"]).session()
+        s.ctl(f"timeout {timeout}")
+        return s
+    return make
+
+
+def refused(s, data, rule):
+    expect_errno(errno.EACCES, s.send, data)
+    assert s.status()["last_refusal"].startswith(rule), s.status()["last_refusal"]
+
+
+def exists(container, path):
+    return container.docker("exec", container.name, "test", "-e", path, check=False).returncode == 0
+
+
+def test_a_terminal_and_a_policy_do_not_mix(container, tmp_path, policy_file, make_mount):
+    path = policy_file()
+    r = refused_mount(tmp_path / "mnt", "-o", f"policy={path},tty", container.name)
+    assert r.returncode == 1 and r.stderr == (
+        "seshfs: -o tty and -o policy= do not mix: a terminal's keys (^C, ^U, ...) change a line "
+        "after the policy checked it\n"), r.stderr
+    s = make_mount([f"policy={path}"]).session()
+    expect_errno(errno.EPERM, s.ctl, "tty on\nrestart")
+    assert s.status()["error"] == "tty: a terminal and -o policy= do not mix"
+    assert s.status()["tty"] == "off"
+    s.ctl("tty off")  # what it is already: fine
+    assert "error" not in s.status()
+
+
+def test_a_writer_waiting_for_room_keeps_its_session_open(make_mount):
+    m = make_mount(["idle_timeout=3", "bufsize=4096"])
+    runs = m.session("runs")  # a running command alone is no activity
+    runs.send("sleep 60\n")
+    waits = m.session("waits")
+    waits.send("sleep 60\n")
+    state = {"since": time.monotonic(), "error": None}
+
+    def writer():
+        try:
+            with open(waits.path("stdin"), "wb", buffering=0) as f:
+                while True:
+                    state["since"] = time.monotonic()
+                    f.write(b"\n" * 4096)
+        except OSError as e:
+            state["error"] = e.errno
+
+    t = threading.Thread(target=writer, daemon=True)
+    t.start()
+    # A write that waits longer than idle_timeout, and then some.
+    wait_until(lambda: state["error"] is not None or time.monotonic() - state["since"] > 5, timeout=60,
+               what="a write to wait")
+    assert state["error"] is None and os.listdir(m.sessions) == ["waits"]
+    os.rmdir(waits.dir)
+    t.join(10)
+    assert state["error"] == errno.EPIPE
+    assert "session runs: closed after 3 s without a read or write" in m.read_log()
+    assert "session waits: closed" not in m.read_log()
+
+
+def test_parked_writes_are_capped_per_mount(make_mount):
+    # The kernel lets one write at a time into a file: a session's stdin holds at most one
+    # waiting write, the others wait in the kernel. 8 sessions of 8 writers; room for 4.
+    m = make_mount(["bufsize=4096", "parked_max=16K"])
+    sessions = [m.session() for _ in range(8)]
+    for s in sessions:
+        s.send("sleep 1000\n")
+    stop = threading.Event()
+    results = {}
+
+    def fill(s, i):  # comment lines until the pipes, the queue and the room for waiting writes are full
+        try:
+            with open(s.path("stdin"), "wb", buffering=0) as f:
+                while not stop.is_set():
+                    f.write(b"#" * 4095 + b"\n")
+            results[i] = 0
+        except OSError as e:
+            results[i] = e.errno
+    writers = [threading.Thread(target=fill, args=(s, (n, k)), daemon=True)
+               for n, s in enumerate(sessions) for k in range(8)]
+    for w in writers:
+        w.start()
+    wait_until(lambda: list(results.values()).count(errno.ENOBUFS) == 32, timeout=30,
+               what="the writers beyond the cap")
+    time.sleep(1)
+    assert len(results) == 32  # 4 sessions hold a waiting write; their writers go on
+    refused = {n for n, _ in results}
+    assert len(refused) == 4
+    stop.set()
+    for n, s in enumerate(sessions):
+        if n not in refused:
+            s.ctl("signal INT")  # sleep ends, the shell reads the comments: the waiting writes get in
+    for w in writers:
+        w.join(30)
+    assert len(results) == 64 and all(results[(n, k)] == (errno.ENOBUFS if n in refused else 0)
+                                       for n in range(8) for k in range(8)), results
+    assert "a stdin write of 4096 bytes refused (ENOBUFS): waiting writes hold 16384 bytes, parked_max is 16384" \
+        in m.read_log()
