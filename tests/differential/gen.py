@@ -87,7 +87,7 @@ class Generator:
 
     def word(self, depth, inner=False):
         r = self.rng.random()
-        if depth > 4 or r < 0.4:
+        if depth > 3 or r < 0.5:
             return self.literal()
         if r < 0.55:
             return f"'{self.pick(['a b', '$(zz1)', '`zz1`', 'a', chr(34), ''])}'"
@@ -101,8 +101,8 @@ class Generator:
 
     def redirection(self, depth):
         target = self.pick(["F", "/dev/null", "out", self.word(depth + 1)])
-        forms = [f">{target}", f"> {target}", f"2>&1", f">>{target}", f"<{target}", f"2>/dev/null",
-                 f"<>{target}", f">|{target}", f"1>&2", f"3<&-", f"<<<{self.word(depth + 1)}"]
+        forms = [f">{target}", f"> {target}", "2>&1", f">>{target}", f"<{target}", "2>/dev/null",
+                 f"<>{target}", f">|{target}", "1>&2", "3<&-", f"<<<{self.word(depth + 1)}"]
         if self.dialect == "bash":
             forms += [f"&>{target}", f"&>>{target}", f"<<<{self.word(depth + 1)}"]
         if self.chance(0.25):
@@ -124,7 +124,7 @@ class Generator:
         if " " in delim and spelled == delim:
             spelled = f"'{delim}'"
         body = []
-        for _ in range(self.rng.randrange(0, 3)):
+        for _ in range(self.rng.randrange(0, 2)):
             body.append(self.pick([self.simple(depth + 1), f"$({self.list(depth + 1)})", "`zz1`",
                                    delim + " ", "\t" + delim, self.dquoted(depth + 1), "EOF", "a\\"]))
         self.heredocs.append((body, delim, strip))
@@ -139,13 +139,48 @@ class Generator:
         if self.chance(0.08):
             parts.append(self.pick(["x=(a $(zz1) b)", "x[1]=a", "x[$(zz1)]=1"]))
         parts.append(self.name())
-        for _ in range(self.rng.randrange(0, 4)):
+        for _ in range(self.rng.randrange(0, 3)):
             parts.append(self.redirection(depth) if self.chance(0.2) else self.word(depth + 1))
         return " ".join(parts)
 
+    def odd(self, depth):
+        """Places where the shells' grammars are easy to get wrong."""
+        s = lambda: self.simple(depth + 1)  # noqa: E731
+        forms = [
+            lambda: f"{{ {s()};}}", lambda: f"{{{s()};}}", lambda: f"{s()}}}", lambda: f"{{ {s()} }}",
+            lambda: f"! {s()}", lambda: f"time -p {s()}", lambda: f"then {s()}", lambda: f"do {s()}",
+            lambda: f"fi; {s()}", lambda: f"in {s()}", lambda: f"esac {s()}",
+            lambda: f"{s()} #{s()}", lambda: f"a#b; {s()}", lambda: f"echo a#b {s()}",
+            lambda: f"(({s()}) )", lambda: f"echo $(({s()}) )", lambda: f"echo $( ({s()}) )",
+            lambda: f"echo $(case x in x) {s()};; esac)", lambda: f"echo $(case x in (x) {s()};; esac)",
+            lambda: f"echo $(echo ')'; {s()})", lambda: f"echo $(echo \\); {s()})",
+            lambda: f"echo $(# a )\n{s()})", lambda: f"echo ${{x:-$({s()})}}",
+            lambda: f'echo "${{x:-"$({s()})"}}"', lambda: f'echo ${{x#"$({s()})"}}',
+            lambda: f"echo `echo \\`{s()}\\``", lambda: f"echo $(cat <<E\nE\n{s()})",
+            lambda: f"x=( $({s()}) )", lambda: f"x=$({s()})", lambda: f"export x=$({s()})",
+            lambda: f"echo ${{x:-'}}'}}; {s()}", lambda: f"echo \"${{x:-'}}\"; {s()}; echo \"'}}\"",
+            lambda: f"case x in x) {s()};& y) {s()};; esac", lambda: f"case x in x|y) {s()};;& esac",
+            lambda: f"case x in\n(x) {s()}\nesac", lambda: f"case x in x) ;; esac; {s()}",
+            lambda: f"for x in a b c do; do {s()}; done", lambda: f"for x\ndo {s()}; done",
+            lambda: f"while false\ndo {s()}\ndone; {s()}", lambda: f"if true\nthen {s()}\nfi",
+            lambda: f"[[ -n x ]]&&{s()}", lambda: f"[[ x ]]{s()}", lambda: f"[[ ( x ) ]] && {s()}",
+            lambda: f"[[ x == ']]' ]] && {s()}", lambda: f"[[ x =~ (a|b) ]] || {s()}",
+            lambda: f"coproc c {{ {s()}; }}", lambda: f"function f() {{ {s()}; }}; f",
+            lambda: f"f() {{ {s()}; }}; f", lambda: f"f()\n{{ {s()}; }}; f", lambda: f"f ( ) ( {s()} ); f",
+            lambda: f"x=1 y=2 {s()}", lambda: f"x[0]=$({s()}) {s()}", lambda: f"{s()} <<<$({s()})",
+            lambda: f"{s()} 2>&1 >/dev/null", lambda: f"{s()} >&- 2>&-", lambda: f"{s()}>F",
+            lambda: f"1{s()}", lambda: f"2>F {s()}", lambda: f">F {s()}", lambda: f"<F {s()}",
+            lambda: f"{s()}&&{s()}||{s()}", lambda: f"{s()};;{s()}", lambda: f"{s()}&;{s()}",
+            lambda: f"{s()} \\\n| {s()}", lambda: f"{s()} |\n{s()}",
+            lambda: f"{s()} &&\n{s()}", lambda: f"{s()} \\\n&& {s()}",
+        ]
+        return self.pick(forms)()
+
     def command(self, depth):
         r = self.rng.random()
-        if depth > 3 or r < 0.5:
+        if r < 0.15:
+            return self.odd(depth)
+        if depth > 2 or r < 0.6:
             return self.simple(depth)
         body = lambda: self.list(depth + 1)  # noqa: E731
         forms = [
@@ -187,7 +222,7 @@ class Generator:
 
     def pipeline(self, depth):
         cmds = [self.command(depth)]
-        while self.chance(0.2):
+        while self.chance(0.15):
             cmds.append(self.command(depth))
         sep = self.pick([" | ", "|", " |& "] if self.dialect == "bash" else [" | ", "|"])
         text = sep.join(cmds)
@@ -197,7 +232,7 @@ class Generator:
 
     def list(self, depth, backquote=False):
         items = [self.pipeline(depth)]
-        while self.chance(0.3):
+        while self.chance(0.25):
             items.append(self.pick([" && ", " || ", "; ", " & ", "&&", "||", ";", "&"]))
             items.append(self.pipeline(depth))
         text = "".join(items)

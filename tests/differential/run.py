@@ -54,6 +54,7 @@ SHELLS = {
     "dash": ["/bin/dash", "-x", "-i"],
 }
 PS4 = "+@XT@ "
+DASH_BUILTINS = frozenset([b"echo", b"true", b"printf"])
 TRACE_MARK = b"@XT@ "
 ASSIGNMENT = re.compile(rb"[A-Za-z_][A-Za-z0-9_]*(\[[^]]*\])?\+?=")
 # busybox runs some applets by executing itself: /proc/self/exe, the applet's name in argv[0].
@@ -208,17 +209,20 @@ def _run_one(shell, data, index, timeout, use_strace):
                 break
             xtrace += chunk
         ran = traced_names(xtrace)
-        for name in (b"log", b"exec"):
-            path = f"{d}/.{name.decode()}"
-            if not os.path.isfile(path):
+        if shell == "dash":
+            # dash traces words unquoted: 'zz1 a' looks like zz1 run with an argument.
+            # Its programs show in the stubs' log instead.
+            ran &= DASH_BUILTINS
+        for log in ("log", "exec"):
+            if not os.path.isfile(f"{d}/.{log}"):
                 continue
-            with open(path, "rb") as f:
+            with open(f"{d}/.{log}", "rb") as f:
                 text = f.read(1 << 20)
-            if name == b"log":
+            if log == "log":
                 ran.update(text.split())
             else:
-                ran.update(os.path.basename(argv0 if path == b"/proc/self/exe" else path)
-                           for path, argv0 in EXECVE.findall(text))
+                ran.update(os.path.basename(argv0 if program == b"/proc/self/exe" else program)
+                           for program, argv0 in EXECVE.findall(text))
         return {"ran": {w for w in ran if w in gen.NAMES_BYTES}, "timed_out": timed_out}
     finally:
         for fd in (trace, stdin, feed):
@@ -248,11 +252,18 @@ def _worker(conn, root, shell, timeout, use_strace):
         conn.send(_run_one(shell, data, index, timeout, use_strace))
 
 
+# Commands that run their arguments as a command: the splitter reports them, not
+# what they run, and an allow-list that lets them through allows anything.
+RUNNERS = frozenset([b"time", b"exec", b"command", b"builtin", b"eval", b"nohup", b"env", b"xargs",
+                     b"nice", b"timeout", b"chroot", b"setsid", b".", b"source", b"trap", b"coproc"])
+
+
 def compare(failed, words, ran):
     """The bypasses (names that ran, not reported, in input the policy passes)
-    and false refusals (names reported that did not run), sorted."""
+    and false refusals (names reported that did not run), sorted. The policy
+    passes what the splitter follows, all of it checkable, no runner."""
     reported = {w for checkable, w in words if checkable}
-    refused = failed or any(not checkable for checkable, _ in words)
+    refused = failed or any(not checkable or w in RUNNERS for checkable, w in words)
     missed = ran - reported
     return {"bypass": sorted(missed) if missed and not refused else [],
             "false_refusal": sorted((reported & gen.NAMES_BYTES) - ran)}
@@ -306,24 +317,28 @@ class Differential:
         return {"data": data, "ran": result["ran"], "words": words, "failed": failed,
                 "timed_out": result["timed_out"], **compare(failed, words, result["ran"])}
 
-    def minimize(self, data, budget=80):
-        """A shorter input that is still a bypass: lines, then words, then bytes go."""
-        def still(candidate):
+    def minimize(self, data, budget=120):
+        """A shorter input that is still a bypass: lines, then words, then bytes
+        go, halves first."""
+        def still(pieces):
             nonlocal budget
-            if budget <= 0 or not candidate:
+            candidate = b"".join(pieces)
+            if budget <= 0 or not candidate.strip():
                 return False
             budget -= 1
             return bool(self.check(candidate)["bypass"])
 
-        for splitter in (rb"(?<=\n)", rb"(?<=[ ;&|])", rb""):
-            pieces = [p for p in re.split(splitter, data) if p] if splitter else [bytes([b]) for b in data]
-            i = 0
-            while i < len(pieces):
-                candidate = b"".join(pieces[:i] + pieces[i + 1:])
-                if still(candidate):
-                    pieces.pop(i)
-                else:
-                    i += 1
+        for unit in (rb"(?<=\n)", rb"(?<=[ ;&|])", None):
+            pieces = [p for p in re.split(unit, data) if p] if unit else [bytes([b]) for b in data]
+            size = len(pieces) // 2
+            while size >= 1:
+                i = 0
+                while i < len(pieces):
+                    if still(pieces[:i] + pieces[i + size:]):
+                        pieces = pieces[:i] + pieces[i + size:]
+                    else:
+                        i += size
+                size //= 2
             data = b"".join(pieces)
         return data
 
@@ -367,15 +382,19 @@ def signature(data):
 
 
 def record(finding, shell, corpus, findings_file):
+    """The bypass as a seed in corpus, and as an entry at the end of findings_file."""
     data = finding["data"]
     name = f"found-{shell}-{hashlib.sha1(data).hexdigest()[:10]}"
     with open(os.path.join(corpus, name), "wb") as f:
         f.write(data)
     if findings_file:
-        reported = " ".join(("" if c else "(uncheckable)") + show(w) for c, w in finding["words"]) or "nothing"
+        reported = ", ".join(show(w) + ("" if c else " (uncheckable)") for c, w in finding["words"])
         with open(findings_file, "a") as f:
-            f.write(f"- `{show(data)}` ({shell}; corpus/{name}): ran {b' '.join(finding['ran']).decode()}; "
-                    f"the splitter reported {reported}"
+            f.write(f"\n## {shell}: {name}\n"
+                    f"- input: `{show(data)}`\n"
+                    f"- ran: {', '.join(show(w) for w in sorted(finding['ran']))}"
+                    f" (not reported: {', '.join(show(w) for w in finding['bypass'])})\n"
+                    f"- the splitter reported: {reported or 'nothing'}"
                     f"{' and failed' if finding['failed'] else ''}\n")
     return name
 
