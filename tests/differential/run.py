@@ -326,7 +326,8 @@ class Differential:
             if budget <= 0 or not candidate.strip():
                 return False
             budget -= 1
-            return bool(self.check(candidate)["bypass"])
+            result = self.check(candidate)
+            return bool(result["bypass"]) and not result["timed_out"]
 
         for unit in (rb"(?<=\n)", rb"(?<=[ ;&|])", None):
             pieces = [p for p in re.split(unit, data) if p] if unit else [bytes([b]) for b in data]
@@ -411,7 +412,7 @@ def main():
     ap.add_argument("--found", help="where found bypasses go (default: the corpus)")
     ap.add_argument("--findings", help="append each new bypass to this file")
     ap.add_argument("--strace", action="store_true", help="also trace execve")
-    ap.add_argument("--timeout", type=float, default=3.0, help="seconds per run")
+    ap.add_argument("--timeout", type=float, default=2.0, help="seconds per run")
     ap.add_argument("--verbose", action="store_true")
     args = ap.parse_args()
     if not args.driver:
@@ -419,10 +420,19 @@ def main():
     if os.geteuid() != 0:
         ap.error("needs root: the shells run in a chroot as uid 65534")
 
-    stats = {"tried": 0, "bypasses": 0, "false_refusals": 0, "refused": 0, "timeouts": 0}
-    seen = set()
+    stats = {"tried": 0, "bypasses": 0, "new": 0, "false_refusals": 0, "refused": 0, "timeouts": 0}
+    found = args.found or args.corpus
+    # One finding per kind, over runs too: what an earlier run found is known.
+    seen = {signature(data) for name, data in load_corpus([found]) if name.startswith("found-")}
     recorded = []
-    start = time.monotonic()
+    start = last = time.monotonic()
+
+    def summary():
+        print(f"{args.shell}: {stats['tried']} inputs in {time.monotonic() - start:.0f} s, "
+              f"{stats['bypasses']} bypasses ({stats['new']} of a new kind, {len(recorded)} recorded), "
+              f"{stats['false_refusals']} with a false refusal, {stats['refused']} refused by the splitter, "
+              f"{stats['timeouts']} timeouts", flush=True)
+
     with Differential(args.shell, args.driver, args.timeout, args.strace) as diff:
         if args.replay is not None:
             cases = load_corpus(args.replay or [args.corpus])
@@ -437,6 +447,9 @@ def main():
                 break
             result = diff.check(data)
             stats["tried"] += 1
+            if time.monotonic() - last > 300:
+                last = time.monotonic()
+                summary()
             stats["timeouts"] += result["timed_out"]
             stats["false_refusals"] += bool(result["false_refusal"])
             stats["refused"] += result["failed"] or any(not c for c, _ in result["words"])
@@ -454,17 +467,15 @@ def main():
             if sig in seen:
                 continue
             seen.add(sig)
+            stats["new"] += 1
             finding = diff.check(small)
             if not finding["bypass"]:
                 finding = result
             print(f"BYPASS {args.shell}: `{show(finding['data'])}` ran "
                   f"{[show(w) for w in finding['bypass']]}", flush=True)
-            if args.findings and len(recorded) < 40:
-                recorded.append(record(finding, args.shell, args.found or args.corpus, args.findings))
-    elapsed = time.monotonic() - start
-    print(f"{args.shell}: {stats['tried']} inputs in {elapsed:.0f} s, {stats['bypasses']} bypasses "
-          f"({len(seen)} distinct, {len(recorded)} recorded), {stats['false_refusals']} with a false refusal, "
-          f"{stats['refused']} refused by the splitter, {stats['timeouts']} timeouts", flush=True)
+            if len(recorded) < 40:
+                recorded.append(record(finding, args.shell, found, args.findings))
+    summary()
     return 1 if stats["bypasses"] else 0
 
 
