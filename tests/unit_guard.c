@@ -355,6 +355,8 @@ static void test_redact(void)
 	if (r) {
 		/* A match never spans two lines; ^ and $ are the line's. */
 		CHECK(redacts_to(r, "user=bob\na\nb\nend\nuser=\n", "user=<bob>\na\nb\nEND\nuser=\n"));
+		/* Through escapes, groups as a terminal shows them. */
+		CHECK(redacts_to(r, "\033[1muser\033[0m=bob\n\033[2mend\033[0m\n", "\033[1muser=<bob>\n\033[2mEND\033[0m\n"));
 		redact_free(r);
 	}
 
@@ -400,6 +402,26 @@ static void test_redact(void)
 			 "\"[REDACTED PRIVATE KEY]\\n\""));
 	CHECK(redacts_to(r, "-----BEGIN EC PRIVATE KEY-----\nno end\nat all", "[REDACTED PRIVATE KEY]"));
 
+	/*
+	 * Terminal escapes: a secret is matched as a terminal shows it too;
+	 * the escapes inside a match go with it, those around it stay.
+	 */
+	CHECK(redacts_to(r, "\033[01;31m\033[KAKIAIOSFODNN7EXAMPLE\033[m\033[K\n",
+			 "\033[01;31m\033[K[REDACTED AWS KEY]\033[m\033[K\n"));
+	CHECK(redacts_to(r, "\033[32mghp_0123456789abcdefghijABCDEFGHIJ012345\033[0m",
+			 "\033[32m[REDACTED GITHUB TOKEN]\033[0m"));
+	CHECK(redacts_to(r, "\033[1mpassword=hunter2", "\033[1mpassword=[REDACTED]"));
+	CHECK(redacts_to(r, "pass\033[1mword=hun\033[4mter2\033[m x", "pass\033[1mword=[REDACTED]\033[m x"));
+	CHECK(redacts_to(r, "AKIA\033[1mIOSFODNN7EXAMPLE\033[m", "[REDACTED AWS KEY]\033[m"));
+	CHECK(redacts_to(r, "\033]8;;http://h/\033\\AKIAIOSFODNN7EXAMPLE\033]8;;\033\\",
+			 "\033]8;;http://h/\033\\[REDACTED AWS KEY]\033]8;;\033\\"));
+	CHECK(redacts_to(r, "\033]0;title\007\033(B\033[mtoken=abc", "\033]0;title\007\033(B\033[mtoken=[REDACTED]"));
+	/* As it is, an escape after a secret is a word's end: found there too. */
+	CHECK(redacts_to(r, "AKIAIOSFODNN7EXAMPLE\033[0mx", "[REDACTED AWS KEY]\033[0mx"));
+	/* A string without its end stops at the newline: a match still never spans two lines. */
+	CHECK(redacts_to(r, "AKIAIOSFODNN\033]0;\n7EXAMPLE\n", "AKIAIOSFODNN\033]0;\n7EXAMPLE\n"));
+	CHECK(redacts_to(r, "\033[1mplain\033[0m text\n", "\033[1mplain\033[0m text\n"));
+
 	/* Line by line (history's lines): a key block over lines comes out as one replacement. */
 	static const char *const lines[][2] = {
 		{ "echo token=abc", "echo token=[REDACTED]\n" },
@@ -420,8 +442,10 @@ static void test_redact(void)
 
 	/* A stream split anywhere, in two writes or byte by byte, gives what the whole text gives. */
 	const char *text = "key AKIAIOSFODNN7EXAMPLE\npassword=hunter2\n-----BEGIN OPENSSH PRIVATE KEY-----\n"
-			   "b3Blbn\n-----END OPENSSH PRIVATE KEY-----\ntail ghp_0123456789abcdefghijABCDEFGHIJ012345";
-	const char *want = "key [REDACTED AWS KEY]\npassword=[REDACTED]\n[REDACTED PRIVATE KEY]\ntail [REDACTED GITHUB TOKEN]";
+			   "b3Blbn\n-----END OPENSSH PRIVATE KEY-----\n\033[1mpass\033[mword=x\n"
+			   "tail ghp_0123456789abcdefghijABCDEFGHIJ012345";
+	const char *want = "key [REDACTED AWS KEY]\npassword=[REDACTED]\n[REDACTED PRIVATE KEY]\n"
+			   "\033[1mpass\033[mword=[REDACTED]\ntail [REDACTED GITHUB TOKEN]";
 	size_t len = strlen(text);
 	bool all_same = true;
 	for (size_t cut = 0; cut <= len; cut++) {
@@ -431,7 +455,7 @@ static void test_redact(void)
 		redact_feed(r, &rs, text + cut, len - cut, sink, &out);
 		redact_flush(r, &rs, true, sink, &out);
 		all_same &= out.len == strlen(want) && memcmp(out.data, want, out.len) == 0;
-		CHECK(rs.matches == 4);
+		CHECK(rs.matches == 5);
 		redact_stream_free(&rs);
 	}
 	CHECK(all_same);

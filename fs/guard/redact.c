@@ -338,6 +338,154 @@ static void rule_replace(const struct redact_rule *rule, const char *text, const
 	}
 }
 
+/* ---- terminal escapes ---- */
+
+#define ESC '\033'
+
+/*
+ * The length of the escape sequence at text[0], an ESC (ECMA-48, as
+ * terminals read it): CSI (ESC [, parameters, intermediates, a final
+ * byte), a string (OSC, DCS, SOS, PM, APC) up to BEL or ST, or ESC,
+ * intermediates and a final byte (ESC ( B, ESC 7). A sequence cut short
+ * ends before the byte that does not fit it; none takes in a newline, so
+ * lines stay lines.
+ */
+static size_t escape_len(const char *text, size_t len)
+{
+	const unsigned char *p = (const unsigned char *)text;
+	size_t i;
+
+	if (len < 2)
+		return 1;
+	if (p[1] == '[') {
+		for (i = 2; i < len && p[i] >= 0x30 && p[i] <= 0x3f; i++)
+			;
+		for (; i < len && p[i] >= 0x20 && p[i] <= 0x2f; i++)
+			;
+		return i < len && p[i] >= 0x40 && p[i] <= 0x7e ? i + 1 : i;
+	}
+	if (p[1] == ']' || p[1] == 'P' || p[1] == 'X' || p[1] == '^' || p[1] == '_') {
+		for (i = 2; i < len && p[i] != '\n'; i++) {
+			if (p[i] == '\a')
+				return i + 1;
+			if (p[i] == ESC)	/* ST, or a new sequence that ends this one */
+				return i + 1 < len && p[i + 1] == '\\' ? i + 2 : i;
+		}
+		return i;
+	}
+	for (i = 1; i < len && p[i] >= 0x20 && p[i] <= 0x2f; i++)
+		;
+	return i < len && p[i] >= 0x30 && p[i] <= 0x7e ? i + 1 : i;
+}
+
+/* Where a rule is searched: a text, or what a terminal shows of it. */
+struct redact_view {
+	const char *text;
+	size_t len;
+	const size_t *at;	/* NULL: the text itself; else where byte i (and the end) stands in the text */
+};
+
+/* text[0..len) with its escape sequences taken out, in rs's buffers; false when out of memory. */
+static bool view_shown(struct redact_stream *rs, const char *text, size_t len, struct redact_view *v)
+{
+	if (len + 1 > rs->shown_size) {
+		char *shown = realloc(rs->shown, len + 1);
+		if (shown)
+			rs->shown = shown;
+		size_t *at = realloc(rs->shown_at, (len + 1) * sizeof(*at));
+		if (at)
+			rs->shown_at = at;
+		if (!shown || !at)
+			return false;
+		rs->shown_size = len + 1;
+	}
+	size_t n = 0;
+	for (size_t i = 0; i < len;) {
+		if (text[i] == ESC) {
+			i += escape_len(text + i, len - i);
+			continue;
+		}
+		rs->shown[n] = text[i];
+		rs->shown_at[n++] = i++;
+	}
+	rs->shown_at[n] = len;
+	v->text = rs->shown;
+	v->len = n;
+	v->at = rs->shown_at;
+	return true;
+}
+
+/* A rule's next match in a view: its groups in the view, its span in the text. */
+struct redact_match {
+	struct regex_span spans[REGEX_SPANS_MAX + 1];
+	size_t start, end;
+	size_t view_from;	/* where the last search began in the view (from only grows) */
+	bool found;
+};
+
+/* The rule's leftmost match in v that starts at text offset from or later. */
+static void match_next(const struct redact_rule *rule, const struct redact_view *v, size_t from,
+		       struct redact_match *m)
+{
+	if (v->at) {
+		while (m->view_from < v->len && v->at[m->view_from] < from)
+			m->view_from++;
+		from = m->view_from;
+	}
+	m->found = rule_search(rule, v->text, v->len, from, m->spans) == 1;
+	if (!m->found)
+		return;
+	if (!v->at) {
+		m->start = m->spans[0].start;
+		m->end = m->spans[0].end;
+		return;
+	}
+	m->start = v->at[m->spans[0].start];
+	m->end = m->spans[0].end > m->spans[0].start ? v->at[m->spans[0].end - 1] + 1 : m->start;
+}
+
+/*
+ * One rule over text[0..len) into o, searched in each view given (shown
+ * NULL: the text alone): the leftmost match of the two goes first, the
+ * longer one at the same start; a match that starts inside one taken is
+ * searched again after it. False, with nothing written, if it replaced
+ * nothing.
+ */
+static bool rule_apply(const struct redact_rule *rule, struct redact_stream *rs, const char *text, size_t len,
+		       const struct redact_view *shown, struct redact_out *o)
+{
+	const struct redact_view raw = { text, len, NULL };
+	struct redact_match in_raw = { .view_from = 0 }, in_shown = { .view_from = 0 };
+	size_t from = 0;
+
+	match_next(rule, &raw, 0, &in_raw);
+	if (shown)
+		match_next(rule, shown, 0, &in_shown);
+	if (!in_raw.found && !in_shown.found)
+		return false;
+	uint64_t matches = rs->matches;
+	while (in_raw.found || in_shown.found) {
+		bool take_shown = in_shown.found && (!in_raw.found || in_shown.start < in_raw.start ||
+						     (in_shown.start == in_raw.start && in_shown.end > in_raw.end));
+		const struct redact_match *m = take_shown ? &in_shown : &in_raw;
+		/* An empty match at the end: the next text's start has it, once. */
+		if (m->start == m->end && m->start == len)
+			break;
+		out_add(o, text + from, m->start - from);
+		rule_replace(rule, take_shown ? shown->text : text, m->spans, o);
+		rs->matches++;
+		from = m->end;
+		if (m->end == m->start)
+			out_add(o, text + from++, 1);	/* an empty match: step over a byte */
+		if (in_raw.found && in_raw.start < from)
+			match_next(rule, &raw, from, &in_raw);
+		if (in_shown.found && in_shown.start < from)
+			match_next(rule, shown, from, &in_shown);
+	}
+	out_add(o, text + from, len - from);
+	return rs->matches != matches;
+}
+
 /*
  * Applies every rule to text[0..len): the result is text itself if nothing
  * matched, else one of rs's scratch buffers. NULL when out of memory.
@@ -345,34 +493,28 @@ static void rule_replace(const struct redact_rule *rule, const char *text, const
 static const char *rules_apply(const struct redact_rules *rules, struct redact_stream *rs, const char *text,
 			       size_t *len)
 {
-	struct regex_span spans[REGEX_SPANS_MAX + 1];
+	struct redact_view shown;
+	/* Most output has no escape: it is searched once, as it is. */
+	bool escapes = memchr(text, ESC, *len) != NULL;
+	bool shown_stale = true;
 	int next = 0;
 
 	for (size_t r = 0; r < rules->count; r++) {
-		const struct redact_rule *rule = &rules->rules[r];
-		size_t from = 0;
-		int ret = rule_search(rule, text, *len, 0, spans);
-		if (ret <= 0)
-			continue;	/* a match the limits stopped is taken as none (see regex.h) */
-		struct redact_out o = { &rs->scratch[next], &rs->scratch_size[next], 0, *len + REDACT_GROWTH(*len), false };
-		while (ret == 1) {
-			/* An empty match at the end: the next text's start has it, once. */
-			if (spans[0].start == spans[0].end && spans[0].start == *len)
-				break;
-			out_add(&o, text + from, spans[0].start - from);
-			rule_replace(rule, text, spans, &o);
-			rs->matches++;
-			from = spans[0].end;
-			if (spans[0].end == spans[0].start)
-				out_add(&o, text + from++, 1);	/* an empty match: step over a byte */
-			ret = rule_search(rule, text, *len, from, spans);
+		if (escapes && shown_stale) {
+			if (!view_shown(rs, text, *len, &shown))
+				return NULL;
+			shown_stale = false;
 		}
-		out_add(&o, text + from, *len - from);
+		struct redact_out o = { &rs->scratch[next], &rs->scratch_size[next], 0, *len + REDACT_GROWTH(*len), false };
+		if (!rule_apply(&rules->rules[r], rs, text, *len, escapes ? &shown : NULL, &o))
+			continue;	/* no match (one the limits stopped is taken as none, see regex.h) */
 		if (o.failed)
 			return NULL;
 		text = o.len > 0 ? *o.data : "";	/* all of it replaced by nothing: no buffer yet */
 		*len = o.len;
 		next = !next;
+		escapes = memchr(text, ESC, *len) != NULL;
+		shown_stale = true;
 	}
 	return text;
 }
@@ -518,6 +660,8 @@ void redact_stream_free(struct redact_stream *rs)
 	free(rs->held);
 	free(rs->scratch[0]);
 	free(rs->scratch[1]);
+	free(rs->shown);
+	free(rs->shown_at);
 	memset(rs, 0, sizeof(*rs));
 }
 

@@ -6,6 +6,12 @@
  * lines. Private key blocks span lines: from the BEGIN line to the END
  * line they are one unit, replaced by one text.
  *
+ * A line with terminal escapes (colours, titles, links) is searched twice:
+ * as it is, and as a terminal shows it, escapes taken out, so that an
+ * escape next to or inside a secret hides nothing. A match in what a
+ * terminal shows replaces the text from its first byte to its last, the
+ * escapes among them included; those around it stay.
+ *
  * A stream holds back a line until it is complete, so that a secret split
  * across writes is still found whole; whoever feeds it decides when a
  * partial line has waited long enough and flushes it, matched as it is.
@@ -45,6 +51,9 @@ struct redact_stream {
 	uint64_t matches;	/* replacements so far */
 	char *scratch[2];	/* rules apply from one into the other */
 	size_t scratch_size[2];
+	char *shown;		/* a text with escapes, as a terminal shows it */
+	size_t *shown_at;	/* where each of its bytes stands in the text */
+	size_t shown_size;
 };
 
 /*
