@@ -1,6 +1,7 @@
-"""What redaction shows of output that carries terminal escapes: a secret
-coloured (before it or inside it) is still found. Under busybox ash and
-bash."""
+"""What redaction and history show of output and input that carry terminal
+escapes or long lines: a secret coloured (before it or inside it) is still
+found, and a history line is redacted before it is cut. Under busybox ash
+and bash."""
 import pytest
 
 from conftest import session_with
@@ -10,6 +11,16 @@ SHELLS = ["/bin/sh", "/bin/bash"]
 # Each secret reaches printf in pieces, so that the command line holds none of it.
 AWS_HEAD, AWS_TAIL = "AKIAIOSFODNN", "7EXAMPLE"
 GITHUB_TAIL = "a1B2c3D4e5" * 3 + "abcdef"
+
+
+def command(row):
+    """A history line's fields: SEQ, EXIT and COMMAND (bytes)."""
+    seq, _start, _duration, code, text = row.split(b"\t", 4)
+    return int(seq), int(code), text
+
+
+def history_rows(s):
+    return [command(row) for row in s.read_file("history").split(b"\n")[:-1]]
 
 
 @pytest.mark.parametrize("sh", SHELLS)
@@ -39,3 +50,15 @@ def test_a_user_rule_matches_through_terminal_escapes(make_mount, tmp_path):
     s = session_with(make_mount([f"redact={rules}"]), "/bin/sh", "timeout 3")
     s.send("printf '\\033[1m%s\\033[0m=%s \\033[2mend\\033[0m\\n' user bob\n")
     assert s.read() == b"\x1b[1muser=<bob> \x1b[2mend\x1b[0m\n"
+
+
+@pytest.mark.parametrize("sh", SHELLS)
+def test_history_redacts_a_line_before_it_cuts_it_at_4_KiB(make_mount, sh):
+    s = session_with(make_mount(["redact=default"]), sh, "timeout 5")
+    head = ": " + "x" * 4087 + " "  # the key starts 6 bytes before the cut
+    s.send(f"{head}{AWS_HEAD}{AWS_TAIL}\necho done\n")
+    assert s.read_until(b"done\n") == b"done\n"
+    assert history_rows(s) == [
+        (1, 0, (head + "[REDACTED AWS KEY]").encode()[:4096]),
+        (2, 0, b"echo done"),
+    ]

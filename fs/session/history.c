@@ -20,7 +20,12 @@
 #include "../util/log.h"
 #include "internal.h"
 
-/* Each line's text is kept up to this; longer ones are cut. */
+/*
+ * Each line's text is kept up to this; longer ones are cut. With redaction
+ * the cut comes after it, so that a secret across the cut is found whole:
+ * until then up to REDACT_HOLD_MAX of a line is kept, as much as a
+ * redacted stream holds of a partial line.
+ */
 #define HISTORY_LINE_MAX 4096
 /* Lines waiting for their prompt with their text kept; those past it are only counted. */
 #define HISTORY_PENDING_MAX 256
@@ -61,6 +66,7 @@ void history_free(struct session *s)
 	history_drop_pending(&s->history);
 	free(s->history.partial);
 	s->history.partial = NULL;
+	s->history.partial_size = 0;
 	bytequeue_clear(&s->history.record.bytes);
 }
 
@@ -70,18 +76,31 @@ void history_shell_reset(struct session *s)
 	history_drop_pending(&s->history);
 }
 
-/* Appends to the line being written, up to HISTORY_LINE_MAX. */
+/* Appends to the line being written, up to what is kept of a line before it is redacted. */
 static void history_partial_add(struct session_history *hi, const char *data, size_t len)
 {
-	size_t room = HISTORY_LINE_MAX - hi->partial_len;
+	size_t keep = sessions.cfg.redact ? REDACT_HOLD_MAX : HISTORY_LINE_MAX;
+	size_t room = keep - hi->partial_len;
 
 	if (len > room)
 		len = room;
 	if (len == 0)
 		return;
-	if (!hi->partial && !(hi->partial = malloc(HISTORY_LINE_MAX))) {
-		hi->partial_len = HISTORY_LINE_MAX;	/* out of memory: the text is lost, the line counts */
-		return;
+	if (hi->partial_len + len > hi->partial_size) {
+		size_t size = hi->partial_size ? 2 * hi->partial_size : HISTORY_LINE_MAX;
+		while (size < hi->partial_len + len)
+			size *= 2;
+		char *grown = realloc(hi->partial, size);
+		if (!grown) {
+			/* Out of memory: the text is lost (never redacted in part), the line counts. */
+			free(hi->partial);
+			hi->partial = NULL;
+			hi->partial_size = 0;
+			hi->partial_len = keep;
+			return;
+		}
+		hi->partial = grown;
+		hi->partial_size = size;
 	}
 	memcpy(hi->partial + hi->partial_len, data, len);
 	hi->partial_len += len;
@@ -100,6 +119,8 @@ static void history_line_done(struct session *s, const struct timespec *now, int
 		text = redacted.data;
 		len = redacted.len;
 	}
+	if (len > HISTORY_LINE_MAX)
+		len = HISTORY_LINE_MAX;
 	if (hi->untracked == 0 && hi->line_count < HISTORY_PENDING_MAX)
 		line = malloc(sizeof(*line) + len);
 	if (line) {

@@ -126,7 +126,7 @@ struct session_history {
 	size_t line_count;
 	uint64_t untracked;		/* lines after those, too many to keep the text of */
 	char *partial;			/* the line being written: no newline yet */
-	size_t partial_len;
+	size_t partial_len, partial_size;
 	char *entry;			/* COMMAND of the entry being read, escaped */
 	size_t entry_len;
 	bool entry_open;
