@@ -398,8 +398,8 @@ static bool docker_ports(const char *const *items, json_t *bindings, json_t *exp
 	return true;
 }
 
-static int docker_container_run(struct engine *e, const struct engine_container_spec *spec,
-				char id[ENGINE_CONTAINER_ID_MAX], char err[ENGINE_ERR_MAX])
+static int docker_container_create(struct engine *e, const struct engine_container_spec *spec,
+				   char id[ENGINE_CONTAINER_ID_MAX], char err[ENGINE_ERR_MAX])
 {
 	struct docker *d = (struct docker *)e;
 	json_t *bindings = json_object(), *exposed = json_object();
@@ -447,11 +447,7 @@ static int docker_container_run(struct engine *e, const struct engine_container_
 		goto out;
 	}
 	strcpy(id, text);
-	ret = docker_request(d, "POST", NULL, &status, NULL, err, "/containers/%s/start", id);
-	if (ret < 0) {
-		char ignored[ENGINE_ERR_MAX];
-		docker_request(d, "DELETE", NULL, &status, NULL, ignored, "/containers/%s?force=1", id);
-	}
+	ret = 0;
 out:
 	if (ret == -ENOMEM && err[0] == '\0')
 		snprintf(err, ENGINE_ERR_MAX, "out of memory");
@@ -460,6 +456,19 @@ out:
 	json_decref(host);
 	json_decref(bindings);
 	json_decref(exposed);
+	curl_free(name);
+	return ret;
+}
+
+static int docker_container_start(struct engine *e, const char *id, char err[ENGINE_ERR_MAX])
+{
+	struct docker *d = (struct docker *)e;
+	char *name = docker_escape(id, err);
+	long status = 0;
+
+	if (!name)
+		return -ENOMEM;
+	int ret = docker_request(d, "POST", NULL, &status, NULL, err, "/containers/%s/start", name);
 	curl_free(name);
 	return ret;
 }
@@ -483,43 +492,6 @@ static int docker_container_end(struct engine *e, const char *container, int tim
 			ret = 0;
 	}
 	curl_free(name);
-	return ret;
-}
-
-static int docker_containers_labelled(struct engine *e, const char *const *labels, const char *without,
-				      char (*ids)[ENGINE_CONTAINER_ID_MAX], size_t max, size_t *count,
-				      char err[ENGINE_ERR_MAX])
-{
-	struct docker *d = (struct docker *)e;
-	json_t *filters = json_pack("{s:o}", "label", docker_string_array(labels));
-	char *text = filters ? json_dumps(filters, JSON_COMPACT) : NULL;
-	char *query = text ? curl_easy_escape(NULL, text, 0) : NULL;
-	json_t *list = NULL;
-	long status = 0;
-	int ret = -ENOMEM;
-
-	*count = 0;
-	if (!query) {
-		snprintf(err, ENGINE_ERR_MAX, "out of memory");
-		goto out;
-	}
-	ret = docker_request(d, "GET", NULL, &status, &list, err, "/containers/json?all=1&filters=%s", query);
-	size_t i;
-	json_t *item;
-	json_array_foreach(ret == 0 ? list : NULL, i, item) {
-		const char *id = json_string_value(json_object_get(item, "Id"));
-		if (!id || strlen(id) >= ENGINE_CONTAINER_ID_MAX ||
-		    (without && json_object_get(json_object_get(item, "Labels"), without)))
-			continue;
-		if (*count < max)
-			strcpy(ids[*count], id);
-		(*count)++;
-	}
-out:
-	json_decref(list);
-	curl_free(query);
-	free(text);
-	json_decref(filters);
 	return ret;
 }
 
@@ -579,9 +551,9 @@ static const struct engine_ops docker_ops = {
 	.container_state = docker_container_state,
 	.version = docker_version,
 	.image_ensure = docker_image_ensure,
-	.container_run = docker_container_run,
+	.container_create = docker_container_create,
+	.container_start = docker_container_start,
 	.container_end = docker_container_end,
-	.containers_labelled = docker_containers_labelled,
 	.oom_kills = docker_oom_kills,
 	.free = docker_free,
 };

@@ -52,7 +52,7 @@ struct engine_exec_status {
 
 #define ENGINE_CONTAINER_ID_MAX 72
 
-/* A container to create and run (-o image=), like docker run -d --init. Lists are NULL-terminated. */
+/* A container to create (-o image=), like docker create --init. Lists are NULL-terminated. */
 struct engine_container_spec {
 	const char *name;
 	const char *image;
@@ -101,19 +101,13 @@ struct engine_ops {
 	int (*version)(struct engine *e, char version[ENGINE_VERSION_MAX], char err[ENGINE_ERR_MAX]);
 	/* The image is there, pulled if it was not: 0, -ENOENT if neither, or the call's error. */
 	int (*image_ensure)(struct engine *e, const char *image, char err[ENGINE_ERR_MAX]);
-	/* Creates and starts a container; its id in id. */
-	int (*container_run)(struct engine *e, const struct engine_container_spec *spec,
-			     char id[ENGINE_CONTAINER_ID_MAX], char err[ENGINE_ERR_MAX]);
+	/* Creates a container (not started); its id in id. */
+	int (*container_create)(struct engine *e, const struct engine_container_spec *spec,
+				char id[ENGINE_CONTAINER_ID_MAX], char err[ENGINE_ERR_MAX]);
+	int (*container_start)(struct engine *e, const char *id, char err[ENGINE_ERR_MAX]);
 	/* Stops it (SIGTERM, then SIGKILL after timeout_s), and removes it unless keep. -ENOENT: gone already. */
 	int (*container_end)(struct engine *e, const char *container, int timeout_s, bool keep,
 			     char err[ENGINE_ERR_MAX]);
-	/*
-	 * Up to max ids of containers carrying every "K=V" of labels and not
-	 * the label without; *count says how many there were.
-	 */
-	int (*containers_labelled)(struct engine *e, const char *const *labels, const char *without,
-				   char (*ids)[ENGINE_CONTAINER_ID_MAX], size_t max, size_t *count,
-				   char err[ENGINE_ERR_MAX]);
 	/*
 	 * Processes the memory limit killed in the container (by id), from its
 	 * cgroup: -ENOENT where it cannot be read (a remote engine, say).

@@ -3,12 +3,16 @@
  */
 #include "sandbox.h"
 
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/random.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
 #include <unistd.h>
 
@@ -16,7 +20,7 @@
 #include "util/text.h"
 
 #define SANDBOX_STOP_SECONDS 2
-#define SANDBOX_ORPHANS_MAX 16
+#define SANDBOX_STATE_DIR "/var/lib/seshfs"
 #define FUSE_SUPER_MAGIC 0x65735546
 
 /*
@@ -125,27 +129,155 @@ static int sandbox_status_line(struct sandbox *sb, size_t *n, const char *key, c
 	return 0;
 }
 
-/* Containers a killed seshfs left on this mount point: removed, with a log line each. */
-static void sandbox_sweep(struct engine *e, const char *const *labels)
+/*
+ * The host's records of the containers seshfs created and has not removed
+ * yet: a file per container, named by its id, holding the engine and the
+ * mount point. Only a recorded container is ever swept: a container that
+ * merely carries the labels (given by hand, or copied by docker commit) is
+ * not seshfs's to remove. Under /var/lib, not /run: they outlive a reboot of
+ * this host, which ends nothing on a remote engine. The directory, made
+ * owner-only, in dir; false after one log line.
+ */
+static bool sandbox_records_dir(char dir[PATH_MAX])
 {
-	char (*ids)[ENGINE_CONTAINER_ID_MAX] = calloc(SANDBOX_ORPHANS_MAX, sizeof(*ids));
-	char err[ENGINE_ERR_MAX];
-	size_t count = 0;
+	const char *state = getenv("STATE_DIRECTORY");	/* systemd's, for StateDirectory=seshfs */
+	const char *reason = NULL;
+	struct stat st;
 
-	if (!ids || e->ops->containers_labelled(e, labels, "seshfs.keep", ids, SANDBOX_ORPHANS_MAX, &count, err) < 0) {
-		if (ids)
-			log_error("cannot look for containers left by an earlier seshfs: %s", err);
-		free(ids);
+	if (!state || !*state)
+		state = SANDBOX_STATE_DIR;
+	if (snprintf(dir, PATH_MAX, "%s/sandboxes", state) >= PATH_MAX)
+		reason = strerror(ENAMETOOLONG);
+	else if ((mkdir(state, 0755) < 0 && errno != EEXIST) || (mkdir(dir, 0700) < 0 && errno != EEXIST) ||
+		 stat(dir, &st) < 0 || eaccess(dir, W_OK) < 0)
+		reason = strerror(errno);
+	else if (!S_ISDIR(st.st_mode) || st.st_uid != geteuid() || (st.st_mode & 022))
+		reason = "not a directory that only seshfs's user may write";
+	if (!reason)
+		return true;
+	log_error("sandbox records: %s: %s; a sandbox a killed seshfs leaves will not be swept", dir, reason);
+	return false;
+}
+
+/* Container ids are hex: a record's name is one, and nothing else is taken for one. */
+static bool sandbox_id_valid(const char *id)
+{
+	size_t len = strspn(id, "0123456789abcdef");
+
+	return len > 0 && len < ENGINE_CONTAINER_ID_MAX && !id[len];
+}
+
+/*
+ * The container's record, written before it starts: a temporary file,
+ * synced, renamed into place. A failure is a log line, and no record.
+ */
+static void sandbox_record(struct sandbox *sb, const char *dir, const char *engine, const char *mountpoint)
+{
+	char temporary[PATH_MAX];
+	json_t *record = json_pack("{s:s, s:s, s:s}", "engine", engine, "mountpoint", mountpoint, "name", sb->name);
+	int fd = -1, saved = 0;
+
+	if (!record) {
+		saved = ENOMEM;
+		goto out;
+	}
+	if (!sandbox_id_valid(sb->id) || snprintf(temporary, sizeof(temporary), "%s/.%s", dir, sb->id) >= PATH_MAX ||
+	    snprintf(sb->record, sizeof(sb->record), "%s/%s", dir, sb->id) >= PATH_MAX) {
+		saved = EINVAL;
+		goto out;
+	}
+	errno = 0;
+	fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0 || json_dumpfd(record, fd, JSON_COMPACT) < 0 || fsync(fd) < 0 || rename(temporary, sb->record) < 0) {
+		saved = errno ? errno : EIO;
+		unlink(temporary);
+		goto out;
+	}
+	int dir_fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);	/* the rename, durable */
+	if (dir_fd >= 0) {
+		fsync(dir_fd);
+		close(dir_fd);
+	}
+out:
+	if (fd >= 0)
+		close(fd);
+	json_decref(record);
+	if (saved) {
+		log_error("sandbox records: cannot record container %.12s in %s: %s", sb->id, dir, strerror(saved));
+		sb->record[0] = '\0';
+	}
+}
+
+/* The record dir/id: this engine's (true), and on this mount point (*here), or another engine's. */
+static bool sandbox_record_read(const char *dir, const char *id, const char *engine, const char *mountpoint,
+				bool *here)
+{
+	char path[PATH_MAX];
+	json_t *record = NULL;
+	bool engines = false;
+
+	if (snprintf(path, sizeof(path), "%s/%s", dir, id) < PATH_MAX &&
+	    (record = json_load_file(path, 0, NULL))) {
+		const char *its_engine = json_string_value(json_object_get(record, "engine"));
+		const char *its_mountpoint = json_string_value(json_object_get(record, "mountpoint"));
+		engines = its_engine && strcmp(its_engine, engine) == 0;
+		*here = its_mountpoint && strcmp(its_mountpoint, mountpoint) == 0;
+	}
+	json_decref(record);
+	return engines;
+}
+
+/*
+ * Containers a killed seshfs left on this mount point: each recorded one
+ * removed, with a log line, and its record with it. The engine's records
+ * of containers that went by themselves (the watchdog ended them) go too,
+ * whatever their mount point: they would pile up otherwise.
+ */
+static void sandbox_sweep(struct engine *e, const char *dir, const char *mountpoint)
+{
+	DIR *records = opendir(dir);
+	struct dirent *entry;
+
+	if (!records) {
+		log_error("sandbox records: %s: %s", dir, strerror(errno));
 		return;
 	}
-	for (size_t i = 0; i < count && i < SANDBOX_ORPHANS_MAX; i++) {
-		int ret = e->ops->container_end(e, ids[i], 0, false, err);
-		if (ret < 0 && ret != -ENOENT)
-			log_error("container %.12s, left by an earlier seshfs on this mount point: %s", ids[i], err);
-		else
-			log_info("removed container %.12s, left by an earlier seshfs on this mount point", ids[i]);
+	while ((entry = readdir(records))) {
+		const char *id = entry->d_name;
+		enum engine_container_state state;
+		char err[ENGINE_ERR_MAX];
+		bool here = false;
+		int ret;
+
+		if (!sandbox_id_valid(id) || !sandbox_record_read(dir, id, engine_url(e), mountpoint, &here))
+			continue;
+		if (!here) {
+			if (e->ops->container_state(e, id, &state, NULL, err) == -ENOENT)
+				unlinkat(dirfd(records), id, 0);
+			continue;
+		}
+		ret = e->ops->container_end(e, id, 0, false, err);
+		if (ret < 0 && ret != -ENOENT) {
+			log_error("container %.12s, left by an earlier seshfs on this mount point: %s", id, err);
+			continue;
+		}
+		if (ret == 0)
+			log_info("removed container %.12s, left by an earlier seshfs on this mount point", id);
+		unlinkat(dirfd(records), id, 0);
 	}
-	free(ids);
+	closedir(records);
+}
+
+/*
+ * After container_end's ret: a container that is gone loses its record; one
+ * that may still be there keeps it, for the next mount's sweep.
+ */
+static void sandbox_forget(struct sandbox *sb, int ret)
+{
+	if (sb->record[0] && (ret == 0 || ret == -ENOENT) && unlink(sb->record) < 0 && errno != ENOENT)
+		log_error("sandbox records: %s: %s", sb->record, strerror(errno));
+	sb->record[0] = '\0';
+	sb->id[0] = '\0';
 }
 
 int sandbox_start(struct engine *e, const struct sandbox_options *o, const char *name, const char *mountpoint,
@@ -164,7 +296,7 @@ int sandbox_start(struct engine *e, const struct sandbox_options *o, const char 
 		.no_new_privileges = o->no_new_privileges,
 		.auto_remove = !o->keep,
 	};
-	char path[PATH_MAX], host[256], err[ENGINE_ERR_MAX], shown[TEXT_SHOWN_MAX + 1];
+	char path[PATH_MAX], records[PATH_MAX], host[256], err[ENGINE_ERR_MAX], shown[TEXT_SHOWN_MAX + 1];
 	char *mine[3] = { NULL, NULL, NULL };
 	struct sandbox_list labels = { 0 };
 	struct statfs fs;
@@ -194,9 +326,10 @@ int sandbox_start(struct engine *e, const struct sandbox_options *o, const char 
 	host[sizeof(host) - 1] = '\0';
 	if (asprintf(&mine[0], "seshfs.mountpoint=%s", path) < 0 || asprintf(&mine[1], "seshfs.host=%s", host) < 0)
 		goto oom;
+	bool recording = sandbox_records_dir(records);
 	/* A live mount here has a live seshfs: its container is not left over. */
-	if (statfs(path, &fs) == 0 && fs.f_type != FUSE_SUPER_MAGIC)
-		sandbox_sweep(e, (const char *const *)mine);
+	if (recording && statfs(path, &fs) == 0 && fs.f_type != FUSE_SUPER_MAGIC)
+		sandbox_sweep(e, records, path);
 	for (size_t i = 0; i < o->labels.count; i++) {
 		if (sandbox_list_add(&labels, o->labels.items[i]) < 0)
 			goto oom;
@@ -223,7 +356,14 @@ int sandbox_start(struct engine *e, const struct sandbox_options *o, const char 
 		goto out;
 	}
 	if (ret == 0)
-		ret = e->ops->container_run(e, &spec, sb->id, err);
+		ret = e->ops->container_create(e, &spec, sb->id, err);
+	/* Recorded before it starts: a seshfs killed once it runs has left a record of it. */
+	if (ret == 0 && recording && !o->keep)
+		sandbox_record(sb, records, engine_url(e), path);
+	if (ret == 0 && (ret = e->ops->container_start(e, sb->id, err)) < 0) {
+		char ignored[ENGINE_ERR_MAX];
+		sandbox_forget(sb, e->ops->container_end(e, sb->id, 0, false, ignored));
+	}
 	if (ret < 0) {
 		text_escape(err, strlen(err), shown, sizeof(shown));
 		fprintf(stderr, "seshfs: cannot start a container from '%s': %s\n", o->image, shown);
@@ -259,7 +399,7 @@ void sandbox_end(struct engine *e, struct sandbox *sb)
 	int ret = e->ops->container_end(e, sb->id, SANDBOX_STOP_SECONDS, sb->keep, err);
 	if (ret < 0 && ret != -ENOENT)
 		log_error("container %s: %s", sb->name, err);
-	sb->id[0] = '\0';
+	sandbox_forget(sb, ret);
 }
 
 void sandbox_free(struct sandbox *sb)

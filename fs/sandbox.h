@@ -3,11 +3,13 @@
  * with docker run's limits and mounts, and ends at unmount. Killed, seshfs
  * leaves none behind: its watchdog ends the container, which the engine
  * removes (auto-remove); one that survives anyway is swept when seshfs
- * mounts on the same mount point again.
+ * mounts on the same mount point again, if the host's records (sandbox.c)
+ * say seshfs made it.
  */
 #ifndef SESHFS_SANDBOX_H
 #define SESHFS_SANDBOX_H
 
+#include <limits.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -41,6 +43,7 @@ struct sandbox_options {
 struct sandbox {
 	char name[SANDBOX_NAME_MAX];
 	char id[ENGINE_CONTAINER_ID_MAX];
+	char record[PATH_MAX];	/* the host's record of it (see sandbox.c), or "" */
 	bool keep;
 	char *status_lines[SANDBOX_STATUS_LINES + 1];	/* "key value", for the mount's status */
 };

@@ -115,20 +115,3 @@ def test_a_killed_seshfs_leaves_no_container(sandbox):
     m.proc.wait(10)
     m.proc = None
     wait_until(lambda: inspect(m.sandbox) is None, timeout=15, what="the container to go")
-
-
-def test_a_container_left_behind_is_swept_at_the_next_mount(sandbox, tmp_path):
-    path = str(tmp_path / "mnt0")  # the path make_mount gives the first mount
-    os.makedirs(path, exist_ok=True)
-    docker("run", "-d", "--name", "seshfs-test-orphan", "--label", f"seshfs.mountpoint={path}",
-           "--label", f"seshfs.host={socket.gethostname()}", IMAGE, "sleep", "1000")
-    docker("run", "-d", "--name", "seshfs-test-kept-orphan", "--label", f"seshfs.mountpoint={path}",
-           "--label", f"seshfs.host={socket.gethostname()}", "--label", "seshfs.keep=1", IMAGE, "sleep", "1000")
-    try:
-        m = sandbox()
-        assert m.path == path
-        assert inspect("seshfs-test-orphan") is None
-        assert inspect("seshfs-test-kept-orphan") is not None  # keep: not swept
-        assert "left by an earlier seshfs on this mount point" in m.read_log()
-    finally:
-        docker("rm", "-f", "seshfs-test-orphan", "seshfs-test-kept-orphan", check=False)
