@@ -40,9 +40,11 @@ def test_the_harness_sees_every_kind_of_command_that_runs(differential):
     never runs does not. (No applets run at once: ash's traces of those mix.)"""
     result = differential.check(b"zz1 a; t\\ouch F; f() { zz2; }; f; echo x; cat </dev/null; ls; echo $(mkfs); zz3 &\n"
                                 b"false && printf x\n")
-    assert result["ran"] == {b"zz1", b"touch", b"zz2", b"echo", b"cat", b"ls", b"mkfs", b"zz3"}
+    expected = {b"zz1", b"touch", b"zz2", b"echo", b"cat", b"ls", b"mkfs", b"zz3"}
+    unseen = {b"echo"} if differential.shell == "dash" else set()	# dash's builtins do not show
+    assert result["ran"] == expected - unseen
     assert not result["bypass"]
-    assert result["false_refusal"] == [b"printf"]
+    assert result["false_refusal"] == sorted({b"printf"} | unseen)
 
 
 def test_a_name_that_ran_unreported_is_a_bypass_unless_the_policy_refuses():
