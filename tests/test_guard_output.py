@@ -1,7 +1,7 @@
 """What redaction and history show of output and input that carry terminal
 escapes or long lines: a secret coloured (before it or inside it) is still
-found, and a history line is redacted before it is cut. Under busybox ash
-and bash."""
+found, a history line is redacted before it is cut, and history writes
+control bytes as \\xNN. Under busybox ash and bash."""
 import pytest
 
 from conftest import session_with
@@ -60,5 +60,16 @@ def test_history_redacts_a_line_before_it_cuts_it_at_4_KiB(make_mount, sh):
     assert s.read_until(b"done\n") == b"done\n"
     assert history_rows(s) == [
         (1, 0, (head + "[REDACTED AWS KEY]").encode()[:4096]),
+        (2, 0, b"echo done"),
+    ]
+
+
+@pytest.mark.parametrize("sh", SHELLS)
+def test_history_writes_control_bytes_and_invalid_utf8_as_xNN(mount, sh):
+    s = session_with(mount, sh, "timeout 3")
+    s.send(b": a\x1b[1mb\rc \x01\x7f \xc2\x85 \xff \xc3\xa9 x\\y\tz\necho done\n")
+    assert s.read_until(b"done\n") == b"done\n"
+    assert history_rows(s) == [
+        (1, 0, b": a\\x1b[1mb\\x0dc \\x01\\x7f \\xc2\\x85 \\xff \xc3\xa9 x\\\\y\\tz"),
         (2, 0, b"echo done"),
     ]

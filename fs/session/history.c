@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "../util/log.h"
+#include "../util/text.h"
 #include "internal.h"
 
 /*
@@ -171,12 +172,16 @@ void history_lines_eaten(struct session *s, uint64_t count)
 	}
 }
 
-/* COMMAND's escapes: backslash and tab; the newline between two lines is written by the caller. */
+/*
+ * COMMAND's escapes: a tab \t, and text_escape's for the rest (\\, and
+ * \xNN for control bytes, CR and ESC among them, and what is not UTF-8);
+ * the newline between two lines is written by the caller.
+ */
 static bool history_entry_add(struct session_history *hi, const char *text, size_t len)
 {
-	/* The separator, every byte escaped, and the final newline. */
-	size_t need = hi->entry_len + 2 + 2 * len + 1;
-	char *grown = realloc(hi->entry, need);
+	/* The separator, every byte escaped (\xNN at most), and the final newline. */
+	size_t size = hi->entry_len + 2 + 4 * len + 1;
+	char *grown = realloc(hi->entry, size);
 
 	if (!grown)
 		return false;
@@ -185,17 +190,20 @@ static bool history_entry_add(struct session_history *hi, const char *text, size
 		hi->entry[hi->entry_len++] = '\\';
 		hi->entry[hi->entry_len++] = 'n';
 	}
-	for (size_t i = 0; i < len; i++) {
-		char c = text[i];
-		if (c != ' ' && c != '\t')
-			hi->entry_has_text = true;
-		if (c == '\\' || c == '\t') {
-			hi->entry[hi->entry_len++] = '\\';
-			c = c == '\t' ? 't' : '\\';
-		}
-		hi->entry[hi->entry_len++] = c;
+	for (size_t i = 0; i < len && !hi->entry_has_text; i++)
+		hi->entry_has_text = text[i] != ' ' && text[i] != '\t';
+	for (;;) {
+		const char *tab = memchr(text, '\t', len);
+		size_t piece = tab ? (size_t)(tab - text) : len;
+		/* Room for the whole piece escaped: text_escape cuts nothing. */
+		hi->entry_len += text_escape(text, piece, hi->entry + hi->entry_len, size - hi->entry_len);
+		if (!tab)
+			return true;
+		hi->entry[hi->entry_len++] = '\\';
+		hi->entry[hi->entry_len++] = 't';
+		text += piece + 1;
+		len -= piece + 1;
 	}
-	return true;
 }
 
 /* The oldest pending line becomes part of the entry the shell reads. */
