@@ -49,12 +49,15 @@ def test_the_harness_sees_every_kind_of_command_that_runs(differential):
 
 def test_a_name_that_ran_unreported_is_a_bypass_unless_the_policy_refuses():
     ran = {b"echo", b"zz1"}
-    assert run.compare(False, [(True, b"echo")], ran) == {"bypass": [b"zz1"], "false_refusal": []}
+    assert run.compare(False, [(True, b"echo")], ran) == \
+        {"bypass": [b"zz1"], "false_refusal": [], "passes_allowed": True}
     # An uncheckable word, or a splitter that cannot follow: the policy refuses the input.
     assert run.compare(False, [(True, b"echo"), (False, b"$x")], ran)["bypass"] == []
     assert run.compare(True, [(True, b"echo")], ran)["bypass"] == []
     assert run.compare(False, [(True, b"echo"), (True, b"zz1"), (True, b"zz2")], ran) == \
-        {"bypass": [], "false_refusal": [b"zz2"]}
+        {"bypass": [], "false_refusal": [b"zz2"], "passes_allowed": False}
+    # Missed, but a word reported instead is not on the allow-list of harmless names.
+    assert run.compare(False, [(True, b"{zz1,}")], {b"zz1"})["passes_allowed"] is False
 
 
 def test_no_input_of_the_corpus_runs_what_the_splitter_did_not_report(differential):

@@ -15,6 +15,7 @@ ALLOWED = ("echo", "true", "printf", "cat", "ls")
 FORBIDDEN = ("touch", "mkfs", "zz1", "zz2", "zz3")
 NAMES = ALLOWED + FORBIDDEN
 NAMES_BYTES = frozenset(n.encode() for n in NAMES)
+ALLOWED_BYTES = frozenset(n.encode() for n in ALLOWED)
 FUNCTIONS = ("f", "g", "echo", "zz2")
 RESERVED = ("!", "time", "if", "then", "else", "elif", "fi", "for", "while", "until", "do", "done",
             "case", "esac", "select", "function", "in", "{", "}", "[[", "]]", "((", "))")
@@ -45,7 +46,9 @@ class Generator:
             return n
         i = self.rng.randrange(1, len(n))
         forms = [f"'{n}'", f'"{n}"', f"{n[:i]}\\{n[i:]}", f"{n[:i]}''{n[i:]}", f'{n[:i]}""{n[i:]}',
-                 f"\\{n}", f"{n[:i]}'{n[i:]}'", f"$'{n}'", f'{n[:i]}"{n[i:]}"', f"{n[:i]}\\\n{n[i:]}"]
+                 f"\\{n}", f"{n[:i]}'{n[i:]}'", f"$'{n}'", f'{n[:i]}"{n[i:]}"', f"{n[:i]}\\\n{n[i:]}",
+                 f"{{{n},}}", f"{n[:i]}{{{n[i:]},}}", f"{{,{n}}}", f"{n[:i]}{{{n[i:]}}}", f"$\"{n}\"",
+                 f"{n}\t"]
         return self.pick(forms)
 
     def literal(self):
@@ -58,10 +61,11 @@ class Generator:
         forms = [f"${v}", f"${{{v}}}", f"${{{v}:-{self.word(depth + 1, inner=True)}}}",
                  f"${{{v}#{self.literal()}}}", f"${{#{v}}}", f"${{{v}%%{self.literal()}}}",
                  f"${{{v}:+{self.word(depth + 1, inner=True)}}}", f"${{{v}-'}}'}}",
+                 f"${{{v}:={self.word(depth + 1, inner=True)}}}", f"${{{v}?$({self.list(depth + 1)})}}",
                  f"$({self.list(depth + 1)})", f"`{self.list(depth + 1, backquote=True)}`",
                  f"$(({self.arith(depth + 1)}))", f"$( {self.list(depth + 1)} )"]
         if self.dialect == "bash":
-            forms += [f"<({self.list(depth + 1)})", f"${{{v}/a/b}}", f"${{{v}^^}}", f"${{{v}@Q}}",
+            forms += [f"<({self.list(depth + 1)})", f">({self.list(depth + 1)})", f"${{{v}/a/b}}", f"${{{v}^^}}", f"${{{v}@Q}}",
                       f"$[{self.arith(depth + 1)}]"]
         return self.pick(forms)
 
@@ -261,7 +265,7 @@ class Generator:
             what = self.pick([b"\\\n", b"\0", b" ", b"\n", b";", b"'", b'"', b"`", b"$(", b")", b"(", b"{",
                               b"}", b"#", b"\\", b"&", b"|", b"<<E\n", b"\nE\n", b"$((", b"))",
                               self.pick(RESERVED).encode() + b" ", self.pick(NAMES).encode(),
-                              b" " + self.pick(RESERVED).encode(), b"zz1"])
+                              b" " + self.pick(RESERVED).encode(), b"zz1", b"\t", b"\r", b"{", b",}"])
             if self.chance(0.3) and len(b) > 0:
                 end = min(len(b), pos + self.rng.randrange(1, 4))
                 b[pos:end] = what

@@ -262,8 +262,10 @@ def compare(failed, words, ran):
     reported = {w for checkable, w in words if checkable}
     refused = failed or any(not checkable or w in RUNNERS for checkable, w in words)
     missed = ran - reported
-    return {"bypass": sorted(missed) if missed and not refused else [],
-            "false_refusal": sorted((reported & gen.NAMES_BYTES) - ran)}
+    bypass = sorted(missed) if missed and not refused else []
+    return {"bypass": bypass, "false_refusal": sorted((reported & gen.NAMES_BYTES) - ran),
+            # The worst kind: an allow-list of the harmless names lets it through.
+            "passes_allowed": bool(bypass) and reported <= gen.ALLOWED_BYTES}
 
 
 class Splitter:
@@ -393,7 +395,10 @@ def record(finding, shell, corpus, findings_file):
                     f"- ran: {', '.join(show(w) for w in sorted(finding['ran']))}"
                     f" (not reported: {', '.join(show(w) for w in finding['bypass'])})\n"
                     f"- the splitter reported: {reported or 'nothing'}"
-                    f"{' and failed' if finding['failed'] else ''}\n")
+                    f"{' and failed' if finding['failed'] else ''}\n"
+                    f"- `allow {' '.join(gen.ALLOWED)}` "
+                    f"{'lets it through' if finding['passes_allowed'] else 'refuses it (a reported word is not listed)'}"
+                    f"\n")
     return name
 
 
@@ -417,7 +422,7 @@ def main():
     if os.geteuid() != 0:
         ap.error("needs root: the shells run in a chroot as uid 65534")
 
-    stats = {"tried": 0, "bypasses": 0, "new": 0, "false_refusals": 0, "refused": 0, "timeouts": 0}
+    stats = {"tried": 0, "bypasses": 0, "passes_allowed": 0, "new": 0, "false_refusals": 0, "refused": 0, "timeouts": 0}
     found = args.found or args.corpus
     # One finding per kind, over runs too: what an earlier run found is known.
     seen = {signature(data) for name, data in load_corpus([found]) if name.startswith("found-")}
@@ -426,7 +431,8 @@ def main():
 
     def summary():
         print(f"{args.shell}: {stats['tried']} inputs in {time.monotonic() - start:.0f} s, "
-              f"{stats['bypasses']} bypasses ({stats['new']} of a new kind, {len(recorded)} recorded), "
+              f"{stats['bypasses']} bypasses ({stats['passes_allowed']} through an allow-list of harmless names; "
+              f"{stats['new']} of a new kind, {len(recorded)} recorded), "
               f"{stats['false_refusals']} with a false refusal, {stats['refused']} refused by the splitter, "
               f"{stats['timeouts']} timeouts", flush=True)
 
@@ -455,6 +461,7 @@ def main():
             if not result["bypass"]:
                 continue
             stats["bypasses"] += 1
+            stats["passes_allowed"] += result["passes_allowed"]
             if args.replay is not None:
                 print(f"BYPASS {args.shell} {name}: `{show(data)}` ran {[show(w) for w in result['bypass']]}, "
                       f"reported {[show(w) for _, w in result['words']]}", flush=True)
