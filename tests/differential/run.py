@@ -76,6 +76,15 @@ def libraries(binary):
 def build_root(use_strace):
     """A chroot of the shells, their libraries and a stub per name."""
     root = tempfile.mkdtemp(prefix="seshfs-differential-")
+    try:
+        _fill_root(root, use_strace)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+    return root
+
+
+def _fill_root(root, use_strace):
     os.chmod(root, 0o755)
     binaries = {"/bin/bash": shutil.which("bash"), "/bin/dash": shutil.which("dash"),
                 "/bin/busybox": shutil.which("busybox")}
@@ -104,7 +113,6 @@ def build_root(use_strace):
         with open(stub, "w") as f:
             f.write('#!/bin/dash\necho "${0##*/}" >>"$SESHFS_DIFF_LOG"\n')
         os.chmod(stub, 0o755)
-    return root
 
 
 def _limit():
@@ -228,7 +236,8 @@ def _run_one(shell, data, index, timeout, use_strace):
         shutil.rmtree(d, ignore_errors=True)
 
 
-def _worker(conn, root, shell, timeout, use_strace):
+def _enter(root):
+    """The worker's jail: namespaces of its own, the chroot, limits."""
     libc = ctypes.CDLL(None, use_errno=True)
     if libc.unshare(CLONE_NEWNS | CLONE_NEWNET) != 0:
         raise OSError(ctypes.get_errno(), "unshare")
@@ -240,6 +249,15 @@ def _worker(conn, root, shell, timeout, use_strace):
     _limit()
     os.chroot(root)
     os.chdir("/")
+
+
+def _worker(conn, root, shell, timeout, use_strace):
+    try:
+        _enter(root)
+    except OSError as e:
+        conn.send(f"cannot enter the shells' chroot: {e}")
+        return
+    conn.send("ready")
     index = 0
     while True:
         data = conn.recv()
@@ -294,6 +312,7 @@ class Differential:
     def __init__(self, shell, driver, timeout=3.0, use_strace=False):
         self.shell = shell
         self.timeout = timeout
+        self.splitter = None
         self.root = build_root(use_strace)
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe()
@@ -301,6 +320,10 @@ class Differential:
                                   daemon=True)
         self.worker.start()
         child.close()
+        ready = self.conn.recv() if self.conn.poll(30) else "no answer in 30 s"
+        if ready != "ready":
+            self.close()
+            raise RuntimeError(f"{shell}: {ready}")
         self.splitter = Splitter(driver, shell)
 
     def check(self, data):
@@ -343,7 +366,8 @@ class Differential:
         return data
 
     def close(self):
-        self.splitter.close()
+        if self.splitter:
+            self.splitter.close()
         try:
             self.conn.send(None)
         except OSError:
@@ -421,6 +445,8 @@ def main():
         ap.error("--driver or SESHFS_SPLITTER_REPORT names splitter-report")
     if os.geteuid() != 0:
         ap.error("needs root: the shells run in a chroot as uid 65534")
+    # timeout(1) and the like stop it with SIGTERM: the chroot still goes.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
     stats = {"tried": 0, "bypasses": 0, "passes_allowed": 0, "new": 0, "false_refusals": 0, "refused": 0, "timeouts": 0}
     found = args.found or args.corpus
