@@ -2,15 +2,17 @@
 """The command splitter (fs/guard/cmdline.c) against bash, busybox ash and dash.
 
 Each input runs in the real shell, started as seshfs starts it (interactive,
-reading a pipe), where every command name the generator uses resolves to a
-logging stub, with xtrace on (it shows builtins, functions and busybox's
-applets, which never look at PATH) and optionally under strace (execve).
-What ran is compared with what the splitter reports for that shell's dialect
+reading a pipe, bash without history expansion), where every command name the
+generator uses resolves to a logging stub, with xtrace on (it shows builtins,
+functions and busybox's applets, which never look at PATH; dash's is not
+used: it does not quote words) and optionally under strace (execve). What
+ran is compared with what the splitter reports for that shell's dialect
 (splitter-report, built next to the unit tests):
 
   bypass         a name ran that was not reported, while the splitter neither
-                 failed nor reported an uncheckable word (either of which
-                 makes the policy refuse the input): the policy would let it by
+                 failed nor reported an uncheckable word or a runner (time,
+                 exec, eval...), each of which makes the policy refuse the
+                 input; the worst let `allow echo true printf cat ls` through
   false refusal  a name was reported that did not run: refused for nothing
 
 Safety: the inputs are random shell code. They run in a chroot holding only
