@@ -485,6 +485,13 @@ static void test_redact(void)
 		big[REDACT_HOLD_MAX / 2] = '\n';
 		redact_feed(r, &held, big, REDACT_HOLD_MAX / 2 + 1, sink, &out);
 	}
+	/*
+	 * A match in the text as it is never cuts a sequence: it stops where one
+	 * starts, or where a string's contents end (not "[REDACTED];1m").
+	 */
+	CHECK(redacts_to(r, "token=abc\033[0;1m x", "token=[REDACTED]\033[0;1m x"));
+	CHECK(redacts_to(r, "\033]8;;http://h/?token=abc\033\\link\033]8;;\033\\",
+			 "\033]8;;http://h/?token=[REDACTED]\033\\link\033]8;;\033\\"));
 	CHECK(!held.in_block && out.seen == strlen("[REDACTED PRIVATE KEY]") + REDACT_HOLD_MAX / 2 + 1);
 	redact_stream_free(&held);
 	free(big);

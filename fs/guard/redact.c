@@ -342,40 +342,48 @@ static void rule_replace(const struct redact_rule *rule, const char *text, const
 
 #define ESC '\033'
 
+/* An escape sequence in a text. */
+struct redact_escape {
+	size_t start, end;
+	size_t body, body_end;	/* a string's contents (OSC, DCS ...); else empty, at end */
+};
+
 /*
- * The length of the escape sequence at text[0], an ESC (ECMA-48, as
- * terminals read it): CSI (ESC [, parameters, intermediates, a final
- * byte), a string (OSC, DCS, SOS, PM, APC) up to BEL or ST, or ESC,
- * intermediates and a final byte (ESC ( B, ESC 7). A sequence cut short
- * ends before the byte that does not fit it; none takes in a newline, so
- * lines stay lines.
+ * The escape sequence at text[0], an ESC (ECMA-48, as terminals read it),
+ * offsets from text: CSI (ESC [, parameters, intermediates, a final byte),
+ * a string (OSC, DCS, SOS, PM, APC) up to BEL or ST, or ESC, intermediates
+ * and a final byte (ESC ( B, ESC 7). A sequence cut short ends before the
+ * byte that does not fit it; none takes in a newline, so lines stay lines.
  */
-static size_t escape_len(const char *text, size_t len)
+static void escape_scan(const char *text, size_t len, struct redact_escape *e)
 {
 	const unsigned char *p = (const unsigned char *)text;
 	size_t i;
 
-	if (len < 2)
-		return 1;
-	if (p[1] == '[') {
+	if (len >= 2 && (p[1] == ']' || p[1] == 'P' || p[1] == 'X' || p[1] == '^' || p[1] == '_')) {
+		e->body = 2;
+		for (i = 2; i < len && p[i] != '\n' && p[i] != '\a' && p[i] != ESC; i++)
+			;
+		e->body_end = i;
+		if (i < len && p[i] == '\a')
+			i++;
+		else if (i + 1 < len && p[i] == ESC && p[i + 1] == '\\')
+			i += 2;	/* ST; another ESC starts a new sequence, which ends this one */
+		e->end = i;
+		return;
+	}
+	if (len >= 2 && p[1] == '[') {
 		for (i = 2; i < len && p[i] >= 0x30 && p[i] <= 0x3f; i++)
 			;
 		for (; i < len && p[i] >= 0x20 && p[i] <= 0x2f; i++)
 			;
-		return i < len && p[i] >= 0x40 && p[i] <= 0x7e ? i + 1 : i;
+		i += i < len && p[i] >= 0x40 && p[i] <= 0x7e;
+	} else {
+		for (i = 1; i < len && p[i] >= 0x20 && p[i] <= 0x2f; i++)
+			;
+		i += i < len && p[i] >= 0x30 && p[i] <= 0x7e;
 	}
-	if (p[1] == ']' || p[1] == 'P' || p[1] == 'X' || p[1] == '^' || p[1] == '_') {
-		for (i = 2; i < len && p[i] != '\n'; i++) {
-			if (p[i] == '\a')
-				return i + 1;
-			if (p[i] == ESC)	/* ST, or a new sequence that ends this one */
-				return i + 1 < len && p[i + 1] == '\\' ? i + 2 : i;
-		}
-		return i;
-	}
-	for (i = 1; i < len && p[i] >= 0x20 && p[i] <= 0x2f; i++)
-		;
-	return i < len && p[i] >= 0x30 && p[i] <= 0x7e ? i + 1 : i;
+	e->end = e->body = e->body_end = i;
 }
 
 /* Where a rule is searched: a text, or what a terminal shows of it. */
@@ -383,36 +391,80 @@ struct redact_view {
 	const char *text;
 	size_t len;
 	const size_t *at;	/* NULL: the text itself; else where byte i (and the end) stands in the text */
+	const struct redact_escape *escapes;	/* what was taken out, in order */
+	size_t escape_count;
 };
+
+/*
+ * buffer (have items of size bytes) grown to hold count, doubling: the
+ * buffer to use, or NULL when out of memory (then buffer stays as it was).
+ */
+static void *shown_grow(void *buffer, size_t *have, size_t count, size_t size)
+{
+	if (count <= *have)
+		return buffer;
+	size_t want = 2 * *have > count ? 2 * *have : count;
+	void *grown = realloc(buffer, want * size);
+	if (grown)
+		*have = want;
+	return grown;
+}
 
 /* text[0..len) with its escape sequences taken out, in rs's buffers; false when out of memory. */
 static bool view_shown(struct redact_stream *rs, const char *text, size_t len, struct redact_view *v)
 {
-	if (len + 1 > rs->shown_size) {
-		char *shown = realloc(rs->shown, len + 1);
-		if (shown)
-			rs->shown = shown;
-		size_t *at = realloc(rs->shown_at, (len + 1) * sizeof(*at));
-		if (at)
-			rs->shown_at = at;
-		if (!shown || !at)
-			return false;
-		rs->shown_size = len + 1;
-	}
-	size_t n = 0;
+	size_t n = 0, count = 0;
+	char *shown = shown_grow(rs->shown, &rs->shown_size, len + 1, 1);
+
+	if (!shown)
+		return false;
+	rs->shown = shown;
+	size_t *at = shown_grow(rs->shown_at, &rs->shown_at_size, len + 1, sizeof(*at));
+	if (!at)
+		return false;
+	rs->shown_at = at;
 	for (size_t i = 0; i < len;) {
-		if (text[i] == ESC) {
-			i += escape_len(text + i, len - i);
+		if (text[i] != ESC) {
+			shown[n] = text[i];
+			at[n++] = i++;
 			continue;
 		}
-		rs->shown[n] = text[i];
-		rs->shown_at[n++] = i++;
+		struct redact_escape *escapes = shown_grow(rs->escapes, &rs->escapes_size, count + 1, sizeof(*escapes));
+		if (!escapes)
+			return false;
+		rs->escapes = escapes;
+		struct redact_escape *e = &escapes[count++];
+		escape_scan(text + i, len - i, e);
+		e->start = i;
+		e->end += i;
+		e->body += i;
+		e->body_end += i;
+		i = e->end;
 	}
-	rs->shown_at[n] = len;
-	v->text = rs->shown;
+	at[n] = len;
+	v->text = shown;
 	v->len = n;
-	v->at = rs->shown_at;
+	v->at = at;
+	v->escapes = rs->escapes;
+	v->escape_count = count;
 	return true;
+}
+
+/* The escape sequence that at lies inside of (after its first byte), or NULL. */
+static const struct redact_escape *escape_around(const struct redact_view *shown, size_t at)
+{
+	size_t low = 0, high = shown->escape_count;
+
+	while (low < high) {	/* the first that starts at at or later */
+		size_t mid = low + (high - low) / 2;
+		if (shown->escapes[mid].start < at)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	if (low == 0 || shown->escapes[low - 1].end <= at)
+		return NULL;
+	return &shown->escapes[low - 1];
 }
 
 /* A rule's next match in a view: its groups in the view, its span in the text. */
@@ -423,25 +475,64 @@ struct redact_match {
 	bool found;
 };
 
-/* The rule's leftmost match in v that starts at text offset from or later. */
+/*
+ * A match in the text as it is may take in whole escape sequences, or lie
+ * within a string's contents, but never cut one, or what a terminal shows
+ * of the rest would change: its end moves back to where the sequence it
+ * would cut starts (or its contents end), its groups with it. False: it
+ * starts inside a sequence, not in a string's contents, or nothing is left.
+ */
+static bool match_clip(const struct redact_view *shown, struct redact_match *m)
+{
+	const struct redact_escape *inside = escape_around(shown, m->start);
+	size_t end = m->end;
+
+	if (inside && (m->start < inside->body || m->start > inside->body_end))
+		return false;
+	if (inside && end > inside->body_end)
+		end = inside->body_end;
+	const struct redact_escape *cut = inside ? NULL : escape_around(shown, end);
+	if (cut)
+		end = cut->start;
+	if (end == m->end)
+		return true;
+	if (end == m->start)
+		return false;
+	m->end = end;
+	for (int i = 0; i < REGEX_SPANS_MAX; i++) {
+		struct regex_span *g = &m->spans[i];
+		if (g->start != REGEX_UNSET && g->end > end) {
+			g->end = end;
+			g->start = g->start < end ? g->start : end;
+		}
+	}
+	return true;
+}
+
+/*
+ * The rule's leftmost match in v that starts at text offset from or later;
+ * in the text itself (v->at NULL) one that shown's escapes allow.
+ */
 static void match_next(const struct redact_rule *rule, const struct redact_view *v, size_t from,
-		       struct redact_match *m)
+		       const struct redact_view *shown, struct redact_match *m)
 {
 	if (v->at) {
 		while (m->view_from < v->len && v->at[m->view_from] < from)
 			m->view_from++;
 		from = m->view_from;
 	}
-	m->found = rule_search(rule, v->text, v->len, from, m->spans) == 1;
-	if (!m->found)
-		return;
-	if (!v->at) {
+	while ((m->found = rule_search(rule, v->text, v->len, from, m->spans) == 1)) {
+		if (v->at) {
+			m->start = v->at[m->spans[0].start];
+			m->end = m->spans[0].end > m->spans[0].start ? v->at[m->spans[0].end - 1] + 1 : m->start;
+			return;
+		}
 		m->start = m->spans[0].start;
 		m->end = m->spans[0].end;
-		return;
+		if (!shown || match_clip(shown, m))
+			return;
+		from = m->start + 1;
 	}
-	m->start = v->at[m->spans[0].start];
-	m->end = m->spans[0].end > m->spans[0].start ? v->at[m->spans[0].end - 1] + 1 : m->start;
 }
 
 /*
@@ -454,13 +545,13 @@ static void match_next(const struct redact_rule *rule, const struct redact_view 
 static bool rule_apply(const struct redact_rule *rule, struct redact_stream *rs, const char *text, size_t len,
 		       const struct redact_view *shown, struct redact_out *o)
 {
-	const struct redact_view raw = { text, len, NULL };
+	const struct redact_view raw = { .text = text, .len = len };
 	struct redact_match in_raw = { .view_from = 0 }, in_shown = { .view_from = 0 };
 	size_t from = 0;
 
-	match_next(rule, &raw, 0, &in_raw);
+	match_next(rule, &raw, 0, shown, &in_raw);
 	if (shown)
-		match_next(rule, shown, 0, &in_shown);
+		match_next(rule, shown, 0, NULL, &in_shown);
 	if (!in_raw.found && !in_shown.found)
 		return false;
 	uint64_t matches = rs->matches;
@@ -478,9 +569,9 @@ static bool rule_apply(const struct redact_rule *rule, struct redact_stream *rs,
 		if (m->end == m->start)
 			out_add(o, text + from++, 1);	/* an empty match: step over a byte */
 		if (in_raw.found && in_raw.start < from)
-			match_next(rule, &raw, from, &in_raw);
+			match_next(rule, &raw, from, shown, &in_raw);
 		if (in_shown.found && in_shown.start < from)
-			match_next(rule, shown, from, &in_shown);
+			match_next(rule, shown, from, NULL, &in_shown);
 	}
 	out_add(o, text + from, len - from);
 	return rs->matches != matches;
@@ -662,6 +753,7 @@ void redact_stream_free(struct redact_stream *rs)
 	free(rs->scratch[1]);
 	free(rs->shown);
 	free(rs->shown_at);
+	free(rs->escapes);
 	memset(rs, 0, sizeof(*rs));
 }
 

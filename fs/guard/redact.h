@@ -42,6 +42,7 @@ const char *redact_source(const struct redact_rules *rules);
 void redact_free(struct redact_rules *rules);
 
 typedef void (*redact_sink)(void *ctx, const char *data, size_t len);
+struct redact_escape;
 
 struct redact_stream {
 	char *held;		/* the partial last line */
@@ -53,7 +54,8 @@ struct redact_stream {
 	size_t scratch_size[2];
 	char *shown;		/* a text with escapes, as a terminal shows it */
 	size_t *shown_at;	/* where each of its bytes stands in the text */
-	size_t shown_size;
+	struct redact_escape *escapes;	/* the escape sequences taken out */
+	size_t shown_size, shown_at_size, escapes_size;
 };
 
 /*
