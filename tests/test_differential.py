@@ -67,7 +67,8 @@ def test_no_input_of_the_corpus_runs_what_the_splitter_did_not_report(differenti
         result = differential.check(data)
         if result["bypass"]:
             bypasses.append(f"{name}: `{run.show(data)}` ran {[run.show(w) for w in result['bypass']]}, "
-                            f"the splitter reported {[run.show(w) for _, w in result['words']]}")
+                            f"the splitter ({result['dialect']}) reported "
+                            f"{[run.show(w) for _, w in result['words']]}")
     assert not bypasses, f"{differential.shell}:\n" + "\n".join(bypasses)
     # CI's budget for the replay is a minute for the three shells.
     assert time.monotonic() - started < 20

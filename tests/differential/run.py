@@ -309,12 +309,14 @@ class Splitter:
 
 
 class Differential:
-    """One shell in its chroot, and the splitter in that shell's dialect."""
+    """One shell in its chroot, and the splitter in that shell's dialect and in
+    the POSIX one ("sh", for a shell seshfs does not know), which must be safe
+    under every shell."""
 
     def __init__(self, shell, driver, timeout=3.0, use_strace=False):
         self.shell = shell
         self.timeout = timeout
-        self.splitter = None
+        self.splitters = {}
         self.root = build_root(use_strace)
         ctx = multiprocessing.get_context("fork")
         self.conn, child = ctx.Pipe()
@@ -326,20 +328,28 @@ class Differential:
         if ready != "ready":
             self.close()
             raise RuntimeError(f"{shell}: {ready}")
-        self.splitter = Splitter(driver, shell)
+        for dialect in (shell, "sh"):
+            self.splitters[dialect] = Splitter(driver, dialect)
 
     def check(self, data):
-        """What ran, what was reported, and the verdict for one input. The
-        policy holds a line until its newline comes: each input ends in one."""
+        """What ran, what was reported, and the verdict for one input: in the
+        shell's dialect, or in the POSIX one if only that has a bypass
+        ("dialect" says which). The policy holds a line until its newline
+        comes: each input ends in one."""
         if not data.endswith(b"\n"):
             data += b"\n"
-        failed, words = self.splitter.report(data)
+        reports = {dialect: splitter.report(data) for dialect, splitter in self.splitters.items()}
         self.conn.send(data)
         if not self.conn.poll(self.timeout + 30):
             raise RuntimeError(f"{self.shell}: the worker stopped answering")
         result = self.conn.recv()
-        return {"data": data, "ran": result["ran"], "words": words, "failed": failed,
-                "timed_out": result["timed_out"], **compare(failed, words, result["ran"])}
+        verdicts = {dialect: {"dialect": dialect, "words": words, "failed": failed,
+                              **compare(failed, words, result["ran"])}
+                    for dialect, (failed, words) in reports.items()}
+        verdict = verdicts[self.shell]
+        if not verdict["bypass"] and verdicts["sh"]["bypass"]:
+            verdict = verdicts["sh"]
+        return {"data": data, "ran": result["ran"], "timed_out": result["timed_out"], **verdict}
 
     def minimize(self, data, budget=120):
         """A shorter input that is still a bypass: lines, then words, then bytes
@@ -368,8 +378,8 @@ class Differential:
         return data
 
     def close(self):
-        if self.splitter:
-            self.splitter.close()
+        for splitter in self.splitters.values():
+            splitter.close()
         try:
             self.conn.send(None)
         except OSError:
@@ -416,7 +426,7 @@ def record(finding, shell, corpus, findings_file):
     if findings_file:
         reported = ", ".join(show(w) + ("" if c else " (uncheckable)") for c, w in finding["words"])
         with open(findings_file, "a") as f:
-            f.write(f"\n## {shell}: {name}\n"
+            f.write(f"\n## {shell} (the splitter in dialect {finding['dialect']}): {name}\n"
                     f"- input: `{show(data)}`\n"
                     f"- ran: {', '.join(show(w) for w in sorted(finding['ran']))}"
                     f" (not reported: {', '.join(show(w) for w in finding['bypass'])})\n"
@@ -491,7 +501,8 @@ def main():
             stats["bypasses"] += 1
             stats["passes_allowed"] += result["passes_allowed"]
             if args.replay is not None:
-                print(f"BYPASS {args.shell} {name}: `{show(data)}` ran {[show(w) for w in result['bypass']]}, "
+                print(f"BYPASS {args.shell} ({result['dialect']}) {name}: `{show(data)}` ran "
+                      f"{[show(w) for w in result['bypass']]}, "
                       f"reported {[show(w) for _, w in result['words']]}", flush=True)
                 continue
             small = diff.minimize(data)
@@ -503,7 +514,7 @@ def main():
             finding = diff.check(small)
             if not finding["bypass"]:
                 finding = result
-            print(f"BYPASS {args.shell}: `{show(finding['data'])}` ran "
+            print(f"BYPASS {args.shell} ({finding['dialect']}): `{show(finding['data'])}` ran "
                   f"{[show(w) for w in finding['bypass']]}", flush=True)
             if len(recorded) < 40:
                 recorded.append(record(finding, args.shell, found, args.findings))
