@@ -23,6 +23,7 @@
 #include "../backend/context.h"
 #include "../backend/engine.h"
 #include "../backend/procctl.h"
+#include "detach.h"
 #include "guard/policy.h"
 #include "guard/redact.h"
 #include "ops.h"
@@ -534,6 +535,8 @@ int main(int argc, char *argv[])
 	if (!cfg.defaults.shell || !cfg.defaults.user || !cfg.defaults.workdir)
 		goto out_args;
 	seshfs_raise_fd_limit();
+	/* No thread has started yet and /dev/fuse is not open: the detacher gets neither. */
+	detach_start(cmdline.mountpoint, cmdline.foreground);
 
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
 		fprintf(stderr, "seshfs: cannot initialise libcurl\n");
@@ -593,6 +596,7 @@ int main(int argc, char *argv[])
 		goto out_session;
 	if (fuse_session_mount(se, cmdline.mountpoint) != 0)
 		goto out_signals;
+	detach_arm();
 	if (!cmdline.foreground)
 		engine_before_fork(engine);	/* a thread would not survive the fork */
 	fuse_daemonize(cmdline.foreground);
@@ -633,6 +637,7 @@ int main(int argc, char *argv[])
 	sessions_shutdown();
 	reply_stop();
 	fuse_session_unmount(se);
+	detach_disarm();
 out_signals:
 	fuse_remove_signal_handlers(se);
 out_session:

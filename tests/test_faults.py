@@ -10,7 +10,7 @@ import signal
 import subprocess
 import threading
 
-from conftest import SESHFS_BIN, Container, expect_errno, wait_until
+from conftest import SESHFS_BIN, Container, Mount, expect_errno, wait_until
 
 
 def test_max_sessions_is_emfile_with_a_log_line(make_mount):
@@ -36,6 +36,23 @@ def fusermount_helpers(path):
     out = subprocess.run(["ps", "-eo", "pid,args"], capture_output=True, text=True).stdout
     return [int(l.split(None, 1)[0]) for l in out.splitlines()[1:]
             if "fusermount3" in l and l.rstrip().endswith(path)]
+
+
+def detachers(path):
+    """pids of the live processes that detach path's mount once its seshfs is gone."""
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                args = f.read().split(b"\0")
+        except OSError:
+            continue
+        name, rest = stat[stat.index("(") + 1:].rsplit(") ", 1)
+        if name == "seshfs-detach" and rest[0] not in "ZX" and path.encode() in args:
+            found.append(int(pid))
+    return found
 
 
 def kill_9(m):
@@ -74,7 +91,8 @@ def test_a_mount_point_left_by_a_dead_filesystem_is_named(make_mount, container)
     m = make_mount()
     helpers = fusermount_helpers(m.path)
     assert helpers, "auto_unmount's fusermount3 is running"
-    for pid in helpers:  # without its watcher, the mount outlives seshfs
+    assert detachers(m.path), "seshfs's detacher is running"
+    for pid in helpers + detachers(m.path):  # without them, the mount outlives seshfs
         os.kill(pid, signal.SIGKILL)
     kill_9(m)
     assert not usable(m.path)
@@ -99,6 +117,71 @@ def test_kill_9_leaves_no_process_in_the_container(make_mount, container):
     wait_until(lambda: container.processes() == [] and container.watchdogs() == [], timeout=5,
                what="everything the sessions started to go")
     wait_until(lambda: usable(m.path), timeout=5, what="the mount point to be free")
+
+
+def test_kill_9_detaches_the_mount_without_fusermount3s_watcher(container, tmp_path):
+    """fusermount3's watcher sometimes loses a race and leaves the mount dead: seshfs's
+    detacher frees it even when that watcher is gone (here on a path that mountinfo escapes)."""
+    m = Mount(str(tmp_path / "a mount\\point"), container).start()
+    try:
+        m.session().send("sleep 3339 &\n")
+        for pid in fusermount_helpers(m.path):
+            os.kill(pid, signal.SIGKILL)
+        kill_9(m)
+        wait_until(lambda: usable(m.path), timeout=5, what="the mount point to be free")
+        assert not os.path.ismount(m.path)
+        shown = m.path.replace("\\", "\\\\")  # as the log escapes it
+        assert m.read_log().endswith(f"seshfs: died without unmounting: the mount on {shown} is detached\n")
+        wait_until(lambda: detachers(m.path) == [], timeout=5, what="the detacher to exit")
+    finally:
+        m.unmount()
+
+
+def test_the_detacher_holds_nothing_on_the_mount_and_a_clean_unmount_ends_it(make_mount):
+    m = make_mount()
+    [pid] = detachers(m.path)
+    assert os.readlink(f"/proc/{pid}/cwd") == "/"
+    held = [os.readlink(f"/proc/{pid}/fd/{fd}") for fd in os.listdir(f"/proc/{pid}/fd")]
+    assert not [f for f in held if f in ("/dev/fuse", m.path) or f.startswith(m.path + "/")], held
+    r = subprocess.run(["fusermount3", "-u", m.path], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr  # not busy: a plain unmount works
+    assert m.proc.wait(30) == 0
+    wait_until(lambda: detachers(m.path) == [], timeout=5, what="the detacher to exit")
+    assert "detached" not in m.read_log()
+
+
+def test_the_detacher_leaves_a_mount_that_is_not_seshfss(make_mount, tmp_path):
+    m = make_mount()
+    [pid] = detachers(m.path)
+    os.kill(pid, signal.SIGSTOP)
+    try:
+        for helper in fusermount_helpers(m.path):
+            os.kill(helper, signal.SIGKILL)
+        kill_9(m)
+        subprocess.run(["mount", "-t", "tmpfs", "seshfs-test-tmpfs", m.path], check=True)
+    finally:
+        os.kill(pid, signal.SIGCONT)
+    try:
+        wait_until(lambda: detachers(m.path) == [], timeout=5, what="the detacher to exit")
+        with open("/proc/self/mountinfo") as f:
+            on_path = [line.split(" - ")[1].split()[0] for line in f if line.split()[4] == m.path]
+        assert on_path == ["fuse.seshfs", "tmpfs"]  # the dead mount, with another on top: both stay
+        assert "detached" not in m.read_log()
+    finally:
+        subprocess.run(["umount", m.path])
+
+
+def test_ten_kills_in_a_row_each_free_the_mount_point(container, tmp_path):
+    """scripts/kill9.sh does the same a hundred times."""
+    path = str(tmp_path / "mnt")
+    for _ in range(10):
+        m = Mount(path, container).start()
+        m.session().send("sleep 3341 &\n")
+        kill_9(m)
+        try:
+            wait_until(lambda: usable(path), timeout=5, what="the mount point to be free")
+        finally:
+            m.unmount()
 
 
 def test_a_killed_watchdog_is_started_again(make_mount, container):
