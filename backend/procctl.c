@@ -16,7 +16,7 @@
 
 /*
  * $0 is the shell, $1 "pipe" or "tty", $2 "merged" or "separate". The shell
- * must exist before the pid line says "running". The shell runs
+ * must exist before the first line says "PID DIALECT" (procctl.h). The shell runs
  * interactively (so that it prompts, see prompt.h) with private copies of
  * stdout and stderr on fds 8 and 9 for the prompt markers (merged: its fd 2
  * is then stdout, while the markers still come on both streams; a tty is
@@ -25,15 +25,47 @@
  * reads an interactive stdin with fgets(), which a SIGCHLD (a background job
  * ending) turns into end of input for good; given its stdin as a script it
  * reads with EINTR-safe read(2) and still expands PS1 before each command.
+ *
+ * The dialect is found without running the shell (a program that is no
+ * shell may never return): by its name, then the names along its symlinks
+ * (/bin/sh -> busybox, -> dash), then busybox by identity (the same file as
+ * busybox in PATH: a hard link) or by content (a copy: an ELF file that
+ * says BusyBox). Anything else is a POSIX sh. A bare name is looked up in
+ * PATH by hand: busybox's `command -v` answers an applet's name, not a path.
  */
 static const char procctl_shell_wrapper[] =
 	"command -v \"$0\" >/dev/null 2>&1 || { echo \"shell $0 not found\"; exit 127; }\n"
-	"echo $$\n"
+	"path_find() {\n"
+	"  rest=$PATH:\n"
+	"  while [ -n \"$rest\" ]; do\n"
+	"    dir=${rest%%:*} rest=${rest#*:}\n"
+	"    [ -f \"${dir:-.}/$1\" ] && [ -x \"${dir:-.}/$1\" ] && { found=${dir:-.}/$1; return 0; }\n"
+	"  done\n"
+	"  return 1\n"
+	"}\n"
+	"file=$0 dialect=sh hops=0\n"
+	"case $0 in */*) ;; *) path_find \"$0\" && file=$found ;; esac\n"
+	"while :; do\n"
+	"  case ${file##*/} in bash) dialect=bash ;; dash) dialect=dash ;; busybox*) dialect=ash ;; esac\n"
+	"  [ $dialect = sh ] && [ -L \"$file\" ] && [ $hops -lt 16 ] || break\n"
+	"  link=$(ls -ld \"$file\" </dev/null 2>/dev/null) || break\n"
+	"  link=${link#* -> } hops=$((hops + 1))\n"
+	"  case $link in /*) file=$link ;; *) file=${file%/*}/$link ;; esac\n"
+	"done\n"
+	"if [ $dialect = sh ] && [ -f \"$file\" ]; then\n"
+	"  if path_find busybox && [ \"$file\" -ef \"$found\" ]; then dialect=ash\n"
+	"  else case $(head -c 4 \"$file\" </dev/null 2>/dev/null) in\n"
+	"    ?ELF) grep -q -F BusyBox \"$file\" </dev/null 2>/dev/null && dialect=ash ;;\n"
+	"  esac; fi\n"
+	"fi\n"
+	"echo \"$$ $dialect\"\n"
 	"exec 8>&1 9>&2\n"
 	"[ \"$1:$2\" = pipe:merged ] && exec 2>&1\n"
 	"unset ENV\n"
-	"case ${0##*/} in bash) exec \"$0\" --norc --noprofile --noediting -i ;; esac\n"
-	"case $(\"$0\" --help 2>&1) in BusyBox*) exec \"$0\" -i /dev/stdin ;; esac\n"
+	"case $dialect in\n"
+	"bash) exec \"$0\" --norc --noprofile --noediting -i ;;\n"
+	"ash) exec \"$0\" -i /dev/stdin ;;\n"
+	"esac\n"
 	"exec \"$0\" -i\n";
 
 /*

@@ -3,10 +3,11 @@
  *
  * The engine has no call to signal an exec, and a host pid is useless on a
  * remote engine. So each shell is started through /bin/sh, which prints its
- * in-container pid on the first stdout line and then execs the shell; every
- * process a session starts inherits the environment entry SESHFS_SESSION=
- * <mount token>.<session id>. Signals are sent by a short helper exec that
- * looks through /proc inside the container.
+ * in-container pid and the shell's dialect (sh, bash, ash or dash: the names
+ * of guard/cmdline.h) on the first stdout line, "PID DIALECT", and then execs
+ * the shell; every process a session starts inherits the environment entry
+ * SESHFS_SESSION=<mount token>.<session id>. Signals are sent by a short
+ * helper exec that looks through /proc inside the container.
  */
 #ifndef SESHFS_PROCCTL_H
 #define SESHFS_PROCCTL_H

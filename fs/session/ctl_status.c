@@ -187,6 +187,13 @@ static void key_shell(struct ctl_text *t, const char *key, const struct session 
 	ctl_line(t, key, 0, "%s", s->settings.shell);
 }
 
+/* Whose grammar the policy follows: the shell the wrapper found it started. */
+static void key_dialect(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->shell.id.pid > 0)
+		ctl_line(t, key, 0, "%s", cmdline_dialect_name((enum cmdline_dialect)s->shell.dialect));
+}
+
 static void key_tty(struct ctl_text *t, const char *key, const struct session *s)
 {
 	ctl_line(t, key, 0, "%s", s->settings.tty ? "on" : "off");
@@ -290,6 +297,7 @@ static const struct {
 	{ "exec_id", key_exec_id },
 	{ "pid", key_pid },
 	{ "shell", key_shell },
+	{ "dialect", key_dialect },
 	{ "tty", key_tty },
 	{ "echo", key_echo },
 	{ "stderr", key_stderr },

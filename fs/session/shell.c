@@ -29,7 +29,21 @@ static int shell_errno(int engine_errno)
 	return engine_errno == -ENOENT ? -ESRCH : engine_errno;
 }
 
-/* The wrapper's first stdout line is the shell's pid; the rest is output. */
+/* "PID DIALECT", the wrapper's first line (procctl.h); false for anything else: its complaint. */
+static bool shell_parse_startup(struct session_shell *sh)
+{
+	char *end;
+	long pid = strtol(sh->startup, &end, 10);
+	int dialect = end != sh->startup && *end == ' ' ? cmdline_dialect_parse(end + 1) : -1;
+
+	if (dialect < 0 || pid <= 0 || pid >= INT32_MAX)
+		return false;
+	sh->id.pid = (int)pid;
+	sh->dialect = (uint8_t)dialect;
+	return true;
+}
+
+/* The wrapper's first stdout line says which shell runs; the rest is output. */
 static void shell_take_startup(struct session *s, const char **data, size_t *len)
 {
 	struct session_shell *sh = &s->shell;
@@ -41,12 +55,8 @@ static void shell_take_startup(struct session *s, const char **data, size_t *len
 		if (c == '\r')
 			continue;	/* a tty turns \n into \r\n */
 		if (c == '\n') {
-			char *end;
-			long pid = strtol(sh->startup, &end, 10);
-			if (sh->startup_len > 0 && *end == '\0' && pid > 0 && pid < INT32_MAX)
-				sh->id.pid = (int)pid;
-			else
-				sh->startup_len = sizeof(sh->startup) - 1;	/* not a pid: fail */
+			if (!shell_parse_startup(sh))
+				sh->startup_len = sizeof(sh->startup) - 1;	/* fail */
 			return;
 		}
 		sh->startup[sh->startup_len++] = c;

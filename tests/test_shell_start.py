@@ -1,0 +1,59 @@
+"""How a session's shell is started: the dialect the wrapper tells seshfs (ctl `dialect`), found
+without running the user's program."""
+import subprocess
+import uuid
+
+import pytest
+
+from conftest import Container, session_with
+
+
+@pytest.fixture(scope="module")
+def shells():
+    """A container with dash besides busybox and bash, and shells reached through links and copies."""
+    c = Container(f"seshfs-test-{uuid.uuid4().hex[:8]}").start()
+    subprocess.run(["docker", "cp", "-L", "/bin/dash", f"{c.name}:/bin/dash"], check=True, capture_output=True)
+    c.sh("mkdir -p /opt/links /opt/copy /opt/hard /opt/bashsh && "
+         "ln -s /bin/dash /opt/links/dsh && ln -s ../../bin/bash /opt/links/rel && "
+         "ln -s /opt/links/rel /opt/links/two && ln -s /bin/bash /opt/bashsh/sh && "
+         "cp /bin/busybox /opt/copy/sh && ln /bin/busybox /opt/hard/sh && "
+         "printf '#!/bin/sh\\necho \"$*\" >> /tmp/ran.log\\nexec /bin/sh \"$@\"\\n' > /opt/logged.sh && "
+         "chmod +x /opt/logged.sh")
+    yield c
+    c.remove()
+
+
+@pytest.mark.parametrize("sh,dialect", [
+    ("/bin/bash", "bash"), ("bash", "bash"),
+    ("/bin/sh", "ash"), ("sh", "ash"), ("/bin/ash", "ash"),  # links to busybox; bare names found in PATH
+    ("/bin/dash", "dash"), ("/opt/links/dsh", "dash"),
+    ("/opt/links/rel", "bash"), ("/opt/links/two", "bash"), ("/opt/bashsh/sh", "bash"),  # relative, chained
+    ("/opt/hard/sh", "ash"), ("/opt/copy/sh", "ash"),  # busybox as a hard link and as a copy
+    ("/opt/logged.sh", "sh"),  # a script: another POSIX sh
+])
+def test_ctl_says_which_shell_the_wrapper_started(make_mount, shells, sh, dialect):
+    m = make_mount(target=shells)
+    s = session_with(m, sh, "timeout 10")
+    assert s.status()["dialect"] == dialect
+    s.send("echo started\n")
+    assert s.read() == b"started\n"
+
+
+def test_the_dialect_is_found_without_running_the_shell(make_mount, shells):
+    shells.sh("rm -f /tmp/ran.log")
+    m = make_mount(["shell=/opt/logged.sh"], target=shells)
+    s = m.session()
+    s.ctl("timeout 10")
+    s.send("echo ok\n")
+    assert s.read() == b"ok\n"
+    assert shells.sh("cat /tmp/ran.log") == "-i\n"  # run once, as the shell: no --help first
+
+
+def test_a_restart_finds_the_dialect_again(make_mount, shells):
+    m = make_mount(["shell=/bin/sh"], target=shells)
+    s = m.session()
+    assert s.status()["dialect"] == "ash"
+    s.ctl("shell /bin/bash\nrestart")
+    assert s.status()["dialect"] == "bash"
+    s.ctl("shell /opt/links/dsh\nrestart")
+    assert s.status()["dialect"] == "dash"
