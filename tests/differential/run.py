@@ -464,7 +464,7 @@ def main():
     # timeout(1) and the like stop it with SIGTERM: the chroot still goes.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(1))
 
-    stats = {"tried": 0, "bypasses": 0, "passes_allowed": 0, "new": 0, "false_refusals": 0, "refused": 0, "timeouts": 0}
+    stats = {"tried": 0, "lines": 0, "bypasses": 0, "passes_allowed": 0, "new": 0, "false_refusals": 0, "refused": 0, "timeouts": 0}
     found = args.found or args.corpus
     # One finding per kind, over runs too: what an earlier run found is known.
     seen = {signature(data) for name, data in load_corpus([found]) if name.startswith("found-")}
@@ -472,7 +472,7 @@ def main():
     start = last = time.monotonic()
 
     def summary():
-        print(f"{args.shell}: {stats['tried']} inputs in {time.monotonic() - start:.0f} s, "
+        print(f"{args.shell}: {stats['tried']} inputs ({stats['lines']} lines) in {time.monotonic() - start:.0f} s, "
               f"{stats['bypasses']} bypasses ({stats['passes_allowed']} through an allow-list of harmless names; "
               f"{stats['new']} of a new kind, {len(recorded)} recorded), "
               f"{stats['false_refusals']} with a false refusal, {stats['refused']} refused by the splitter, "
@@ -492,6 +492,7 @@ def main():
                 break
             result = diff.check(data)
             stats["tried"] += 1
+            stats["lines"] += result["data"].count(b"\n")
             if time.monotonic() - last > 300:
                 last = time.monotonic()
                 summary()
