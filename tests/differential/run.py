@@ -466,6 +466,7 @@ def main():
 
     stats = {"tried": 0, "lines": 0, "bypasses": 0, "passes_allowed": 0, "new": 0, "false_refusals": 0, "refused": 0, "timeouts": 0}
     found = args.found or args.corpus
+    os.makedirs(found, exist_ok=True)
     # One finding per kind, over runs too: what an earlier run found is known.
     seen = {signature(data) for name, data in load_corpus([found]) if name.startswith("found-")}
     recorded = []
