@@ -25,6 +25,10 @@ BYPASSES = [
     ([b"echo a ) echo '\ntouch /tmp/spl-8\n'\n"], (BASH,)),
     ([b"cat <<EOF\nE\\\nOF\ntouch /tmp/spl-9\nEOF\n"], (BASH,)),
     ([b"cat <<$(echo)\n$(echo)\ntouch /tmp/spl-10\n\n"], (BASH,)),
+    # An assignment is no command, but the prompt runs what it holds.
+    ([b"PS1='$(touch /tmp/spl-11)'\n"], (ASH, BASH)),
+    ([b"PROMPT_COMMAND='touch /tmp/spl-12'\n"], (BASH,)),
+    ([b"read PS0\n"], (BASH,)),  # a read's answer is checked against deny rules alone
 ]
 
 PASSES = {

@@ -176,6 +176,12 @@ static void test_cmdline_dialects(void)
 		{ "cat <<'EOF'\nE\\\nOF\nEOF\nid\n", "cat id ", "cat id ", "cat id ", "cat id " },
 		{ "cat <<$(echo)\n$(echo)\ntouch F\n", "cat echo <<$(...)? ", "cat echo <<$(...)? ", "cat echo <<$(...)? ",
 		  "cat echo <<$(...)? " },
+		/* The prompt runs the $(...) in PS1 (and bash PROMPT_COMMAND, PS0, MAILPATH's messages). */
+		{ "PS1='$(touch F)' PROMPT_COMMAND+=(x) echo $PS1 \"${PS2}\"\n", "PS1? PROMPT_COMMAND? echo ",
+		  "PS1? PROMPT_COMMAND? echo ", "PS1? PROMPT_COMMAND? echo ", "PS1? PROMPT_COMMAND? echo " },
+		{ "read -r PS0; printf -vPS4 x; echo ${MAILPATH:=x} PS10\n", "read PS0? printf PS4? echo MAILPATH? ",
+		  "read PS0? printf PS4? echo MAILPATH? ", "read PS0? printf PS4? echo MAILPATH? ",
+		  "read PS0? printf PS4? echo MAILPATH? " },
 	};
 	static const enum cmdline_dialect dialects[] = { CMDLINE_BASH, CMDLINE_ASH, CMDLINE_DASH, CMDLINE_POSIX };
 	int failures;
@@ -503,5 +509,6 @@ void test_guard(void)
 	test_cmdline();
 	test_cmdline_dialects();
 	test_policy();
+	test_policy_input();
 	test_redact();
 }

@@ -186,6 +186,31 @@ static void report_pending(struct cmdline_run *r, struct cmdline_frame *f)
 	r->fn(r->ctx, f->word, f->word_len, !f->word_expands && !f->word_glob && !f->word_long);
 }
 
+/*
+ * The variables whose values the shell runs as code when it prompts or
+ * checks mail: an assignment to one is a command that runs later.
+ */
+static const char *const cmdline_prompt_names[] = { "PS0", "PS1", "PS2", "PS3", "PS4", "PROMPT_COMMAND", "MAILPATH" };
+
+/* The prompt variable text names (PS1=..., read PS1, -vPS1: options take their value attached), or NULL. */
+static const char *names_prompt(const char *text, size_t len)
+{
+	bool option = len > 0 && text[0] == '-';
+
+	for (size_t i = 0; i < len; i++) {
+		if ((text[i] != 'P' && text[i] != 'M') || (i > 0 && text[i - 1] == '$') ||
+		    (i > 0 && !option && is_name_char(text[i - 1])))
+			continue;
+		for (size_t n = 0; n < sizeof(cmdline_prompt_names) / sizeof(cmdline_prompt_names[0]); n++) {
+			size_t name_len = strlen(cmdline_prompt_names[n]);
+			if (len - i >= name_len && memcmp(text + i, cmdline_prompt_names[n], name_len) == 0 &&
+			    (i + name_len == len || !is_name_char(text[i + name_len])))
+				return cmdline_prompt_names[n];
+		}
+	}
+	return NULL;
+}
+
 static void heredoc_add(struct cmdline_run *r, const struct cmdline_frame *f)
 {
 	struct cmdline_state *st = r->st;
@@ -281,6 +306,10 @@ static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 		f->redirect = f->heredoc = false;
 		return;
 	}
+	/* Wherever the name stands: PS1=..., export PS1=..., read PS1, printf -vPS1, for PS1 in ... */
+	const char *prompt = names_prompt(f->word, f->word_len);
+	if (prompt)
+		report_unsure(r, prompt);
 	/* busybox ash reads && and || after any [[ word as that command's words, up to a ]] word. */
 	if (run_dialect(r) == CMDLINE_ASH && word_is(f, "[["))
 		f->ash_test = true;
@@ -738,6 +767,8 @@ static bool param_name(struct cmdline_run *r, struct cmdline_frame *f, char c)
 	case PARAM_NAME:
 		if (is_name_char(c)) {
 			f->part = PARAM_NAME;
+			if (f->word_len < CMDLINE_WORD_MAX)
+				f->word[f->word_len++] = c;	/* the name, for ${PS1:=...} */
 			return true;
 		}
 		if (c == '[' && f->part == PARAM_NAME) {
@@ -753,6 +784,8 @@ static bool param_name(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		break;
 	}
 	f->part = c == '#' || c == '%' || c == '/' ? PARAM_PATTERN : PARAM_WORD;
+	if ((c == '=' || (c == ':' && next_char(r) == '=')) && names_prompt(f->word, f->word_len))
+		report_unsure(r, names_prompt(f->word, f->word_len));
 	/* ${x@P} expands the value as a prompt, which runs the $(...) in it. */
 	if (c == '@' && next_char(r) == 'P' && run_dialect(r) != CMDLINE_ASH && run_dialect(r) != CMDLINE_DASH)
 		report_unsure(r, "${...@P}");
@@ -970,4 +1003,12 @@ int cmdline_feed(struct cmdline_state *st, const char *line, size_t len, cmdline
 	int ret = feed(st, kept, kept_len, fn, ctx);
 	free(kept);
 	return ret;
+}
+
+bool cmdline_open(const struct cmdline_state *st)
+{
+	const struct cmdline_frame *top = &st->frames[0];
+
+	return st->depth > 1 || st->in_body || st->heredoc_count > 0 || top->parens > 0 || top->case_depth > 0 ||
+	       top->phase != CMDLINE_COMMAND || top->in_word;
 }
