@@ -21,7 +21,8 @@
  * stdout and stderr on fds 8 and 9 for the prompt markers (merged: its fd 2
  * is then stdout, while the markers still come on both streams; a tty is
  * one stream anyway), without start-up files and without line editing (a
- * tty's echo is the terminal's own). Busybox ash
+ * tty's echo is the terminal's own). bash without history expansion: a `!`
+ * in a line (`x=!!`) would run text nobody wrote there. Busybox ash
  * reads an interactive stdin with fgets(), which a SIGCHLD (a background job
  * ending) turns into end of input for good; given its stdin as a script it
  * reads with EINTR-safe read(2) and still expands PS1 before each command.
@@ -63,7 +64,7 @@ static const char procctl_shell_wrapper[] =
 	"[ \"$1:$2\" = pipe:merged ] && exec 2>&1\n"
 	"unset ENV\n"
 	"case $dialect in\n"
-	"bash) exec \"$0\" --norc --noprofile --noediting -i ;;\n"
+	"bash) exec \"$0\" --norc --noprofile --noediting +H -i ;;\n"
 	"ash) exec \"$0\" -i /dev/stdin ;;\n"
 	"esac\n"
 	"exec \"$0\" -i\n";

@@ -1,5 +1,5 @@
 """How a session's shell is started: the dialect the wrapper tells seshfs (ctl `dialect`), found
-without running the user's program."""
+without running the user's program; bash without history expansion."""
 import subprocess
 import uuid
 
@@ -57,3 +57,26 @@ def test_a_restart_finds_the_dialect_again(make_mount, shells):
     assert s.status()["dialect"] == "bash"
     s.ctl("shell /opt/links/dsh\nrestart")
     assert s.status()["dialect"] == "dash"
+
+
+# ---- bash without history expansion ----
+
+@pytest.mark.parametrize("sh", ["/bin/bash", "/opt/bashsh/sh"])  # bash, and bash as sh (POSIX mode)
+def test_bash_sessions_have_no_history_expansion(make_mount, shells, sh):
+    m = make_mount(target=shells)
+    s = session_with(m, sh, "timeout 10")
+    s.send("echo a!!b\n")
+    assert s.read() == b"a!!b\n"
+    s.send("echo touch F\n")
+    assert s.read() == b"touch F\n"
+    s.send("x=!!; echo \"$x\" \"!$\"\n")
+    assert s.read() == b"!! !$\n"
+
+
+def test_bash_tty_sessions_have_no_history_expansion(make_mount, shells):
+    m = make_mount(target=shells)
+    s = session_with(m, "/bin/bash", "timeout 10", "tty on", "echo off")
+    s.send("echo hi\n")
+    assert s.read() == b"hi\r\n"
+    s.send("x=!!; echo $x a!!b\n")
+    assert s.read() == b"!! a!!b\r\n"
