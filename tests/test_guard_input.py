@@ -32,9 +32,15 @@ def guarded(make_mount, policy_file):
     return make
 
 
+def shown(text):
+    """text as ctl shows it: escaped, one line."""
+    return "".join("\\\\" if c == "\\" else f"\\x{ord(c):02x}" if ord(c) < 32 else c for c in text)
+
+
 def refused(s, data, rule):
+    """A write refused by rule; rule may go on with ": LINE", as written."""
     expect_errno(errno.EACCES, s.send, data)
-    assert s.status()["last_refusal"].startswith(rule), s.status()["last_refusal"]
+    assert s.status()["last_refusal"].startswith(shown(rule)), s.status()["last_refusal"]
 
 
 def exists(container, path):
@@ -123,3 +129,57 @@ def test_parked_writes_are_capped_per_mount(make_mount):
                                        for n in range(8) for k in range(8)), results
     assert "a stdin write of 4096 bytes refused (ENOBUFS): waiting writes hold 16384 bytes, parked_max is 16384" \
         in m.read_log()
+
+
+@pytest.mark.parametrize("line", [
+    "set -H\n", "set -BH\n", "set -o histexpand\n", "{ set -o histexpand; }\n", "shopt -so histexpand\n",
+    "set -o 'histexpand'\n",
+])
+def test_every_policy_refuses_turning_history_expansion_on(guarded, line):
+    s = guarded("/bin/bash", text="dangerous\n")  # no allow-list: set is a command like any other
+    refused(s, line, "histexpand (bash history expansion): ")
+    s.send("set +H; set -o pipefail; echo fine\n")
+    assert s.read() == b"fine\n"
+
+
+@pytest.mark.parametrize("sh", SHELLS)
+def test_deny_rules_match_what_a_partial_read_leaves(guarded, sh):
+    s = guarded(sh)
+    # Once ready is out the shell runs read (ash takes what came before as its own input).
+    s.send("echo ready; read -n5 x; echo got $x\n")
+    assert s.read_until(b"ready\n") == b"ready\n"
+    # read takes abcde; the shell would run the rest, curl x
+    refused(s, "abcdecurl x\n", "deny \\bcurl\\b: abcdecurl x")
+    s.send("true\n")
+    assert s.read() == b"got true\n"
+
+
+@pytest.mark.parametrize("sh", SHELLS)
+@pytest.mark.parametrize("text,rule", [
+    ("cu\\\nrl --version\n", "deny \\bcurl\\b"),
+    ("rm -rf \\\n/\n", "dangerous (rm -r of / ~ or *)"),
+    ("echo x; mk\0fs.ext2 /dev/null\n", "dangerous (mkfs)"),
+    ("echo a \\\n&& cu\\\n\\\nrl x\n", "deny \\bcurl\\b"),
+])
+def test_deny_rules_match_the_line_the_shell_runs(guarded, container, sh, text, rule):
+    s = guarded(sh)
+    refused(s, text, rule)
+    assert s.read() == b""
+    if "\\\n" in text:  # the same in two writes: the first is held, then dropped with the second
+        first, rest = text.split("\n", 1)
+        s.send(first + "\n")
+        assert s.read() == b""
+        refused(s, rest, rule)
+    s.send("echo clean\n")
+    assert s.read() == b"clean\n"
+
+
+def test_a_continued_line_is_held_and_sent_as_written(guarded):
+    s = guarded("/bin/sh", text="deny \\bcurl\\b\n")
+    refused(s, "echo cu\\\nrl\n", "deny \\bcurl\\b: echo cu\\\nrl")  # quoted or not, as deny rules go
+    s.send("echo held \\\n")
+    assert s.read() == b""  # nothing reached the shell yet
+    s.send("to\\\n")
+    s.send("gether 'a\\\nb'\n")
+    assert s.read() == b"held together a\\\nb\n"
+    assert s.read_file("transcript").endswith(b"echo held \\\nto\\\ngether 'a\\\nb'\nheld together a\\\nb\n")

@@ -212,10 +212,10 @@ static struct policy *policy_of(const char *text, char err[POLICY_ERR_MAX])
 	return policy_parse(text, strlen(text), "p", err);
 }
 
-static enum policy_verdict check(const struct policy *p, struct cmdline_state *st, bool shell, const char *text,
-				 struct policy_refusal *why)
+static enum policy_verdict check(const struct policy *p, struct cmdline_state *st, enum policy_reader reader,
+				 const char *text, struct policy_refusal *why)
 {
-	return policy_check(p, st, shell, text, strlen(text), why);
+	return policy_check(p, st, reader, text, strlen(text), why);
 }
 
 static void test_policy(void)
@@ -246,20 +246,21 @@ static void test_policy(void)
 	if (!p)
 		return;
 	cmdline_init(&st, CMDLINE_BASH);
-	CHECK(check(p, &st, true, "ls; echo x | cat && true\n", &why) == POLICY_PASS);
-	CHECK(check(p, &st, true, "ls\nid\n", &why) == POLICY_NOT_LISTED);
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "ls; echo x | cat && true\n", &why) == POLICY_PASS);
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "ls\nid\n", &why) == POLICY_NOT_LISTED);
 	CHECK(strcmp(why.rule, "allow (id is not listed)") == 0 && why.line_start == 3 && why.line_len == 2);
-	CHECK(check(p, &st, true, "$x\n", &why) == POLICY_NOT_LISTED && strcmp(why.rule, "allow ($x is not a plain name)") == 0);
+	CHECK(check(p, &st, POLICY_SHELL, "$x\n", &why) == POLICY_NOT_LISTED &&
+	      strcmp(why.rule, "allow ($x is not a plain name)") == 0);
 	/* A deny rule is the stronger refusal, on any line, for the shell or a program. */
-	CHECK(check(p, &st, true, "id\necho secret.txt\n", &why) == POLICY_REFUSE);
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "id\necho secret.txt\n", &why) == POLICY_REFUSE);
 	CHECK(strcmp(why.rule, "deny secret\\.txt") == 0 && why.line_start == 3);
-	CHECK(check(p, &st, false, "id is data\n", &why) == POLICY_PASS);
-	CHECK(check(p, &st, false, "cat secret.txt\n", &why) == POLICY_REFUSE);
+	CHECK(check(p, &st, POLICY_PROGRAM, "id is data\n", &why) == POLICY_PASS);
+	CHECK(check(p, &st, POLICY_PROGRAM, "cat secret.txt\n", &why) == POLICY_REFUSE);
 	/* A refused or program's input leaves the syntax state alone; passed input moves it. */
-	CHECK(check(p, &st, true, "echo 'open\n", &why) == POLICY_PASS);
-	CHECK(check(p, &st, false, "x'\n", &why) == POLICY_PASS);
-	CHECK(check(p, &st, true, "id'\n", &why) == POLICY_PASS);	/* closes the quote */
-	CHECK(check(p, &st, true, "id\n", &why) == POLICY_NOT_LISTED);
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "echo 'open\n", &why) == POLICY_PASS);
+	CHECK(check(p, &st, POLICY_PROGRAM, "x'\n", &why) == POLICY_PASS);
+	CHECK(check(p, &st, POLICY_SHELL, "id'\n", &why) == POLICY_PASS);	/* closes the quote */
+	CHECK(check(p, &st, POLICY_SHELL, "id\n", &why) == POLICY_NOT_LISTED);
 
 	static const char *const dangerous[] = {
 		"rm -rf /", "rm -fr ~", "rm -r -f *", "sudo rm -rf /*", "rm --recursive $HOME", "rm -rf \"/\"",
@@ -274,7 +275,7 @@ static void test_policy(void)
 	for (size_t i = 0; i < sizeof(dangerous) / sizeof(dangerous[0]); i++) {
 		char line[128];
 		snprintf(line, sizeof(line), "%s\n", dangerous[i]);
-		bool refused = check(p, &st, false, line, &why) == POLICY_REFUSE;
+		bool refused = check(p, &st, POLICY_SHELL_PROMPT, line, &why) == POLICY_REFUSE;
 		if (!refused)
 			fprintf(stderr, "dangerous not refused: %s\n", dangerous[i]);
 		CHECK(refused && strncmp(why.rule, "dangerous (", 11) == 0);
@@ -282,11 +283,77 @@ static void test_policy(void)
 	for (size_t i = 0; i < sizeof(harmless) / sizeof(harmless[0]); i++) {
 		char line[128];
 		snprintf(line, sizeof(line), "%s\n", harmless[i]);
-		bool passed = check(p, &st, false, line, &why) == POLICY_PASS;
+		bool passed = check(p, &st, POLICY_SHELL_PROMPT, line, &why) != POLICY_REFUSE;	/* not listed is fine */
 		if (!passed)
 			fprintf(stderr, "harmless refused by %s: %s\n", why.rule, harmless[i]);
 		CHECK(passed);
 	}
+	policy_free(p);
+}
+
+/*
+ * What the deny rules see of input: every policy refuses turning bash's
+ * history expansion on; lines a backslash continues are matched joined,
+ * NULs dropped; where a command may read first, every rest of a line.
+ */
+static void test_policy_input(void)
+{
+	static const char *const histexpand[] = {
+		"set -H", "set -BH", "set -eH x", "set -o histexpand", "set -eo histexpand", "shopt -so histexpand",
+		"shopt -s -o histexpand", "{ set -H; }", "if true; then set -o histexpand; fi", "set '-H'",
+		"s'e't -H", "set -\\H", "set -o hist'exp'and", "builtin set -H",
+	};
+	static const char *const not_histexpand[] = {
+		"set +H", "set -e", "set -o pipefail", "echo reset -H", "set -x; grep -H x f", "set -o history",
+	};
+	char err[POLICY_ERR_MAX];
+	char line[128];
+	struct policy_refusal why;
+	struct cmdline_state st;
+	struct policy *p = policy_of("allow echo ls cat head read sleep true printf grep set shopt builtin\n"
+				     "dangerous\ndeny \\bcurl\\b\n", err);
+
+	CHECK(p != NULL);
+	if (!p)
+		return;
+	cmdline_init(&st, CMDLINE_BASH);
+	for (size_t i = 0; i < sizeof(histexpand) / sizeof(histexpand[0]); i++) {
+		snprintf(line, sizeof(line), "%s\n", histexpand[i]);
+		bool refused = check(p, &st, POLICY_SHELL_PROMPT, line, &why) == POLICY_REFUSE &&
+			       strcmp(why.rule, "histexpand (bash history expansion)") == 0;
+		if (!refused)
+			fprintf(stderr, "histexpand not refused: %s\n", histexpand[i]);
+		CHECK(refused);
+	}
+	for (size_t i = 0; i < sizeof(not_histexpand) / sizeof(not_histexpand[0]); i++) {
+		snprintf(line, sizeof(line), "%s\n", not_histexpand[i]);
+		CHECK(check(p, &st, POLICY_SHELL_PROMPT, line, &why) == POLICY_PASS);
+	}
+
+	/* Where complete lines end: a backslash before the newline continues the line, NULs aside. */
+	CHECK(policy_complete("ls \\\n", 5) == 0);
+	CHECK(policy_complete("ls \\\\\n", 6) == 6);
+	CHECK(policy_complete("a\nb \\\nc", 8) == 2);
+	CHECK(policy_complete("x \\\0\n", 5) == 0);
+	CHECK(policy_complete("x \\\n\n", 5) == 5);
+	/* The logical line is what the deny rules match, ^ and $ at its ends; the physical lines too. */
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "cu\\\nrl --version\n", &why) == POLICY_REFUSE);
+	CHECK(strcmp(why.rule, "deny \\bcurl\\b") == 0 && why.line_start == 0 && why.line_len == 16);
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "echo a\nrm -rf \\\n/\n", &why) == POLICY_REFUSE);
+	CHECK(strncmp(why.rule, "dangerous (rm -r", 16) == 0 && why.line_start == 7 && why.line_len == 10);
+	CHECK(policy_check(p, &st, POLICY_SHELL_PROMPT, "mk\0fs.ext2\n", 11, &why) == POLICY_REFUSE);
+	CHECK(strcmp(why.rule, "dangerous (mkfs)") == 0);
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "echo cu \\\nrl\n", &why) == POLICY_PASS);
+	/* A program may take the start of any line but the shell's first command: every rest is matched. */
+	CHECK(check(p, &st, POLICY_PROGRAM, "abcdecurl x\n", &why) == POLICY_REFUSE);
+	CHECK(strcmp(why.rule, "deny \\bcurl\\b") == 0);
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "echo abcdecurl x\n", &why) == POLICY_PASS);
+	CHECK(check(p, &st, POLICY_SHELL, "echo abcdecurl x\n", &why) == POLICY_REFUSE);
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "read -n10 x\necho abcdecurl x\n", &why) == POLICY_REFUSE);
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "cat <<EOF\nwe reboot\nEOF\n", &why) == POLICY_PASS);
+	CHECK(check(p, &st, POLICY_SHELL_PROMPT, "cat <<EOF\nwe reboot\nEOF\necho we reboot\n", &why) ==
+	      POLICY_REFUSE);
+	CHECK(strcmp(why.rule, "dangerous (shutdown)") == 0 && why.line_start == 24);
 	policy_free(p);
 }
 
@@ -424,6 +491,13 @@ static void test_redact(void)
 	CHECK(redacts_to(r, "\033]0;title\007\033(B\033[mtoken=abc", "\033]0;title\007\033(B\033[mtoken=[REDACTED]"));
 	/* As it is, an escape after a secret is a word's end: found there too. */
 	CHECK(redacts_to(r, "AKIAIOSFODNN7EXAMPLE\033[0mx", "[REDACTED AWS KEY]\033[0mx"));
+	/*
+	 * A match in the text as it is never cuts a sequence: it stops where one
+	 * starts, or where a string's contents end (not "[REDACTED];1m").
+	 */
+	CHECK(redacts_to(r, "token=abc\033[0;1m x", "token=[REDACTED]\033[0;1m x"));
+	CHECK(redacts_to(r, "\033]8;;http://h/?token=abc\033\\link\033]8;;\033\\",
+			 "\033]8;;http://h/?token=[REDACTED]\033\\link\033]8;;\033\\"));
 	/* A string without its end stops at the newline: a match still never spans two lines. */
 	CHECK(redacts_to(r, "AKIAIOSFODNN\033]0;\n7EXAMPLE\n", "AKIAIOSFODNN\033]0;\n7EXAMPLE\n"));
 	CHECK(redacts_to(r, "\033[1mplain\033[0m text\n", "\033[1mplain\033[0m text\n"));
@@ -491,13 +565,6 @@ static void test_redact(void)
 		big[REDACT_HOLD_MAX / 2] = '\n';
 		redact_feed(r, &held, big, REDACT_HOLD_MAX / 2 + 1, sink, &out);
 	}
-	/*
-	 * A match in the text as it is never cuts a sequence: it stops where one
-	 * starts, or where a string's contents end (not "[REDACTED];1m").
-	 */
-	CHECK(redacts_to(r, "token=abc\033[0;1m x", "token=[REDACTED]\033[0;1m x"));
-	CHECK(redacts_to(r, "\033]8;;http://h/?token=abc\033\\link\033]8;;\033\\",
-			 "\033]8;;http://h/?token=[REDACTED]\033\\link\033]8;;\033\\"));
 	CHECK(!held.in_block && out.seen == strlen("[REDACTED PRIVATE KEY]") + REDACT_HOLD_MAX / 2 + 1);
 	redact_stream_free(&held);
 	free(big);

@@ -131,4 +131,10 @@ void cmdline_copy(struct cmdline_state *dst, const struct cmdline_state *src);
  * splitter follows: then nothing about it can be trusted.
  */
 int cmdline_feed(struct cmdline_state *st, const char *line, size_t len, cmdline_command_fn fn, void *ctx);
+/*
+ * After a line: the shell reads on before it runs anything (a quote, a
+ * heredoc, a parenthesis or case open; a backslash escaped the newline).
+ * Compounds such as if ... fi are not followed: false there.
+ */
+bool cmdline_open(const struct cmdline_state *st);
 #endif

@@ -5,6 +5,7 @@
  *                   input the shell reads must be listed (see cmdline.h)
  *   deny REGEX      an input line matching it anywhere is refused
  *   dangerous       the built-in deny set (README.md lists it)
+ * Every policy also refuses turning bash's history expansion on.
  */
 #ifndef SESHFS_POLICY_H
 #define SESHFS_POLICY_H
@@ -38,13 +39,29 @@ struct policy_refusal {
 	size_t line_start, line_len;	/* the refused line in the text checked */
 };
 
+/* Who reads the text checked. */
+enum policy_reader {
+	POLICY_SHELL_PROMPT,	/* the shell, at its prompt: it reads the first command whole */
+	POLICY_SHELL,		/* the shell, but a command it runs may read any line first */
+	POLICY_PROGRAM,		/* a program the shell runs */
+};
+
 /*
- * Checks complete lines (text[0..len), each ending in a newline). shell:
- * the shell reads them, so the allow-list applies as st follows the
- * syntax, and st advances if they pass; otherwise only deny rules apply
- * and st is left alone.
+ * Checks complete lines (text[0..len), each ending in a newline, the last
+ * not continued: see policy_complete). For the shell the allow-list
+ * applies as st follows the syntax, and st advances if they pass; for a
+ * program only deny rules apply and st is left alone. Deny rules match
+ * each line, and the logical line the shell runs (lines joined where a
+ * backslash escapes the newline, which it removes; NULs dropped). Where a
+ * command may read before the shell does, they match every rest of a line
+ * too (text[k..] for any k, as a line of its own): a program may take the
+ * start of a line and leave the rest to the shell.
  */
-enum policy_verdict policy_check(const struct policy *p, struct cmdline_state *st, bool shell, const char *text,
-				 size_t len, struct policy_refusal *why);
+enum policy_verdict policy_check(const struct policy *p, struct cmdline_state *st, enum policy_reader reader,
+				 const char *text, size_t len, struct policy_refusal *why);
+/* line[0..len), without its newline, ends in a backslash that escapes the newline (NULs aside). */
+bool policy_line_continues(const char *line, size_t len);
+/* Where text's complete lines end: after the last newline no backslash escapes (0: none). */
+size_t policy_complete(const char *text, size_t len);
 
 #endif

@@ -8,10 +8,11 @@
  *
  * Under -o policy= (../guard/policy.h) a write is admitted only if every
  * line of it passes; a refused one fails with EACCES and none of it is
- * sent. A partial last line is held back until its newline comes. Lines
- * only the allow-list refuses pass if a program the shell runs, not the
- * shell, reads them: while a command runs, a reader probe (a helper exec)
- * says which, and the write waits for its answer.
+ * sent. A partial last line, or one a backslash continues, is held back
+ * until the line that completes it comes. Lines only the allow-list
+ * refuses pass if a program the shell runs, not the shell, reads them:
+ * while a command runs, a reader probe (a helper exec) says which, and the
+ * write waits for its answer. Sessions under a policy have no terminal.
  */
 #include <errno.h>
 #include <poll.h>
@@ -180,45 +181,40 @@ static bool input_hold(struct session_admission *a, const char *buf, size_t size
 	return true;
 }
 
-/* Where a write's complete lines end: after its last newline. */
-static size_t input_complete(const char *buf, size_t size)
-{
-	for (size_t i = size; i > 0; i--) {
-		if (buf[i - 1] == '\n')
-			return i;
-	}
-	return 0;
-}
-
-/* A write under the policy: its complete lines, after what was held, are checked and queued. */
+/*
+ * A write under the policy: what was held, then the write. Its complete
+ * lines are checked and queued; the rest, a partial line or one a
+ * backslash continues, is held until the line that completes it comes.
+ */
 static enum admission input_admit_checked(struct session *s, struct req *req, const char *buf, size_t size,
 					  int64_t arrived_ns)
 {
 	struct session_admission *a = &s->admission;
-	size_t complete = input_complete(buf, size);
-	size_t rest = size - complete;
 	struct policy_refusal why;
 	char *joined = NULL;
 	const char *text = buf;
-	size_t len = complete;
-	enum policy_verdict verdict = POLICY_REFUSE;
+	size_t len = size;
+	enum policy_verdict verdict;
 
-	if ((complete ? rest : a->partial_len + rest) > sessions.cfg.bufsize) {
-		snprintf(why.rule, sizeof(why.rule), "policy (a line longer than bufsize)");
-		why.line_start = 0;
-		why.line_len = size - complete < 64 ? size - complete : 64;
-		input_refuse(s, req, &why, buf + complete);
-		return ADMISSION_ANSWERED;
-	}
-	if (complete == 0)
-		goto hold;	/* nothing whole to check yet */
 	if (a->partial_len > 0) {
-		if (!(joined = malloc(a->partial_len + complete)))
+		if (!(joined = malloc(a->partial_len + size)))
 			goto fail;
 		memcpy(joined, a->partial, a->partial_len);
-		memcpy(joined + a->partial_len, buf, complete);
+		memcpy(joined + a->partial_len, buf, size);
 		text = joined;
 		len += a->partial_len;
+	}
+	size_t complete = policy_complete(text, len);
+	if (len - complete > sessions.cfg.bufsize) {
+		snprintf(why.rule, sizeof(why.rule), "policy (a line longer than bufsize)");
+		why.line_start = complete;
+		why.line_len = len - complete < 64 ? len - complete : 64;
+		goto refuse;
+	}
+	if (complete == 0) {
+		if (!input_hold(a, buf, size))
+			goto fail;
+		goto written;	/* nothing whole to check yet */
 	}
 	if (!a->syntax && !(a->syntax = malloc(sizeof(*a->syntax))))
 		goto fail;
@@ -226,7 +222,8 @@ static enum admission input_admit_checked(struct session *s, struct req *req, co
 		cmdline_init(a->syntax, (enum cmdline_dialect)s->shell.dialect);	/* at its prompt the shell has nothing open */
 		a->syntax_valid = true;
 	}
-	verdict = policy_check(sessions.cfg.policy, a->syntax, true, text, len, &why);
+	verdict = policy_check(sessions.cfg.policy, a->syntax, input_shell_reads(s) ? POLICY_SHELL_PROMPT : POLICY_SHELL,
+			       text, complete, &why);
 	if (verdict == POLICY_NOT_LISTED) {
 		int program = input_program_reads(s, arrived_ns);
 		if (program < 0) {
@@ -234,19 +231,19 @@ static enum admission input_admit_checked(struct session *s, struct req *req, co
 			return ADMISSION_WAITING;
 		}
 		if (program)
-			verdict = policy_check(sessions.cfg.policy, a->syntax, false, text, len, &why);
+			verdict = policy_check(sessions.cfg.policy, a->syntax, POLICY_PROGRAM, text, complete, &why);
 	}
 	if (verdict != POLICY_PASS)
 		goto refuse;
-	if (input_queue(s, text, len) < 0)
+	if (input_queue(s, text, complete) < 0)
 		goto fail;
-	free(joined);
-	a->partial_len = 0;
-hold:
-	if (!input_hold(a, buf + complete, rest)) {
+	a->partial_len = 0;	/* text holds it: a copy */
+	if (!input_hold(a, text + complete, len - complete)) {
 		log_error("session %s: out of memory: a partial stdin line was dropped", s->name);
 		a->partial_len = 0;
 	}
+written:
+	free(joined);
 	reply_written(req, size);
 	return ADMISSION_ANSWERED;
 refuse:
