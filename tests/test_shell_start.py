@@ -1,11 +1,16 @@
 """How a session's shell is started: the dialect the wrapper tells seshfs (ctl `dialect`), found
-without running the user's program; bash without history expansion."""
+without running the user's program; bash without history expansion; a shell that never becomes
+ready leaves no process once the mkdir failed."""
+import errno
+import os
+import signal
 import subprocess
+import time
 import uuid
 
 import pytest
 
-from conftest import Container, session_with
+from conftest import Container, expect_errno, session_with, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -80,3 +85,39 @@ def test_bash_tty_sessions_have_no_history_expansion(make_mount, shells):
     assert s.read() == b"hi\r\n"
     s.send("x=!!; echo $x a!!b\n")
     assert s.read() == b"!! a!!b\r\n"
+
+
+# ---- a shell that never becomes ready ----
+
+HANG = "printf '#!/bin/sh\\nsleep 36363\\n' > /tmp/hang.sh && chmod +x /tmp/hang.sh"
+
+
+def hanging(container):
+    return [p for p in container.processes() if p[1] == "sleep 36363"]
+
+
+def test_a_start_that_timed_out_leaves_no_process(make_mount, container):
+    container.sh(HANG)
+    m = make_mount(["shell=/tmp/hang.sh"])
+    start = time.monotonic()
+    expect_errno(errno.ETIMEDOUT, os.mkdir, os.path.join(m.sessions, "h"))
+    assert 9 < time.monotonic() - start < 12
+    wait_until(lambda: not hanging(container), timeout=3, what="the hanging shell to be killed")
+    assert os.listdir(m.sessions) == []
+    assert m.unmount() == 0
+    assert not hanging(container)
+
+
+def test_an_interrupted_start_leaves_no_process(make_mount, container):
+    container.sh(HANG)
+    m = make_mount(["shell=/tmp/hang.sh"])
+    for unmount in (False, True):
+        mkdir = subprocess.Popen(["mkdir", os.path.join(m.sessions, "h")], stderr=subprocess.DEVNULL)
+        wait_until(lambda: hanging(container), what="the shell to start")
+        mkdir.send_signal(signal.SIGINT)
+        assert mkdir.wait(5) != 0
+        if unmount:  # at once: unmounting waits for the start to be undone
+            assert m.unmount() == 0
+            assert not hanging(container)
+        else:
+            wait_until(lambda: not hanging(container), timeout=3, what="the hanging shell to be killed")

@@ -248,11 +248,7 @@ static void session_open_run(struct job *j)
 	char err[ENGINE_ERR_MAX] = "";
 
 	pthread_mutex_lock(&sessions.lock);
-	int ret = shell_start(s, err);
-	if (ret == 0 && sessions.stopping) {
-		snprintf(err, sizeof(err), "unmounting");
-		ret = -ENODEV;
-	}
+	int ret = shell_start(s, err);	/* a failed start leaves no process */
 	if (ret == 0 && !s->mkdir) {
 		/* The mkdir gave up: the started shell goes like an rmdir'ed one, for a reference of its own. */
 		session_ref(s);

@@ -16,6 +16,8 @@
 #define SHELL_RECV_CHUNK (64 * 1024)
 /* Reads per wake-up of one session, so a busy stream cannot starve the others. */
 #define SHELL_RECV_BURST 8
+/* A start waiting for its shell looks this often whether anybody still wants it. */
+#define SHELL_START_SLICE_MS 100
 
 enum pump_result {
 	PUMP_AGAIN,	/* nothing more to read now */
@@ -293,16 +295,37 @@ static int shell_wait_ready(struct session *s, const struct session_settings *se
 				 sh->startup_len ? sh->startup : "exec ended at once");
 			return sh->startup_len && strstr(sh->startup, "not found") ? -ENOENT : -EIO;
 		}
+		/* Unmounting, or the mkdir gave up (a restart's session stays listed): stop now. */
+		if (sessions.stopping || !s->listed) {
+			snprintf(err, ENGINE_ERR_MAX, "%s", sessions.stopping ? "unmounting" : "nobody waits for it");
+			return -ENODEV;
+		}
+		int64_t left_ms = (deadline_ns - loop_now_ns()) / NSEC_PER_MSEC;
 		struct exec_conn *conn = sh->conn;
 		pthread_mutex_unlock(&sessions.lock);
-		int64_t left_ms = (deadline_ns - loop_now_ns()) / NSEC_PER_MSEC;
-		int ready = left_ms > 0 ? exec_conn_wait(conn, POLLIN, (int)left_ms) : 0;
+		int ready = left_ms > 0 ? exec_conn_wait(conn, POLLIN, left_ms < SHELL_START_SLICE_MS ?
+								     (int)left_ms : SHELL_START_SLICE_MS) : 0;
 		pthread_mutex_lock(&sessions.lock);
-		if (ready <= 0) {
+		if (ready < 0 || (ready == 0 && left_ms <= SHELL_START_SLICE_MS)) {
 			snprintf(err, ENGINE_ERR_MAX, "shell did not start within %d ms", SESSION_START_TIMEOUT_MS);
 			return -ETIMEDOUT;
 		}
 	}
+}
+
+/*
+ * A start that failed once its exec existed may have left processes: the
+ * wrapper, a shell that never prompts (a script that sleeps) and what it
+ * started. They go as an rmdir'ed session's do: the group, the marker.
+ */
+static void shell_undo_start(struct session *s, const char *user)
+{
+	struct shell_id id = s->shell.id;
+	char err[ENGINE_ERR_MAX];
+
+	snprintf(id.user, sizeof(id.user), "%s", user);
+	if (shell_signal(s, &id, "KILL", PROCCTL_ALL, err) < 0)
+		log_error("session %s: a failed start may have left processes: %s", s->name, err);
 }
 
 /*
@@ -313,7 +336,7 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 {
 	struct session_settings settings;
 	struct session_shell *sh = &s->shell;
-	char exec_id[ENGINE_EXEC_ID_MAX];
+	char exec_id[ENGINE_EXEC_ID_MAX] = "";	/* set once the exec exists */
 	struct exec_conn *conn = NULL;
 	int64_t deadline = loop_now_ns() + SESSION_START_TIMEOUT_MS * NSEC_PER_MSEC;
 
@@ -337,9 +360,15 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 		sh->noise_stream = settings.stderr_merged ? STREAM_STDOUT : STREAM_STDERR;
 		noise_init(&sh->noise);
 		ret = shell_wait_ready(s, &settings, deadline, err);
+		if (ret == 0 && sessions.stopping) {
+			snprintf(err, ENGINE_ERR_MAX, "unmounting");
+			ret = -ENODEV;
+		}
 		if (ret == 0)
 			watchdog_shell_started(sh->id.pid);
 	}
+	if (ret < 0 && exec_id[0])
+		shell_undo_start(s, settings.user);
 	settings_free(&settings);
 	return ret;
 }
