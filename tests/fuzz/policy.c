@@ -63,14 +63,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct policy_refusal why;
 
 		before = st;
-		enum policy_verdict v = policy_check(p, &st, true, text + at, line, &why);
+		enum policy_verdict v = policy_check(p, &st, POLICY_SHELL_PROMPT, text + at, line, &why);
 		if (v != POLICY_PASS) {
 			FUZZ_ASSERT(memcmp(&st, &before, sizeof(st)) == 0);
 			FUZZ_ASSERT(why.rule[0] != '\0' && memchr(why.rule, '\0', sizeof(why.rule)));
 			FUZZ_ASSERT(why.line_start + why.line_len <= line);
 		}
 		if (v == POLICY_NOT_LISTED) {
-			v = policy_check(p, &st, false, text + at, line, &why);
+			v = policy_check(p, &st, POLICY_PROGRAM, text + at, line, &why);
 			FUZZ_ASSERT(v != POLICY_NOT_LISTED && memcmp(&st, &before, sizeof(st)) == 0);
 		}
 		/* The splitter alone, on its state and on a copy: the same words. */
