@@ -96,6 +96,8 @@ static bool transport_tls_copy(struct transport_tls *dst, const struct transport
 /*
  * ssh://[user@]host[:port] -> ssh's argv, as the docker CLI runs it: batch
  * mode (no prompt can come), the user's own configuration and known hosts.
+ * The host comes after "--", and one starting with '-' is refused too: ssh
+ * would take "-oProxyCommand=..." for an option, and run it.
  */
 static int transport_ssh_argv(struct transport_ssh *ssh, const char *spec, char err[TRANSPORT_ERR_MAX])
 {
@@ -109,6 +111,11 @@ static int transport_ssh_argv(struct transport_ssh *ssh, const char *spec, char 
 		snprintf(err, TRANSPORT_ERR_MAX, "docker host 'ssh://%.100s': expected ssh://[user@]host[:port]", spec);
 		return -EINVAL;
 	}
+	if (host[0] == '-') {
+		snprintf(err, TRANSPORT_ERR_MAX,
+			 "docker host 'ssh://%.100s': a host cannot start with '-' (ssh would take it for an option)", spec);
+		return -EINVAL;
+	}
 	ssh->argv[argc++] = strdup("ssh");
 	ssh->argv[argc++] = strdup("-o");
 	ssh->argv[argc++] = strdup("BatchMode=yes");
@@ -120,8 +127,8 @@ static int transport_ssh_argv(struct transport_ssh *ssh, const char *spec, char 
 		ssh->argv[argc++] = strdup("-p");
 		ssh->argv[argc++] = strdup(port);
 	}
-	ssh->argv[argc++] = strndup(host, host_len);
 	ssh->argv[argc++] = strdup("--");
+	ssh->argv[argc++] = strndup(host, host_len);
 	ssh->argv[argc++] = strdup("docker");
 	ssh->argv[argc++] = strdup("system");
 	ssh->argv[argc++] = strdup("dial-stdio");

@@ -551,7 +551,9 @@ int main(int argc, char *argv[])
 		goto out_curl;
 	engine = engine_open(endpoint.host, &tls, err);
 	if (!engine) {
-		fprintf(stderr, "seshfs: %s\n", err);
+		char shown[ENGINE_ERR_MAX * 4];	/* it quotes the host as given: one line whatever it holds */
+		text_escape(err, strlen(err), shown, sizeof(shown));
+		fprintf(stderr, "seshfs: %s\n", shown);
 		goto out_curl;
 	}
 	if (opts.sandbox.image) {

@@ -1,7 +1,9 @@
 """How a session's shell is started: the dialect the wrapper tells seshfs (ctl `dialect`), found
 without running the user's program; bash without history expansion; a shell that never becomes
-ready leaves no process once the mkdir failed."""
+ready leaves no process once the mkdir failed; an ssh engine host that ssh would take for an option
+is refused."""
 import errno
+import json
 import os
 import signal
 import subprocess
@@ -10,7 +12,7 @@ import uuid
 
 import pytest
 
-from conftest import Container, expect_errno, session_with, wait_until
+from conftest import Container, env_without_engine, expect_errno, refused_mount, session_with, wait_until
 
 
 @pytest.fixture(scope="module")
@@ -121,3 +123,28 @@ def test_an_interrupted_start_leaves_no_process(make_mount, container):
             assert not hanging(container)
         else:
             wait_until(lambda: not hanging(container), timeout=3, what="the hanging shell to be killed")
+
+
+# ---- an ssh host that is an option ----
+
+def test_an_ssh_host_starting_with_a_dash_is_refused(container, tmp_path):
+    pwned = f"/tmp/pwned-{uuid.uuid4().hex[:8]}"
+    url = "ssh://-oProxyCommand=touch $PWNED"
+    config = tmp_path / "docker-config"
+    meta = config / "contexts" / "meta" / "evil"
+    meta.mkdir(parents=True)
+    (meta / "meta.json").write_text(json.dumps({"Name": "evil", "Endpoints": {"docker": {"Host": url}}}))
+    env = {**env_without_engine(), "PWNED": pwned, "DOCKER_CONFIG": str(config)}
+    with_user = "ssh://root@-oProxyCommand=touch $PWNED"
+    for args, extra, shown in ((["-o", f"docker_host={url}"], {}, url), ([], {"DOCKER_HOST": url}, url),
+                               (["-o", "context=evil"], {}, url),
+                               (["-o", f"docker_host={with_user}"], {}, with_user)):
+        r = refused_mount(tmp_path / "mnt", *args, container.name, env={**env, **extra})
+        time.sleep(0.5)  # ssh would run detached from seshfs
+        assert not os.path.exists(pwned), f"{args} {extra}: the ProxyCommand ran"
+        assert r.returncode == 1, r.stderr
+        assert r.stderr == f"seshfs: docker host '{shown}': a host cannot start with '-' (ssh would take it " \
+                           "for an option)\n"
+    r = refused_mount(tmp_path / "mnt", "-o", "docker_host=ssh://-o\nx\033[m", container.name, env=env)
+    assert r.returncode == 1 and r.stderr.startswith("seshfs: docker host 'ssh://-o\\x0ax\\x1b[m': ") and \
+        r.stderr.count("\n") == 1, r.stderr  # one line, whatever the host holds
