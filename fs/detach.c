@@ -106,7 +106,7 @@ static void __attribute__((noreturn)) detach_run(int fd, bool foreground)
 	char disarmed;
 	int sock = fcntl(fd, F_DUPFD, 3), null = open("/dev/null", O_RDWR);
 
-	setsid();	/* no terminal's signals: it outlives a seshfs that a ^C did not stop cleanly */
+	setsid();	/* signals to seshfs's job (^C, ^Z, a hangup) are not its */
 	prctl(PR_SET_NAME, "seshfs-detach");
 	signal(SIGPIPE, SIG_IGN);
 	/* Nothing of its parent's but the log: a directory or fd it kept could hold the mount or a pipe open. */
