@@ -171,6 +171,17 @@ def test_the_detacher_leaves_a_mount_that_is_not_seshfss(make_mount, tmp_path):
         subprocess.run(["umount", m.path])
 
 
+def test_not_root_one_log_line_says_there_is_no_detacher(tmp_path):
+    """Not root, seshfs leaves its mount to fusermount3 alone (here /dev/fuse is root's, so the
+    run ends at an engine that is not there, after the line)."""
+    as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"]
+    r = subprocess.run([*as_nobody, SESHFS_BIN, "-o", "docker_host=unix:///nonexistent.sock", "c", "/tmp"],
+                       capture_output=True, text=True, timeout=30)
+    assert r.returncode == 1
+    assert r.stderr.splitlines()[0] == ("seshfs: not root: a killed seshfs's mount is left to fusermount3 "
+                                        "(auto_unmount), which may leave it dead until fusermount3 -u")
+
+
 def test_ten_kills_in_a_row_each_free_the_mount_point(container, tmp_path):
     """scripts/kill9.sh does the same a hundred times."""
     path = str(tmp_path / "mnt")
