@@ -25,6 +25,10 @@ BYPASSES = [
     ([b"echo a ) echo '\ntouch /tmp/spl-8\n'\n"], (BASH,)),
     ([b"cat <<EOF\nE\\\nOF\ntouch /tmp/spl-9\nEOF\n"], (BASH,)),
     ([b"cat <<$(echo)\n$(echo)\ntouch /tmp/spl-10\n\n"], (BASH,)),
+    ([b"cat <<E\n$(touch /tmp/spl-13)\nE\n"], (ASH, BASH)),  # an unquoted heredoc's body is expanded
+    ([b";'\n`touch /tmp/spl-14`\n'\n"], (ASH, BASH)),  # the shell drops the line it cannot parse
+    ([b"case x in\na);;esac|touch /tmp/spl-15\n"], (ASH, BASH)),
+    ([b"echo \"${x-'$(touch /tmp/spl-16)'}\"\n"], (ASH, BASH)),
     # An assignment is no command, but the prompt runs what it holds.
     ([b"PS1='$(touch /tmp/spl-11)'\n"], (ASH, BASH)),
     ([b"PROMPT_COMMAND='touch /tmp/spl-12'\n"], (BASH,)),

@@ -85,8 +85,8 @@ static void test_cmdline(void)
 		{ "ls&id&\nls |& wc\n", "ls id ls wc " },
 		{ "while read x; do echo; done < f\n", "read echo " },
 		{ "case x in\n(a) ls\n;;\nesac\nid\n", "ls id " },
-		{ "{ls,cat} x; echo {a,b}\n", "{ls,cat} echo " },
-		{ "echo `echo \\`id\\``\n", "echo echo " },
+		{ "{ls,cat} x; echo {a,b}\n", "{ls,cat}? echo " },
+		{ "echo `echo \\`id\\``\n", "echo echo `...\\...`? `...\\...`? " },
 		{ "x=$(ls) y; z=`id`\n", "ls y id " },
 	};
 	int failures;
@@ -163,9 +163,10 @@ static void test_cmdline_dialects(void)
 		  "echo $'...\\'? id " },
 		/* &> is bash's and ash's; coproc, select and time are bash's reserved words. */
 		{ "echo a &> x touch F\n", "echo ", "echo ", "echo touch ", "echo touch " },
-		{ "coproc touch F; time touch G; select x do id; done\n", "touch touch id ", "coproc time select ",
-		  "coproc time select ", "coproc touch time touch select id " },
-		{ "function f { id; }\n", "id ", "id ", "function ", "function id " },
+		{ "coproc touch F; time -p touch G; select x do id; done\n", "touch F touch id ",
+		  "coproc time select syntax error? ", "coproc time select syntax error? ",
+		  "coproc touch F time touch select id " },
+		{ "function f { id; }\n", "id ", "id ", "function syntax error? ", "function id " },
 		/* A line bash cannot parse is thrown away, the next read as new: refused. */
 		{ "echo a ) x '\ntouch F\n'\n", "echo syntax error? x ", "echo syntax error? x ", "echo syntax error? x ",
 		  "echo syntax error? x " },
@@ -174,8 +175,33 @@ static void test_cmdline_dialects(void)
 		/* A heredoc's body: bash joins backslash-newline before it looks for the delimiter. */
 		{ "cat <<EOF\nE\\\nOF\ntouch F\n", "cat touch ", "cat ", "cat ", "cat <<... \\? touch " },
 		{ "cat <<'EOF'\nE\\\nOF\nEOF\nid\n", "cat id ", "cat id ", "cat id ", "cat id " },
-		{ "cat <<$(echo)\n$(echo)\ntouch F\n", "cat echo <<$(...)? ", "cat echo <<$(...)? ", "cat echo <<$(...)? ",
-		  "cat echo <<$(...)? " },
+		{ "cat <<$(echo)\n$(echo)\ntouch F\n", "cat echo <<$(...)? echo ", "cat echo <<$(...)? echo ",
+		  "cat echo <<$(...)? echo ", "cat echo <<$(...)? echo " },
+		/* A heredoc's body, its delimiter unquoted, runs its $(...) and `...`. */
+		{ "cat <<E\n$(touch F) `id`\n\\$(no) ${x:-$(who)}\nE\nls\n", "cat touch id who ls ", "cat touch id who ls ",
+		  "cat touch id who ls ", "cat touch id who ls " },
+		{ "cat <<'E'\n$(touch F)\nE\ncat <<$$\nx\n$$\nls\n", "cat cat ls ", "cat cat ls ", "cat cat ls ", "cat cat ls " },
+		{ "echo `cat <<E` x\ntouch F\n", "echo cat << inside $(...)? ", "echo cat << inside $(...)? ",
+		  "echo cat << inside $(...)? ", "echo cat << inside $(...)? " },
+		/* What the shells cannot parse they drop with the rest of its line: refused. */
+		{ ";'\n`touch F`\n", "syntax error? ", "syntax error? ", "syntax error? ", "syntax error? " },
+		{ "esac<'\ntouch F'\n", "syntax error? ", "syntax error? ", "syntax error? ", "syntax error? " },
+		{ "echo ${'} ; touch F\n", "echo syntax error? ", "echo syntax error? ", "echo syntax error? ",
+		  "echo syntax error? " },
+		{ "if true; then echo; fi; { echo; } ; (echo) ; echo & wait ; > f\n", "true echo echo echo echo wait ",
+		  "true echo echo echo echo wait ", "true echo echo echo echo wait ", "true echo echo echo echo wait " },
+		{ "case x in\na);;esac|touch F\n", "touch ", "touch ", "touch ", "touch " },
+		/* Backquotes take a backslash from \` and \$ first: not followed. $$( opens nothing. */
+		{ "o `\\`touch F\\``\n", "o `...\\...`? `touch `...\\...`? ", "o `...\\...`? `touch `...\\...`? ",
+		  "o `...\\...`? `touch `...\\...`? ", "o `...\\...`? `touch `...\\...`? " },
+		{ "\"$$(\\'$(touch F)\"\n", "touch $$(\\'? ", "touch $$(\\'? ", "touch $$(\\'? ", "touch $$(\\'? " },
+		/* bash: ' in "${x-...}" ends at the next ', but what is between is expanded. */
+		{ "o \"${x-'$(touch F)'}\"\n", "o touch ", "o touch ", "o touch ", "o \"${...'...}\"? touch " },
+		{ "(F)|[[ <(touch F)||'' ]]\n", "F touch ", "F [[ touch ", "F [[ touch  ", "F [[? touch  " },
+		{ "coproc c { touch F;}\n", "c touch ", "coproc syntax error? ", "coproc syntax error? ", "coproc c touch " },
+		{ "{touch,F}\n", "{touch,F}? ", "{touch,F} ", "{touch,F} ", "{touch,F}? " },
+		/* ash and dash read quotes in $((...)) as characters. */
+		{ "x=$((\")) | touch F\n", "$((...))? ", "touch ", "touch ", "$((...))? $((...'...))? " },
 		/* The prompt runs the $(...) in PS1 (and bash PROMPT_COMMAND, PS0, MAILPATH's messages). */
 		{ "PS1='$(touch F)' PROMPT_COMMAND+=(x) echo $PS1 \"${PS2}\"\n", "PS1? PROMPT_COMMAND? echo ",
 		  "PS1? PROMPT_COMMAND? echo ", "PS1? PROMPT_COMMAND? echo ", "PS1? PROMPT_COMMAND? echo " },

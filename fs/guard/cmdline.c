@@ -70,12 +70,22 @@ static void frame_push(struct cmdline_run *r, enum cmdline_frame_kind kind, char
 	f->kind = (uint8_t)kind;
 	f->close = close;
 	f->phase = CMDLINE_COMMAND;
+	f->empty = true;
+	f->heredocs_before = (uint8_t)r->st->heredoc_count;
 	if (kind == CMDLINE_PARAM)
-		f->dquoted = parent->kind == CMDLINE_DQUOTE || (parent->kind == CMDLINE_PARAM && parent->dquoted);
+		f->dquoted = parent->kind == CMDLINE_DQUOTE || parent->kind == CMDLINE_BODY ||
+			     (parent->kind == CMDLINE_PARAM && parent->dquoted);
 }
+
+static void report_unsure(struct cmdline_run *r, const char *what);
 
 static void frame_pop(struct cmdline_run *r)
 {
+	const struct cmdline_frame *f = frame_top(r);
+
+	/* $(cat <<E) or `cat <<E`: where the shells read that body is not followed. */
+	if (f->kind == CMDLINE_COMMANDS && r->st->heredoc_count > f->heredocs_before)
+		report_unsure(r, "<< inside $(...)");
 	if (r->st->depth > 1)
 		r->st->depth--;
 }
@@ -122,6 +132,7 @@ static void word_start(struct cmdline_frame *f)
 	f->in_word = true;
 	f->word_len = 0;
 	f->word_long = f->word_quoted = f->word_expands = f->word_lossy = f->word_glob = f->word_bracket = false;
+	f->word_brace = false;
 	f->word_name = NAME_START;
 }
 
@@ -155,6 +166,8 @@ static void word_add(struct cmdline_frame *f, char c, bool quoted)
 	/* A glob: the file it finds runs. A [ is one only with a ] after it. */
 	if (!quoted && (c == '*' || c == '?' || (c == ']' && f->word_bracket)))
 		f->word_glob = true;
+	if (!quoted && c == '{')
+		f->word_brace = true;
 	if (!quoted && c == '[')
 		f->word_bracket = true;
 	if (f->word_len < CMDLINE_WORD_MAX)
@@ -183,7 +196,9 @@ static void report_pending(struct cmdline_run *r, struct cmdline_frame *f)
 	if (!f->pending)
 		return;
 	f->pending = false;
-	r->fn(r->ctx, f->word, f->word_len, !f->word_expands && !f->word_glob && !f->word_long);
+	/* bash expands {a,b} in a command word to other words. */
+	bool braces = f->word_brace && run_dialect(r) != CMDLINE_ASH && run_dialect(r) != CMDLINE_DASH;
+	r->fn(r->ctx, f->word, f->word_len, !f->word_expands && !f->word_glob && !f->word_long && !braces);
 }
 
 /*
@@ -222,11 +237,14 @@ static void heredoc_add(struct cmdline_run *r, const struct cmdline_frame *f)
 	/* <<$(x) and <<${x} end at the text as written, which word does not hold. */
 	if (f->word_lossy)
 		report_unsure(r, "<<$(...)");
+	if (st->in_body)
+		report_unsure(r, "<< in a heredoc's body");
 	struct cmdline_heredoc *h = &st->heredocs[st->heredoc_count++];
 	memcpy(h->delim, f->word, f->word_len);
 	h->len = f->word_len;
 	h->strip = f->heredoc_strip;
 	h->quoted = f->word_quoted;
+	h->frame = (uint8_t)(st->depth - 1);
 }
 
 enum cmdline_keyword {
@@ -271,16 +289,67 @@ static enum cmdline_keyword keyword_kind(const struct cmdline_run *r, const stru
 	return KEYWORD_NONE;
 }
 
+/*
+ * bash throws away the rest of a line it cannot parse, and reads the next
+ * as new: the splitter, still inside whatever the rest opened (a quote, a
+ * heredoc), would not see that line's commands. Refused instead.
+ */
+static void syntax_error(struct cmdline_run *r)
+{
+	report_unsure(r, "syntax error");
+}
+
+/* The line ends with heredocs waiting: their bodies come next, the first one's now. */
+static void body_start(struct cmdline_run *r)
+{
+	r->st->in_body = true;
+	if (!r->st->heredocs[0].quoted)
+		frame_push(r, CMDLINE_BODY, SILENT);	/* its $(...) and `...` run */
+}
+
+/* A reserved word that closes what another opened: a syntax error if none is open. */
+static void keyword_close(struct cmdline_run *r, uint8_t *open, bool closes)
+{
+	if (*open == 0)
+		syntax_error(r);
+	else
+		*open -= closes;
+}
+
 /* A reserved word in command position: what it makes of the words after it. */
 static void keyword_effect(struct cmdline_run *r, struct cmdline_frame *f)
 {
+	static const char *const want_command[] = { "if", "then", "else", "elif", "while", "until", "do", "coproc" };
+	bool empty = false;
+
+	for (size_t i = 0; i < sizeof(want_command) / sizeof(want_command[0]); i++)
+		empty |= word_is(f, want_command[i]);
+	f->empty = empty;	/* "then ;" is a syntax error, "fi ;" is not */
+	if (word_is(f, "if"))
+		f->ifs += f->ifs < UINT8_MAX;
+	else if (word_is(f, "then") || word_is(f, "else") || word_is(f, "elif"))
+		keyword_close(r, &f->ifs, false);
+	else if (word_is(f, "fi"))
+		keyword_close(r, &f->ifs, true);
+	else if (word_is(f, "while") || word_is(f, "until"))
+		f->loops += f->loops < UINT8_MAX;
+	else if (word_is(f, "do"))
+		keyword_close(r, &f->loops, false);
+	else if (word_is(f, "done"))
+		keyword_close(r, &f->loops, true);
+	else if (word_is(f, "time"))
+		f->after_time = run_dialect(r) == CMDLINE_BASH || run_dialect(r) == CMDLINE_POSIX;
+	else if (word_is(f, "coproc"))
+		f->after_coproc = true;
 	if (word_is(f, "for") || word_is(f, "select")) {
 		f->phase = CMDLINE_FOR_HEADER;
 		f->header_words = 0;
+		f->loops += f->loops < UINT8_MAX;
 	} else if (word_is(f, "case")) {
 		f->phase = CMDLINE_CASE_WORD;
+		f->header_words = 0;
 	} else if (word_is(f, "esac")) {
-		f->case_depth -= f->case_depth > 0;
+		keyword_close(r, &f->case_depth, true);
 	} else if (word_is(f, "function")) {
 		f->phase = CMDLINE_FUNCTION_NAME;
 	} else if (word_is(f, "[[")) {
@@ -315,10 +384,17 @@ static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 		f->ash_test = true;
 	else if (word_is(f, "]]"))
 		f->ash_test = false;
+	bool after_time = f->after_time, after_coproc = f->after_coproc;
+	f->after_time = f->after_coproc = false;
+	f->empty = false;
 	switch (f->phase) {
 	case CMDLINE_COMMAND:
 		if (f->word_name == NAME_ASSIGNMENT)
 			return;
+		if (after_time && word_is(f, "-p")) {
+			f->empty = true;
+			return;
+		}
 		switch (keyword_kind(r, f)) {
 		case KEYWORD_BOTH:
 			r->fn(r->ctx, f->word, f->word_len, true);
@@ -331,7 +407,10 @@ static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 			break;
 		}
 		f->pending = true;	/* reported unless "()" makes it a function's name */
-		f->phase = CMDLINE_ARGS;
+		/* coproc NAME { ...; }: NAME, or the command; what follows may be a command too. */
+		f->phase = after_coproc ? CMDLINE_COMMAND : CMDLINE_ARGS;
+		if (after_coproc)
+			report_pending(r, f);
 		return;
 	case CMDLINE_FOR_HEADER:
 		/* for NAME do ...: no separator needed before do (nor before bash's {). */
@@ -345,7 +424,8 @@ static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 			f->phase = CMDLINE_ARGS;
 		return;
 	case CMDLINE_CASE_WORD:
-		if (word_is(f, "in")) {
+		f->header_words += f->header_words < 2;
+		if (word_is(f, "in") && f->header_words > 1) {
 			f->case_depth++;
 			f->phase = CMDLINE_PATTERN;
 		}
@@ -374,9 +454,22 @@ static void separate(struct cmdline_run *r, struct cmdline_frame *f, char c)
 	/* A case's patterns and its header may span lines and "|"-separated alternatives. */
 	if (f->phase == CMDLINE_PATTERN && c != ')')
 		return;
-	if (f->phase == CMDLINE_CASE_WORD && c == '\n')
+	if (f->phase == CMDLINE_CASE_WORD && c == '\n') {
+		if (f->header_words == 0)
+			syntax_error(r);	/* case with no word before the newline */
 		return;
+	}
 	f->phase = CMDLINE_COMMAND;
+	f->empty = true;
+}
+
+/* ; & | && ||: with no command before them, a syntax error. */
+static void separate_command(struct cmdline_run *r, struct cmdline_frame *f, char c)
+{
+	word_end(r, f);
+	if (f->empty)
+		syntax_error(r);
+	separate(r, f, c);
 }
 
 /*
@@ -459,6 +552,8 @@ static void arithmetic(struct cmdline_run *r, struct cmdline_frame *f, bool doll
 		/* An unknown sh's (( are subshells, as in ash: they hold what bash's arithmetic would run. */
 	}
 	if (arith) {
+		if (!dollar)
+			f->empty = false;	/* (( ... )) is a command */
 		frame_push(r, CMDLINE_NOCMD, 'D');
 	} else if (dollar) {
 		frame_push(r, CMDLINE_COMMANDS, ')');	/* $( (...) ...) */
@@ -515,9 +610,16 @@ static void dollar(struct cmdline_run *r, struct cmdline_frame *owner, bool in_d
 			owner->word_lossy |= c == '\'';
 		}
 		frame_push(r, c == '"' ? CMDLINE_DQUOTE : CMDLINE_ANSI, quote_close);
-	} else if (owner) {
-		word_expand(owner);
-		word_add(owner, '$', false);
+	} else {
+		if (owner) {
+			word_expand(owner);
+			word_add(owner, '$', false);
+		}
+		if (c == '$') {	/* $$ is the shell's pid: $$(x) opens nothing */
+			r->p++;
+			if (owner)
+				word_add(owner, '$', false);
+		}
 	}
 }
 
@@ -560,6 +662,7 @@ static void redirection(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		r->p++;
 	}
 	f->redirect = true;
+	f->empty = false;	/* "> f" alone is a command */
 }
 
 /* "NAME ()": NAME is a function being defined, not a command. Consumes the "()". */
@@ -573,16 +676,6 @@ static bool function_parens(struct cmdline_run *r)
 		return false;
 	r->p = q + 1;
 	return true;
-}
-
-/*
- * bash throws away the rest of a line it cannot parse, and reads the next
- * as new: the splitter, still inside whatever the rest opened (a quote, a
- * heredoc), would not see that line's commands. Refused instead.
- */
-static void syntax_error(struct cmdline_run *r)
-{
-	report_unsure(r, "syntax error");
 }
 
 static void open_paren(struct cmdline_run *r, struct cmdline_frame *f)
@@ -600,6 +693,8 @@ static void open_paren(struct cmdline_run *r, struct cmdline_frame *f)
 		return;
 	}
 	report_pending(r, f);
+	if (f->phase == CMDLINE_ARGS)
+		syntax_error(r);	/* echo a (b) */
 	if (f->phase == CMDLINE_COMMAND && next_char(r) == '(') {
 		r->p++;
 		arithmetic(r, f, false);
@@ -625,6 +720,7 @@ static void close_paren(struct cmdline_run *r, struct cmdline_frame *f)
 		return;
 	}
 	separate(r, f, ')');
+	f->empty = false;	/* (a) ; b */
 	if (f->parens > 0)
 		f->parens--;
 	else if (f->close == ')')
@@ -633,16 +729,38 @@ static void close_paren(struct cmdline_run *r, struct cmdline_frame *f)
 		syntax_error(r);
 }
 
+/* Is the innermost command substitution a backquoted one? */
+static bool in_backquotes(const struct cmdline_run *r)
+{
+	for (int i = r->st->depth - 1; i > 0; i--) {
+		const struct cmdline_frame *f = &r->st->frames[i];
+		if (f->kind == CMDLINE_COMMANDS && f->close != 0)
+			return f->close == '`';
+	}
+	return false;
+}
+
+/*
+ * Inside backquotes the shell first takes a backslash away from \$ \` and
+ * \\, then reads the text: a \$( there runs, a \` nests. Not followed.
+ */
+static void backslash_in_backquotes(struct cmdline_run *r)
+{
+	if (r->p < r->end && strchr("$`\\", *r->p) && in_backquotes(r))
+		report_unsure(r, "`...\\...`");
+}
+
 static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c)
 {
 	bool test = f->phase == CMDLINE_TEST || f->ash_test;
 
 	if (f->pending && !is_blank(c) && c != '(')
 		report_pending(r, f);
-	/* ]] ends a test with an operator right after it too: [[ -n x ]]&& y. */
-	if (test && f->in_word && strchr(";&|<>()\n", c) && word_is(f, "]]")) {
+	/* An operator right after ]] or esac ends the test or the patterns first: [[ -n x ]]&& y, esac|y. */
+	if ((test || f->phase == CMDLINE_PATTERN) && f->in_word && strchr(";&|<>()\n", c) &&
+	    (word_is(f, "]]") || word_is(f, "esac"))) {
 		word_end(r, f);
-		test = false;
+		test = f->phase == CMDLINE_TEST || f->ash_test;
 	}
 	switch (c) {
 	case ' ':
@@ -651,17 +769,21 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 		break;
 	case '\n':
 		separate(r, f, c);
-		r->st->in_body = r->st->heredoc_count > 0;
+		/* Not at a newline inside "$( ... " opened after the <<: the shell reads on. */
+		if (!r->st->in_body && r->st->heredoc_count > 0 && r->st->heredocs[0].frame >= r->st->depth - 1)
+			body_start(r);
 		break;
 	case '#':
 		if (f->in_word) {
 			word_add(f, c, false);
 			break;
 		}
-		while (r->p < r->end && *r->p != '\n')
+		/* A comment inside backquotes ends where they do. */
+		while (r->p < r->end && *r->p != '\n' && (*r->p != '`' || f->close != '`'))
 			r->p++;
 		break;
 	case '\\':
+		backslash_in_backquotes(r);
 		if (r->p < r->end && *r->p++ != '\n')
 			word_add(f, r->p[-1], true);
 		break;
@@ -693,7 +815,7 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 				syntax_error(r);
 			break;
 		}
-		separate(r, f, c);
+		separate_command(r, f, c);
 		break;
 	case '&':
 		/* &> is bash's and ash's; in dash (and so maybe an unknown sh) & ends the command. */
@@ -704,7 +826,7 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 			word_end(r, f);
 		} else {
 			r->p += next_char(r) == '&';
-			separate(r, f, c);
+			separate_command(r, f, c);
 		}
 		break;
 	case '|':
@@ -713,12 +835,13 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 			word_end(r, f);
 		} else {
 			r->p += next_char(r) == '|' || next_char(r) == '&';
-			separate(r, f, c);
+			separate_command(r, f, c);
 		}
 		break;
 	case '<':
 	case '>':
-		if (f->phase == CMDLINE_TEST)
+		/* In a test < and > compare, but <(...) is still a process substitution. */
+		if (f->phase == CMDLINE_TEST && next_char(r) != '(')
 			word_end(r, f);
 		else
 			redirection(r, f, c);
@@ -734,7 +857,12 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 		/* Reserved words where a command starts: a group. Elsewhere a word's character. */
 		if (!f->in_word && f->phase == CMDLINE_COMMAND &&
 		    (c == '}' || r->p == r->end || is_blank(*r->p) || *r->p == '\n')) {
+			if (c == '{')
+				f->groups += f->groups < UINT8_MAX;
+			else
+				keyword_close(r, &f->groups, true);
 			separate(r, f, c);
+			f->empty = c == '{';
 			break;
 		}
 		word_add(f, c, false);
@@ -783,6 +911,9 @@ static bool param_name(struct cmdline_run *r, struct cmdline_frame *f, char c)
 	default:
 		break;
 	}
+	/* ${'} and the like: a bad substitution, refused (how far the shells read it differs). */
+	if (c == '\0' || !strchr("}:-=?+#%/^,@", c))
+		syntax_error(r);
 	f->part = c == '#' || c == '%' || c == '/' ? PARAM_PATTERN : PARAM_WORD;
 	if ((c == '=' || (c == ':' && next_char(r) == '=')) && names_prompt(f->word, f->word_len))
 		report_unsure(r, names_prompt(f->word, f->word_len));
@@ -793,20 +924,29 @@ static bool param_name(struct cmdline_run *r, struct cmdline_frame *f, char c)
 }
 
 /*
- * Is ' a quote inside "${...}"? In a pattern (# % /) in every shell; in
- * the other operators' words bash alone reads it so, ash and dash read a
- * character.
+ * A ' inside "${...}", outside a pattern (# % /, where it quotes in every
+ * shell): ash and dash read a character; bash ends it at the next ', but
+ * expands what is between as in double quotes ("${x-'$(cmd)'}" runs cmd).
  */
-static bool param_quotes(struct cmdline_run *r, const struct cmdline_frame *f)
+static void param_squote(struct cmdline_run *r)
 {
 	enum cmdline_dialect d = run_dialect(r);
 
-	if (f->part == PARAM_PATTERN || d == CMDLINE_BASH)
-		return true;
-	if (d != CMDLINE_POSIX)
-		return false;
-	report_unsure(r, "\"${...'...}\"");
-	return true;
+	if (d == CMDLINE_ASH || d == CMDLINE_DASH)
+		return;
+	if (d == CMDLINE_POSIX)
+		report_unsure(r, "\"${...'...}\"");
+	frame_push(r, CMDLINE_DSQUOTE, SILENT);
+}
+
+/* Are ' and " quotes inside $((...))? In bash; ash and dash read characters. */
+static bool arith_quotes(struct cmdline_run *r)
+{
+	enum cmdline_dialect d = run_dialect(r);
+
+	if (d == CMDLINE_POSIX)
+		report_unsure(r, "$((...'...))");
+	return d == CMDLINE_BASH || d == CMDLINE_POSIX;
 }
 
 static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
@@ -835,9 +975,12 @@ static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		}
 		break;
 	case CMDLINE_DQUOTE:
-		if (c == '"') {
+	case CMDLINE_DSQUOTE:
+	case CMDLINE_BODY:
+		if ((c == '"' && f->kind == CMDLINE_DQUOTE) || (c == '\'' && f->kind == CMDLINE_DSQUOTE)) {
 			frame_pop(r);
 		} else if (c == '\\' && r->p < r->end && strchr("$`\"\\\n", *r->p)) {
+			backslash_in_backquotes(r);
 			if (*r->p++ != '\n' && owner)
 				word_add(owner, r->p[-1], true);
 		} else if (c == '$') {
@@ -854,9 +997,12 @@ static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		if (f->kind == CMDLINE_PARAM && f->part < PARAM_PATTERN && param_name(r, f, c))
 			break;
 		if (c == '\\') {
+			backslash_in_backquotes(r);
 			r->p += r->p < r->end;
-		} else if (c == '\'' && f->kind == CMDLINE_PARAM && f->dquoted && !param_quotes(r, f)) {
-			/* a character of the word */
+		} else if (c == '\'' && f->kind == CMDLINE_PARAM && f->dquoted && f->part != PARAM_PATTERN) {
+			param_squote(r);
+		} else if ((c == '\'' || c == '"') && f->close == 'D' && !arith_quotes(r)) {
+			/* a character of the expression */
 		} else if (c == '\'' || c == '"') {
 			frame_push(r, c == '"' ? CMDLINE_DQUOTE : CMDLINE_SQUOTE, SILENT);
 		} else if (c == '$') {
@@ -864,10 +1010,8 @@ static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		} else if (c == '`') {
 			frame_push(r, CMDLINE_COMMANDS, '`');
 		} else if (f->kind == CMDLINE_PARAM) {
-			if (c == '{')
-				f->braces++;
-			else if (c == '}' && f->braces-- == 0)
-				frame_pop(r);
+			if (c == '}')
+				frame_pop(r);	/* a { inside opens nothing: ${x-{} is "{" */
 		} else if (f->close == ']') {	/* bash's $[...] */
 			if (c == '[')
 				f->parens++;
@@ -932,7 +1076,7 @@ void cmdline_copy(struct cmdline_state *dst, const struct cmdline_state *src)
  * ending in an unescaped backslash with the next before it compares
  * (busybox ash and dash do not).
  */
-static void heredoc_line(struct cmdline_run *r, const char *line, size_t len)
+static bool heredoc_line(struct cmdline_run *r, const char *line, size_t len)
 {
 	struct cmdline_state *st = r->st;
 	struct cmdline_heredoc *h = &st->heredocs[0];
@@ -955,17 +1099,33 @@ static void heredoc_line(struct cmdline_run *r, const char *line, size_t len)
 			st->joined_len += (uint8_t)len;
 		}
 		st->joining = true;
-		return;
+		return false;
 	}
 	bool ends = !st->joined_long && st->joined_len + len == h->len &&
 		    memcmp(st->joined, h->delim, st->joined_len) == 0 &&
 		    memcmp(line, h->delim + st->joined_len, len) == 0;
 	st->joining = st->joined_long = false;
 	st->joined_len = 0;
-	if (!ends)
-		return;
-	memmove(st->heredocs, st->heredocs + 1, --st->heredoc_count * sizeof(st->heredocs[0]));
-	st->in_body = st->heredoc_count > 0;
+	if (ends)
+		memmove(st->heredocs, st->heredocs + 1, --st->heredoc_count * sizeof(st->heredocs[0]));
+	return ends;
+}
+
+/* A body's delimiter came: the next heredoc's body starts, if one waits. */
+static void body_end(struct cmdline_run *r, bool expanded)
+{
+	struct cmdline_state *st = r->st;
+
+	if (expanded) {
+		if (frame_top(r)->kind != CMDLINE_BODY)
+			report_unsure(r, "$( open at a heredoc's end");
+		while (st->depth > 1 && st->frames[st->depth - 1].kind != CMDLINE_BODY)
+			st->depth--;
+		frame_pop(r);
+	}
+	st->in_body = false;
+	if (st->heredoc_count > 0)
+		body_start(r);
 }
 
 static int feed(struct cmdline_state *st, const char *line, size_t len, cmdline_command_fn fn, void *ctx)
@@ -973,8 +1133,13 @@ static int feed(struct cmdline_state *st, const char *line, size_t len, cmdline_
 	struct cmdline_run r = { st, fn, ctx, line, line + len, false };
 
 	if (st->in_body) {
-		heredoc_line(&r, line, len);
-		return 0;
+		bool expanded = !st->heredocs[0].quoted;
+		if (heredoc_line(&r, line, len)) {
+			body_end(&r, expanded);
+			return r.failed ? -1 : 0;
+		}
+		if (!expanded)
+			return 0;
 	}
 	while (r.p < r.end && !r.failed) {
 		char c = *r.p++;

@@ -59,6 +59,8 @@ enum cmdline_frame_kind {
 	CMDLINE_COMMANDS,	/* a command list: the top level, $(...), <(...), `...` */
 	CMDLINE_SQUOTE,		/* '...' */
 	CMDLINE_DQUOTE,		/* "..." */
+	CMDLINE_DSQUOTE,	/* '...' inside bash's "${x:-...}": ends at ', expands as "..." */
+	CMDLINE_BODY,		/* a heredoc's body, its delimiter unquoted: expands as "..." */
 	CMDLINE_ANSI,		/* $'...' */
 	CMDLINE_PARAM,		/* ${...} */
 	CMDLINE_NOCMD,		/* $((...)), ((...)), NAME=(...): words that are not commands */
@@ -68,14 +70,19 @@ struct cmdline_frame {
 	uint8_t kind;		/* enum cmdline_frame_kind */
 	char close;		/* COMMANDS: ')' or '`', 0 at the top; NOCMD: ')' once, or 'D' for "))" */
 	uint8_t parens;		/* COMMANDS, NOCMD: '(' opened inside, not closed yet */
-	uint8_t braces;		/* PARAM: '{' opened inside */
 	uint8_t part;		/* PARAM: how far into ${...} (enum in cmdline.c) */
 	bool dquoted;		/* PARAM: inside "...", where the shells read ' apart */
 	/* COMMANDS only, from here on. */
 	uint8_t phase;		/* enum cmdline_phase */
 	uint8_t case_depth;	/* open case ... esac */
-	uint8_t header_words;	/* FOR_HEADER: words read after for/select */
+	uint8_t heredocs_before;	/* heredocs waiting when this list opened */
+	uint8_t header_words;	/* FOR_HEADER, CASE_WORD: words read after for/select/case */
 	bool ash_test;		/* busybox ash after a [[ word: && and || are words up to ]] */
+	/* What the shell refuses to parse (see syntax_error in cmdline.c). */
+	bool empty;		/* no command yet since the last separator */
+	uint8_t ifs, loops, groups;	/* open if ... fi, for/while ... done, { ... } */
+	bool after_time;	/* bash's time: -p may follow */
+	bool after_coproc;	/* bash's coproc: NAME may come before the compound */
 	bool redirect;		/* the next word is a redirection's target */
 	bool heredoc;		/* ... a heredoc's delimiter */
 	bool heredoc_strip;	/* <<-: the body's leading tabs go */
@@ -86,6 +93,7 @@ struct cmdline_frame {
 	bool word_lossy;	/* an expansion's text is missing from word */
 	bool word_glob;		/* nor with * ? [...] unquoted */
 	bool word_bracket;	/* an unquoted [ came */
+	bool word_brace;	/* an unquoted { came: bash's {a,b} */
 	uint8_t word_name;	/* enum in cmdline.c: is it NAME=... so far */
 	uint8_t word_len;
 	bool word_long;		/* longer than CMDLINE_WORD_MAX */
@@ -97,6 +105,7 @@ struct cmdline_heredoc {
 	uint8_t len;
 	bool strip;
 	bool quoted;		/* no expansion in the body, nor backslash-newline */
+	uint8_t frame;		/* the command list it was read in: a newline there starts the body */
 };
 
 struct cmdline_state {
