@@ -183,3 +183,15 @@ def test_a_continued_line_is_held_and_sent_as_written(guarded):
     s.send("gether 'a\\\nb'\n")
     assert s.read() == b"held together a\\\nb\n"
     assert s.read_file("transcript").endswith(b"echo held \\\nto\\\ngether 'a\\\nb'\nheld together a\\\nb\n")
+
+
+def test_a_line_longer_than_bufsize_is_refused_with_what_was_held(make_mount, policy_file):
+    s = make_mount([f"policy={policy_file()}", "bufsize=4096"]).session()
+    s.ctl("timeout 1")
+    refused(s, "echo " + "x" * 5000, "policy (a line longer than bufsize): echo xxx")
+    s.send("echo " + "y" * 3000)  # held
+    refused(s, "y" * 1500, "policy (a line longer than bufsize): yyy")
+    s.send("echo " + "z" * 2000 + " \\\n")  # held too: a backslash continues it
+    refused(s, "z" * 1000 + " \\\n" + "z" * 1500, "policy (a line longer than bufsize): echo zzz")
+    s.send("echo ok\n")  # what was held went with each refusal
+    assert s.read() == b"ok\n"

@@ -196,6 +196,18 @@ static enum admission input_admit_checked(struct session *s, struct req *req, co
 	size_t len = size;
 	enum policy_verdict verdict;
 
+	if (!memchr(buf, '\n', size)) {
+		/* No line ends here: held after what was held, without copying that each time. */
+		if (a->partial_len + size > sessions.cfg.bufsize) {
+			snprintf(why.rule, sizeof(why.rule), "policy (a line longer than bufsize)");
+			why.line_start = 0;
+			why.line_len = size < 64 ? size : 64;
+			goto refuse;
+		}
+		if (!input_hold(a, buf, size))
+			goto fail;
+		goto written;
+	}
 	if (a->partial_len > 0) {
 		if (!(joined = malloc(a->partial_len + size)))
 			goto fail;
@@ -211,10 +223,10 @@ static enum admission input_admit_checked(struct session *s, struct req *req, co
 		why.line_len = len - complete < 64 ? len - complete : 64;
 		goto refuse;
 	}
-	if (complete == 0) {
+	if (complete == 0) {	/* a backslash continues the last line: nothing whole to check yet */
 		if (!input_hold(a, buf, size))
 			goto fail;
-		goto written;	/* nothing whole to check yet */
+		goto written;
 	}
 	if (!a->syntax && !(a->syntax = malloc(sizeof(*a->syntax))))
 		goto fail;
