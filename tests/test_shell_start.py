@@ -103,8 +103,8 @@ def test_a_start_that_timed_out_leaves_no_process(make_mount, container):
     m = make_mount(["shell=/tmp/hang.sh"])
     start = time.monotonic()
     expect_errno(errno.ETIMEDOUT, os.mkdir, os.path.join(m.sessions, "h"))
-    assert 9 < time.monotonic() - start < 12
-    wait_until(lambda: not hanging(container), timeout=3, what="the hanging shell to be killed")
+    assert 9 < time.monotonic() - start < 15  # the shell's 10 s, then the kill; not the mkdir's own 15 s
+    assert not hanging(container)  # killed before the error came
     assert os.listdir(m.sessions) == []
     assert m.unmount() == 0
     assert not hanging(container)
@@ -122,7 +122,7 @@ def test_an_interrupted_start_leaves_no_process(make_mount, container):
             assert m.unmount() == 0
             assert not hanging(container)
         else:
-            wait_until(lambda: not hanging(container), timeout=3, what="the hanging shell to be killed")
+            wait_until(lambda: not hanging(container), timeout=5, what="the hanging shell to be killed")
 
 
 # ---- an ssh host that is an option ----
