@@ -524,6 +524,12 @@ static void test_redact(void)
 	CHECK(redacts_to(r, "token=abc\033[0;1m x", "token=[REDACTED]\033[0;1m x"));
 	CHECK(redacts_to(r, "\033]8;;http://h/?token=abc\033\\link\033]8;;\033\\",
 			 "\033]8;;http://h/?token=[REDACTED]\033\\link\033]8;;\033\\"));
+	/*
+	 * A sequence cut short right before a match (the lone ESC before BEL,
+	 * the OSC that ESC ended) goes with it: "ESC [REDACTED]" would be a CSI.
+	 */
+	CHECK(redacts_to(r, "secret: \033]8;;h\033\a7 x", "secret: [REDACTED] x"));
+	CHECK(redacts_to(r, "secret: [REDACTED] x", "secret: [REDACTED] x"));
 	/* A string without its end stops at the newline: a match still never spans two lines. */
 	CHECK(redacts_to(r, "AKIAIOSFODNN\033]0;\n7EXAMPLE\n", "AKIAIOSFODNN\033]0;\n7EXAMPLE\n"));
 	CHECK(redacts_to(r, "\033[1mplain\033[0m text\n", "\033[1mplain\033[0m text\n"));

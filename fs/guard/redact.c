@@ -346,6 +346,7 @@ static void rule_replace(const struct redact_rule *rule, const char *text, const
 struct redact_escape {
 	size_t start, end;
 	size_t body, body_end;	/* a string's contents (OSC, DCS ...); else empty, at end */
+	bool open;		/* cut short: the byte after it ended it */
 };
 
 /*
@@ -365,10 +366,13 @@ static void escape_scan(const char *text, size_t len, struct redact_escape *e)
 		for (i = 2; i < len && p[i] != '\n' && p[i] != '\a' && p[i] != ESC; i++)
 			;
 		e->body_end = i;
+		e->open = false;
 		if (i < len && p[i] == '\a')
 			i++;
 		else if (i + 1 < len && p[i] == ESC && p[i + 1] == '\\')
 			i += 2;	/* ST; another ESC starts a new sequence, which ends this one */
+		else
+			e->open = true;
 		e->end = i;
 		return;
 	}
@@ -377,12 +381,13 @@ static void escape_scan(const char *text, size_t len, struct redact_escape *e)
 			;
 		for (; i < len && p[i] >= 0x20 && p[i] <= 0x2f; i++)
 			;
-		i += i < len && p[i] >= 0x40 && p[i] <= 0x7e;
+		e->open = !(i < len && p[i] >= 0x40 && p[i] <= 0x7e);
 	} else {
 		for (i = 1; i < len && p[i] >= 0x20 && p[i] <= 0x2f; i++)
 			;
-		i += i < len && p[i] >= 0x30 && p[i] <= 0x7e;
+		e->open = !(i < len && p[i] >= 0x30 && p[i] <= 0x7e);
 	}
+	i += !e->open;
 	e->end = e->body = e->body_end = i;
 }
 
@@ -450,8 +455,8 @@ static bool view_shown(struct redact_stream *rs, const char *text, size_t len, s
 	return true;
 }
 
-/* The escape sequence that at lies inside of (after its first byte), or NULL. */
-static const struct redact_escape *escape_around(const struct redact_view *shown, size_t at)
+/* The last escape sequence that starts before at, or NULL. */
+static const struct redact_escape *escape_before(const struct redact_view *shown, size_t at)
 {
 	size_t low = 0, high = shown->escape_count;
 
@@ -462,9 +467,15 @@ static const struct redact_escape *escape_around(const struct redact_view *shown
 		else
 			high = mid;
 	}
-	if (low == 0 || shown->escapes[low - 1].end <= at)
-		return NULL;
-	return &shown->escapes[low - 1];
+	return low > 0 ? &shown->escapes[low - 1] : NULL;
+}
+
+/* The escape sequence that at lies inside of (after its first byte), or NULL. */
+static const struct redact_escape *escape_around(const struct redact_view *shown, size_t at)
+{
+	const struct redact_escape *e = escape_before(shown, at);
+
+	return e && at < e->end ? e : NULL;
 }
 
 /* A rule's next match in a view: its groups in the view, its span in the text. */
@@ -536,6 +547,23 @@ static void match_next(const struct redact_rule *rule, const struct redact_view 
 }
 
 /*
+ * Where the replacement of a match that starts at start begins. A sequence
+ * cut short right before it (a lone ESC, an OSC that the next ESC ended)
+ * ended there because of the byte at start, and the replacement's first
+ * byte could continue it: it goes with the match, and so on back, never
+ * before from (written already).
+ */
+static size_t match_begin(const struct redact_view *shown, size_t start, size_t from)
+{
+	const struct redact_escape *e;
+
+	while (shown && start > from && (e = escape_before(shown, start)) && e->end == start && e->open &&
+	       e->start >= from)
+		start = e->start;
+	return start;
+}
+
+/*
  * One rule over text[0..len) into o, searched in each view given (shown
  * NULL: the text alone): the leftmost match of the two goes first, the
  * longer one at the same start; a match that starts inside one taken is
@@ -562,7 +590,7 @@ static bool rule_apply(const struct redact_rule *rule, struct redact_stream *rs,
 		/* An empty match at the end: the next text's start has it, once. */
 		if (m->start == m->end && m->start == len)
 			break;
-		out_add(o, text + from, m->start - from);
+		out_add(o, text + from, match_begin(shown, m->start, from) - from);
 		rule_replace(rule, take_shown ? shown->text : text, m->spans, o);
 		rs->matches++;
 		from = m->end;
