@@ -500,6 +500,9 @@ static void test_redact(void)
 	CHECK(redacts_to(r, "\"-----BEGIN PRIVATE KEY-----\\nX\\n-----END PRIVATE KEY-----\\n\"",
 			 "\"[REDACTED PRIVATE KEY]\\n\""));
 	CHECK(redacts_to(r, "-----BEGIN EC PRIVATE KEY-----\nno end\nat all", "[REDACTED PRIVATE KEY]"));
+	/* No pattern crosses bytes that are not UTF-8: such a block on one line is a block without END there. */
+	CHECK(redacts_to(r, "-----BEGIN EC PRIVATE KEY-----\247MII-----END EC PRIVATE KEY----- x\nnext\n"
+			 "-----END EC PRIVATE KEY----- after\n", "[REDACTED PRIVATE KEY] after\n"));
 
 	/*
 	 * Terminal escapes: a secret is matched as a terminal shows it too;

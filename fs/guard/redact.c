@@ -32,6 +32,7 @@ struct redact_rules {
 	/* Private key blocks (the built-in set): BEGIN and END lines, and what replaces the block. */
 	struct regex *block_begin;
 	struct regex *block_end;
+	struct regex *block_line;	/* a block within one line: the first built-in rule */
 	const char *block_replacement;
 };
 
@@ -40,6 +41,7 @@ struct redact_rules {
 
 #define REDACT_KEY_BEGIN "-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
 #define REDACT_KEY_END "-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"
+#define REDACT_KEY_LINE REDACT_KEY_BEGIN ".*?" REDACT_KEY_END
 #define REDACT_KEY_REPLACEMENT "[REDACTED PRIVATE KEY]"
 
 /*
@@ -47,7 +49,7 @@ struct redact_rules {
  * text the ones before it left. README.md lists them.
  */
 static const char *const redact_default[][2] = {
-	{ REDACT_KEY_BEGIN ".*?" REDACT_KEY_END, REDACT_KEY_REPLACEMENT },
+	{ REDACT_KEY_LINE, REDACT_KEY_REPLACEMENT },
 	{ "\\b(?:AKIA|ASIA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA)[A-Z0-9]{16}\\b", "[REDACTED AWS KEY]" },
 	{ "\\bgh[pousr]_[A-Za-z0-9]{36,255}\\b", "[REDACTED GITHUB TOKEN]" },
 	{ "\\bgithub_pat_[A-Za-z0-9_]{22,255}\\b", "[REDACTED GITHUB TOKEN]" },
@@ -141,8 +143,9 @@ static bool rules_add_default(struct redact_rules *rules, char err[REDACT_REASON
 		return true;	/* "default" twice */
 	rules->block_begin = regex_compile(REDACT_KEY_BEGIN, strlen(REDACT_KEY_BEGIN), false, reason);
 	rules->block_end = regex_compile(REDACT_KEY_END, strlen(REDACT_KEY_END), false, reason);
+	rules->block_line = regex_compile(REDACT_KEY_LINE, strlen(REDACT_KEY_LINE), false, reason);
 	rules->block_replacement = REDACT_KEY_REPLACEMENT;
-	if (!rules->block_begin || !rules->block_end) {
+	if (!rules->block_begin || !rules->block_end || !rules->block_line) {
 		snprintf(err, REDACT_REASON_MAX, "out of memory");
 		return false;
 	}
@@ -241,6 +244,7 @@ void redact_free(struct redact_rules *rules)
 	free(rules->rules);
 	regex_free(rules->block_begin);
 	regex_free(rules->block_end);
+	regex_free(rules->block_line);
 	free(rules->source);
 	free(rules);
 }
@@ -652,7 +656,11 @@ static int lines_out(const struct redact_rules *rules, struct redact_stream *rs,
 	return 0;
 }
 
-/* Where a key block starts in text: a BEGIN with no END after it on its line. */
+/*
+ * Where a key block starts in text: a BEGIN that the one-line rule does
+ * not close on its line (no END after it, or bytes that are not UTF-8
+ * between, which no pattern crosses: what the rule leaves is masked here).
+ */
 static bool block_find(const struct redact_rules *rules, const char *text, size_t len, size_t *begin,
 		       size_t *line_end)
 {
@@ -663,7 +671,8 @@ static bool block_find(const struct redact_rules *rules, const char *text, size_
 		const char *nl = memchr(text + span.end, '\n', len - span.end);
 		size_t end = nl ? (size_t)(nl - text) : len;
 		struct regex_span closing;
-		if (regex_search(rules->block_end, text, end, span.end, &closing, 1) != 1) {
+		if (regex_search(rules->block_line, text, end, span.start, &closing, 1) != 1 ||
+		    closing.start != span.start) {
 			*begin = span.start;
 			*line_end = end;
 			return true;
