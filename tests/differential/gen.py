@@ -177,6 +177,13 @@ class Generator:
             lambda: f"{s()}&&{s()}||{s()}", lambda: f"{s()};;{s()}", lambda: f"{s()}&;{s()}",
             lambda: f"{s()} \\\n| {s()}", lambda: f"{s()} |\n{s()}",
             lambda: f"{s()} &&\n{s()}", lambda: f"{s()} \\\n&& {s()}",
+            lambda: f'echo "$(echo "$({s()})")"', lambda: f'echo "`{s()}`"', lambda: f"x=`{s()}`",
+            lambda: f"echo ${{x:-`{s()}`}}", lambda: f"echo $(echo $(echo $({s()})))",
+            lambda: f'echo "${{x:-"${{y:-$({s()})}}"}}"', lambda: f'echo ${{x:-"a}}"}} {s()}',
+            lambda: f"{s()};\\\n{s()}", lambda: f"{s()} &\n{s()}", lambda: f"$'\\'' {s()}",
+            lambda: f"echo $(( $({s()}) ))", lambda: f"(( $({s()}) ))", lambda: f"echo $[ $({s()}) ]",
+            lambda: f"echo '${{x:-'$({s()})'}}'", lambda: f'echo "\\$({s()})"', lambda: f"echo \\$({s()})",
+            lambda: f"function {s()}", lambda: f"{s()}() {{ :; }}", lambda: f"select x in a; do {s()}; done",
         ]
         return self.pick(forms)()
 
