@@ -1,0 +1,33 @@
+"""Completion where the shell's stdout and stderr are one stream: a terminal, or
+stderr merged into stdout. Under busybox ash and bash."""
+import time
+
+import pytest
+
+from conftest import session_with, timed_read
+
+SHELLS = ["/bin/sh", "/bin/bash"]
+
+
+def history_commands(s):
+    return [line.split(b"\t")[4] for line in s.read_file("history").splitlines()]
+
+
+@pytest.mark.parametrize("sh", SHELLS)
+def test_tty_completes_again_after_a_command_read_its_input(mount, sh):
+    """The shell back at a terminal prompt sleeps in a terminal read, not in a wait for a child."""
+    s = session_with(mount, sh, "tty on", "echo off", "timeout 5")
+    for command, answer in [("read x", "abc"), ("read -p 'name? ' y", "bob"), ("head -n 1", "line")]:
+        s.send(command + "\n")
+        time.sleep(0.2)
+        s.send(answer + "\n")
+        data, elapsed = timed_read(s)
+        assert elapsed < 2.5, (command, data)
+        s.send("echo hi\n")
+        data, elapsed = timed_read(s)
+        assert data == b"hi\r\n" and elapsed < 2.5, (command, data)
+        assert s.status()["activity"] == "idle"
+    s.send("echo $x $y\n")
+    assert s.read() == b"abc bob\r\n"
+    assert history_commands(s) == [b"read x", b"echo hi", b"read -p 'name? ' y", b"echo hi",
+                                   b"head -n 1", b"echo hi", b"echo $x $y"]
