@@ -260,7 +260,7 @@ static void raw_hooked(struct engine *e, const char *container, const char *shel
 	t.conn = raw_start(e, container, argv, true);
 	demux_init(&t.demux, false);
 	read_until(&t, "\n");	/* the wrapper's pid line */
-	int len = prompt_setup_line(token, false, true, setup, sizeof(setup));
+	int len = prompt_setup_line(token, false, false, true, setup, sizeof(setup));
 	if (len < 0 || (size_t)len >= sizeof(setup))
 		die("prompt set-up line too long");
 	send_all(&t, setup, (size_t)len);

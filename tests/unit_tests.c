@@ -280,8 +280,15 @@ static void test_prompt(void)
 	}
 
 	char line[PROMPT_SETUP_MAX];
-	int n = prompt_setup_line(token, false, true, line, sizeof(line));
+	int n = prompt_setup_line(token, false, false, true, line, sizeof(line));
 	CHECK(n > 0 && n < (int)sizeof(line) && line[n - 1] == '\n' && strchr(line, '\n') == line + n - 1);
+	CHECK(strstr(line, ">&9") != NULL);
+	/* One stream (a terminal, stderr merged): the marks go to stdout only. */
+	for (int tty = 0; tty <= 1; tty++) {
+		n = prompt_setup_line(token, tty, !tty, false, line, sizeof(line));
+		CHECK(n > 0 && n < (int)sizeof(line) && line[n - 1] == '\n' && strchr(line, '\n') == line + n - 1);
+		CHECK(strstr(line, ">&9") == NULL && strstr(line, ">&8") != NULL);
+	}
 }
 
 /*

@@ -47,7 +47,7 @@ static void completion_data(void *ctx, const char *data, size_t len)
 	/* Before the set-up prompt everything is start-up noise: banners, job control warnings. */
 	if (sh->markers[scan->stream] == 0)
 		return;
-	if (sh->filter_noise && scan->stream == sh->noise_stream)
+	if (sh->filter_noise && scan->stream == sh->stderr_stream)
 		noise_filter(&sh->noise, data, len, completion_push, scan);
 	else
 		redaction_output(scan->s, scan->stream, data, len);
@@ -153,7 +153,7 @@ static void completion_marker(void *ctx, enum prompt_kind kind, int status, cons
 	 */
 	sh->started[scan->stream] = kind == PROMPT_START;
 	if (kind == PROMPT_START) {
-		if (sh->filter_noise && scan->stream == sh->noise_stream)
+		if (sh->filter_noise && scan->stream == sh->stderr_stream)
 			noise_command_started(&sh->noise);
 		return;
 	}
@@ -161,8 +161,8 @@ static void completion_marker(void *ctx, enum prompt_kind kind, int status, cons
 	/* Only stdout's PS1 marker carries the working directory (a terminal's is stdout). */
 	if (kind == PROMPT_COMMAND && scan->stream == STREAM_STDOUT)
 		completion_cwd(s, cwd, cwd_len);
-	if (sh->tty) {
-		/* One stream, the terminal's: each marker is a whole prompt. */
+	if (sh->stderr_stream == STREAM_STDOUT) {
+		/* One stream, a terminal's or stdout with stderr merged: each marker is a whole prompt. */
 		completion_prompt(s, kind == PROMPT_CONTINUATION_STDERR ? PROMPT_CONTINUATION : kind, status);
 		return;
 	}
@@ -202,7 +202,7 @@ void completion_flush(struct session *s)
 		struct completion_scan scan = { s, (enum session_stream)i };
 		struct prompt_sink sink = { completion_data, completion_marker, &scan };
 		prompt_scan_flush(&s->shell.scanner[i], &sink);
-		if (s->shell.filter_noise && scan.stream == s->shell.noise_stream)
+		if (s->shell.filter_noise && scan.stream == s->shell.stderr_stream)
 			noise_flush(&s->shell.noise, completion_push, &scan);
 	}
 	redaction_flush_all(s);

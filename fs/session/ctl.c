@@ -331,7 +331,7 @@ static void ctl_run(struct job *j)
 		bool may_reach_shell = !strcmp(job->signals[i], "INT") || !strcmp(job->signals[i], "QUIT");
 		/* At a continuation prompt nothing runs: Ctrl-C is for the shell, which drops the partial line. */
 		bool drop_line = !strcmp(job->signals[i], "INT") && session_continuing(s);
-		struct prompt_scanner *sc = &s->shell.scanner[s->shell.tty ? STREAM_STDOUT : STREAM_STDERR];
+		struct prompt_scanner *sc = &s->shell.scanner[s->shell.stderr_stream];
 		sc->eat_newline |= may_reach_shell;
 		ret = shell_signal(s, &job->shell, job->signals[i], drop_line ? PROCCTL_SHELL : PROCCTL_FOREGROUND, err);
 		/*

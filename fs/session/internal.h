@@ -222,9 +222,13 @@ struct session_shell {
 	uint64_t events_done;		/* prompts complete, the set-up one included */
 	struct completion_event *pending;	/* stderr's, waiting for stdout: [head, len) */
 	size_t pending_head, pending_len, pending_size;
-	/* bash: its terminal noise (noise.h) is taken out of the stream its fd 2 writes to. */
+	/*
+	 * The stream the shell's own fd 2 writes to. stdout (a terminal, or
+	 * stderr merged): then stdout is one ordered stream with every marker.
+	 */
+	enum session_stream stderr_stream;
+	/* bash: its terminal noise (noise.h) is taken out of stderr_stream. */
 	bool filter_noise;
-	enum session_stream noise_stream;
 	struct noise_filter noise;
 	/* A start marker (PS0) came on the stream after its last prompt marker: a command runs. */
 	bool started[STREAM_COUNT];

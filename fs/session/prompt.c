@@ -219,7 +219,7 @@ void prompt_scan_flush(struct prompt_scanner *sc, const struct prompt_sink *sink
 	sc->held_len = 0;
 }
 
-int prompt_setup_line(const char *token, bool tty, bool echo, char *buf, size_t size)
+int prompt_setup_line(const char *token, bool tty, bool merged, bool echo, char *buf, size_t size)
 {
 	/*
 	 * The status is taken first: the hook's own commands would change $?.
@@ -228,18 +228,21 @@ int prompt_setup_line(const char *token, bool tty, bool echo, char *buf, size_t 
 	 * with the user's); other shells get the mark from PS1's command
 	 * substitution, a subshell per prompt. A working directory with the
 	 * marker bytes in its name is reported empty (the case pattern holds
-	 * those two bytes themselves). A terminal is one stream: one mark.
+	 * those two bytes themselves). A terminal, or stderr merged into
+	 * stdout, is one stream: one mark, on stdout.
 	 */
+	bool one_stream = tty || merged;
 	char mark[320];
 	char continuation[128];
 
 	snprintf(mark, sizeof(mark),
 		 "_seshfs_s=$?; case $PWD in (*[\036\037]*) _seshfs_d=;; (*) _seshfs_d=$PWD;; esac; "
 		 "printf \"\\036%s:1:%%d:%%s\\037\" \"$_seshfs_s\" \"$_seshfs_d\" >&8%s%s%s",
-		 token, tty ? "" : "; printf \"\\036", tty ? "" : token,
-		 tty ? "" : ":1:%d\\037\" \"$_seshfs_s\" >&9");
+		 token, one_stream ? "" : "; printf \"\\036", one_stream ? "" : token,
+		 one_stream ? "" : ":1:%d\\037\" \"$_seshfs_s\" >&9");
 	snprintf(continuation, sizeof(continuation), "printf \"\\036%s:2\\037\" >&8%s%s%s", token,
-		 tty ? "" : "; printf \"\\036", tty ? "" : token, tty ? "" : ":2\\037\" >&9");
+		 one_stream ? "" : "; printf \"\\036", one_stream ? "" : token,
+		 one_stream ? "" : ":2\\037\" >&9");
 	/*
 	 * bash also prints PS0 (to stderr, decoding \nnn, no fork) once it has
 	 * read a command: a shell inside its own "read" builtin is then not

@@ -17,7 +17,9 @@
  *
  * TOKEN is random per session. The marker is written after everything the
  * last command wrote to that stream, so a marker on both streams means both
- * are drained up to the prompt. The scanner passes every other byte through
+ * are drained up to the prompt. Where the shell's stdout and stderr are one
+ * stream (a terminal, or stderr merged into stdout) the markers come on
+ * stdout only, :0 and :3 included (bash's stderr is that stream). The scanner passes every other byte through
  * unchanged and strips markers; a byte sequence that only starts like a
  * marker is held back until it is told apart, never eaten. Once a marker's
  * head and status are read, it is one: its CWD runs to the next \037, and
@@ -84,9 +86,9 @@ void prompt_scan_flush(struct prompt_scanner *sc, const struct prompt_sink *sink
 
 /*
  * The line seshfs sends first: sets PS1/PS2 to the marker hooks. Returns
- * its length. tty: the markers go to the terminal once (stdout); echo off
- * turns the terminal's echo off.
+ * its length. tty, or merged (the shell's stderr is its stdout): the
+ * markers go to stdout once; echo off turns the terminal's echo off.
  */
-int prompt_setup_line(const char *token, bool tty, bool echo, char *buf, size_t size);
+int prompt_setup_line(const char *token, bool tty, bool merged, bool echo, char *buf, size_t size);
 
 #endif

@@ -212,7 +212,8 @@ static bool shell_ready(const struct session_shell *sh)
 static int shell_send_setup(struct session *s, const struct session_settings *settings, char err[ENGINE_ERR_MAX])
 {
 	char line[PROMPT_SETUP_MAX];
-	int len = prompt_setup_line(s->token, settings->tty, settings->echo, line, sizeof(line));
+	int len = prompt_setup_line(s->token, settings->tty, settings->stderr_merged, settings->echo, line,
+				    sizeof(line));
 
 	s->shell.setup_sent = true;
 	/* A short first write into an empty socket goes out whole. */
@@ -357,7 +358,7 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 		}
 		const char *base = strrchr(settings.shell, '/');
 		sh->filter_noise = !settings.tty && strcmp(base ? base + 1 : settings.shell, "bash") == 0;
-		sh->noise_stream = settings.stderr_merged ? STREAM_STDOUT : STREAM_STDERR;
+		sh->stderr_stream = settings.tty || settings.stderr_merged ? STREAM_STDOUT : STREAM_STDERR;
 		noise_init(&sh->noise);
 		ret = shell_wait_ready(s, &settings, deadline, err);
 		if (ret == 0 && sessions.stopping) {
