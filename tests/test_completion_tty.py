@@ -60,3 +60,29 @@ def test_merged_stderr_output_goes_to_the_read_of_its_command(mount, sh):
         assert s.read() == b"a b\n", i
         s.send("echo x\n")
         assert s.read() == b"x\n", i
+
+
+@pytest.mark.parametrize("sh", SHELLS)
+def test_tty_job_notices_come_with_the_read_before_the_prompt(mount, sh):
+    """A terminal's shell reports finished jobs before its prompt: in the read that ends there."""
+    s = session_with(mount, sh, "tty on", "echo off", "timeout 5")
+    for i in range(20):
+        s.send("for j in 1 2 3 4 5 6 7 8; do sleep 0.1 & done\n")
+        started = s.read()  # the jobs' "[N] PID" lines (bash), notices of jobs done already
+        time.sleep(0.4)
+        s.send("echo x\n")
+        done = s.read()
+        assert done.startswith(b"x\r\n") and (started + done).count(b"Done") == 8, (i, started, done)
+
+
+def test_tty_bash_keeps_its_prompt_mark_when_ps1_is_set(mount):
+    """In a terminal bash's PS1 is the mark: a PS1 of the user's (a sourced .bashrc) does not end completion."""
+    s = session_with(mount, "/bin/bash", "tty on", "echo off", "timeout 5")
+    s.send("PS1='user> '; cd /tmp\n")
+    data, elapsed = timed_read(s)
+    assert data == b"" and elapsed < 2.5
+    s.send("echo hi; false\n")
+    data, elapsed = timed_read(s)
+    assert data == b"hi\r\n" and elapsed < 2.5
+    st = s.status()
+    assert (st["activity"], st["last_exit"], st["cwd"]) == ("idle", "1", "/tmp")

@@ -232,13 +232,14 @@ int prompt_setup_line(const char *token, bool tty, bool merged, bool echo, char 
 	 * stdout, is one stream: one mark, on stdout.
 	 */
 	bool one_stream = tty || merged;
+	char state[128];
 	char mark[320];
 	char continuation[128];
 
-	snprintf(mark, sizeof(mark),
-		 "_seshfs_s=$?; case $PWD in (*[\036\037]*) _seshfs_d=;; (*) _seshfs_d=$PWD;; esac; "
-		 "printf \"\\036%s:1:%%d:%%s\\037\" \"$_seshfs_s\" \"$_seshfs_d\" >&8%s%s%s",
-		 token, one_stream ? "" : "; printf \"\\036", one_stream ? "" : token,
+	snprintf(state, sizeof(state),
+		 "_seshfs_s=$?; case $PWD in (*[\036\037]*) _seshfs_d=;; (*) _seshfs_d=$PWD;; esac");
+	snprintf(mark, sizeof(mark), "%s; printf \"\\036%s:1:%%d:%%s\\037\" \"$_seshfs_s\" \"$_seshfs_d\" >&8%s%s%s",
+		 state, token, one_stream ? "" : "; printf \"\\036", one_stream ? "" : token,
 		 one_stream ? "" : ":1:%d\\037\" \"$_seshfs_s\" >&9");
 	snprintf(continuation, sizeof(continuation), "printf \"\\036%s:2\\037\" >&8%s%s%s", token,
 		 one_stream ? "" : "; printf \"\\036", one_stream ? "" : token,
@@ -248,12 +249,23 @@ int prompt_setup_line(const char *token, bool tty, bool merged, bool echo, char 
 	 * read a command: a shell inside its own "read" builtin is then not
 	 * taken for a shell at its prompt. Its PS2 is printed the same way, on
 	 * stderr only: a fork per continuation line (a long here-document)
-	 * would cost a millisecond each.
+	 * would cost a millisecond each. On a terminal its PS1 is the mark:
+	 * bash reports finished jobs ("[1]+ Done") after PROMPT_COMMAND, just
+	 * before it prints PS1, and a read that ends at the mark must have them.
+	 * PROMPT_COMMAND sets PS1 anew each time (it takes effect at once): a
+	 * user's PS1 (a sourced .bashrc) would end completion for good.
 	 */
+	char bash_hook[PROMPT_SETUP_MAX / 2];
+	if (tty)
+		snprintf(bash_hook, sizeof(bash_hook),
+			 "_seshfs_p='\\036%s:1:${_seshfs_s}:${_seshfs_d}\\037'; PROMPT_COMMAND='%s; PS1=$_seshfs_p'",
+			 token, state);
+	else
+		snprintf(bash_hook, sizeof(bash_hook), "PROMPT_COMMAND='%s'", mark);
 	return snprintf(buf, size,
-			"%sif [ -n \"${BASH_VERSION-}\" ]; then PROMPT_COMMAND='%s'; PS1=; PS0='\\036%s:0\\037'; "
+			"%sif [ -n \"${BASH_VERSION-}\" ]; then %s; PS1=; PS0='\\036%s:0\\037'; "
 			"PS2='\\036%s:3\\037'; "
 			"else PS1='$(%s)'; PS2='$(%s)'; fi; "
 			"unset HISTFILE\n",
-			tty && !echo ? "stty -echo; " : "", mark, token, token, mark, continuation);
+			tty && !echo ? "stty -echo; " : "", bash_hook, token, token, mark, continuation);
 }

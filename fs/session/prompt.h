@@ -19,7 +19,9 @@
  * last command wrote to that stream, so a marker on both streams means both
  * are drained up to the prompt. Where the shell's stdout and stderr are one
  * stream (a terminal, or stderr merged into stdout) the markers come on
- * stdout only, :0 and :3 included (bash's stderr is that stream). The scanner passes every other byte through
+ * stdout only, :0 and :3 included (bash's stderr is that stream), and in a
+ * terminal bash's PS1 itself is its :1 marker, after the job reports it
+ * prints before prompting. The scanner passes every other byte through
  * unchanged and strips markers; a byte sequence that only starts like a
  * marker is held back until it is told apart, never eaten. Once a marker's
  * head and status are read, it is one: its CWD runs to the next \037, and
