@@ -144,8 +144,8 @@ static void test_cmdline_dialects(void)
 		{ "for ((i = 0; i < 2; i++)) do id; done\n", "id ", "for ((...))? id ", "for ((...))? id ", "id " },
 		/* bash: arithmetic only if the balanced ) has another after it; ash and dash: no (( command. */
 		{ "echo $((touch F) )\n", "echo touch ", "echo ", "echo ", "echo $((...))? syntax error? " },
-		{ "((touch F))\n", "", "touch ", "touch ", "touch " },
-		{ "(( i++ )); echo $((i + 1)) $(( (1) ))\n", "echo ", "i++ echo ", "i++ echo ", "i++ echo " },
+		{ "((touch F))\n", "", "touch ", "touch ", "((...))? touch " },
+		{ "(( i++ )); echo $((i + 1)) $(( (1) ))\n", "echo ", "i++ echo ", "i++ echo ", "((...))? i++ echo " },
 		{ "echo $(( 1 +\n 2 )); id\n", "echo $((...))? id ", "echo id ", "echo id ", "echo $((...))? id " },
 		{ "((x #\n)); id\n", "((...))? x id ", "x id ", "x id ", "((...))? x id " },
 		{ "echo $[ 1 ; touch F ]\n", "echo ", "echo touch ", "echo touch ", "echo $[...]? " },
@@ -191,6 +191,10 @@ static void test_cmdline_dialects(void)
 		{ "if true; then echo; fi; { echo; } ; (echo) ; echo & wait ; > f\n", "true echo echo echo echo wait ",
 		  "true echo echo echo echo wait ", "true echo echo echo echo wait ", "true echo echo echo echo wait " },
 		{ "case x in\na);;esac|touch F\n", "touch ", "touch ", "touch ", "touch " },
+		{ "()'\n`touch F`\n", "syntax error? ", "syntax error? ", "syntax error? ", "syntax error? " },
+		{ "(echo\n) ; echo $()\n", "echo echo ", "echo echo ", "echo echo ", "echo echo " },
+		/* bash expands inside a ' in (( )) too. */
+		{ "(('`touch F`'''))\n", "touch ", "`touch F` ", "`touch F` ", "((...))? `touch F` " },
 		/* Backquotes take a backslash from \` and \$ first: not followed. $$( opens nothing. */
 		{ "o `\\`touch F\\``\n", "o `...\\...`? `touch `...\\...`? ", "o `...\\...`? `touch `...\\...`? ",
 		  "o `...\\...`? `touch `...\\...`? ", "o `...\\...`? `touch `...\\...`? " },

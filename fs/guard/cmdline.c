@@ -21,6 +21,13 @@ enum cmdline_name {
 	NAME_NOT,
 };
 
+/* Has a command come since the last separator? ; & | need one before them, ) one since its (. */
+enum cmdline_empty {
+	EMPTY_NO,
+	EMPTY_YES,
+	EMPTY_NEWLINE,		/* only a newline since the last command: "(a\n)" is fine, "a\n;" is not */
+};
+
 /* How far into ${...}: the operator after the name decides how quotes read. */
 enum cmdline_param_part {
 	PARAM_START,
@@ -70,7 +77,7 @@ static void frame_push(struct cmdline_run *r, enum cmdline_frame_kind kind, char
 	f->kind = (uint8_t)kind;
 	f->close = close;
 	f->phase = CMDLINE_COMMAND;
-	f->empty = true;
+	f->empty = EMPTY_YES;
 	f->heredocs_before = (uint8_t)r->st->heredoc_count;
 	if (kind == CMDLINE_PARAM)
 		f->dquoted = parent->kind == CMDLINE_DQUOTE || parent->kind == CMDLINE_BODY ||
@@ -324,7 +331,7 @@ static void keyword_effect(struct cmdline_run *r, struct cmdline_frame *f)
 
 	for (size_t i = 0; i < sizeof(want_command) / sizeof(want_command[0]); i++)
 		empty |= word_is(f, want_command[i]);
-	f->empty = empty;	/* "then ;" is a syntax error, "fi ;" is not */
+	f->empty = empty ? EMPTY_YES : EMPTY_NO;	/* "then ;" is a syntax error, "fi ;" is not */
 	if (word_is(f, "if"))
 		f->ifs += f->ifs < UINT8_MAX;
 	else if (word_is(f, "then") || word_is(f, "else") || word_is(f, "elif"))
@@ -386,13 +393,13 @@ static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 		f->ash_test = false;
 	bool after_time = f->after_time, after_coproc = f->after_coproc;
 	f->after_time = f->after_coproc = false;
-	f->empty = false;
+	f->empty = EMPTY_NO;
 	switch (f->phase) {
 	case CMDLINE_COMMAND:
 		if (f->word_name == NAME_ASSIGNMENT)
 			return;
 		if (after_time && word_is(f, "-p")) {
-			f->empty = true;
+			f->empty = EMPTY_YES;
 			return;
 		}
 		switch (keyword_kind(r, f)) {
@@ -460,14 +467,17 @@ static void separate(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		return;
 	}
 	f->phase = CMDLINE_COMMAND;
-	f->empty = true;
+	if (c != '\n')
+		f->empty = EMPTY_YES;
+	else if (f->empty == EMPTY_NO)
+		f->empty = EMPTY_NEWLINE;
 }
 
 /* ; & | && ||: with no command before them, a syntax error. */
 static void separate_command(struct cmdline_run *r, struct cmdline_frame *f, char c)
 {
 	word_end(r, f);
-	if (f->empty)
+	if (f->empty != EMPTY_NO)
 		syntax_error(r);
 	separate(r, f, c);
 }
@@ -545,7 +555,8 @@ static void arithmetic(struct cmdline_run *r, struct cmdline_frame *f, bool doll
 
 	if (d == CMDLINE_BASH || d == CMDLINE_POSIX) {
 		int ahead = arith_ahead(r);
-		if (ahead < 0 || (d == CMDLINE_POSIX && dollar && ahead == 0))
+		/* An unknown sh: bash may expand what ash reads in quotes, or read commands where ash reads arithmetic. */
+		if (ahead < 0 || (d == CMDLINE_POSIX && (dollar ? ahead == 0 : ahead == 1)))
 			report_unsure(r, dollar ? "$((...))" : "((...))");
 		else if (d == CMDLINE_BASH)
 			arith = ahead == 1;
@@ -553,7 +564,7 @@ static void arithmetic(struct cmdline_run *r, struct cmdline_frame *f, bool doll
 	}
 	if (arith) {
 		if (!dollar)
-			f->empty = false;	/* (( ... )) is a command */
+			f->empty = EMPTY_NO;	/* (( ... )) is a command */
 		frame_push(r, CMDLINE_NOCMD, 'D');
 	} else if (dollar) {
 		frame_push(r, CMDLINE_COMMANDS, ')');	/* $( (...) ...) */
@@ -662,7 +673,7 @@ static void redirection(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		r->p++;
 	}
 	f->redirect = true;
-	f->empty = false;	/* "> f" alone is a command */
+	f->empty = EMPTY_NO;	/* "> f" alone is a command */
 }
 
 /* "NAME ()": NAME is a function being defined, not a command. Consumes the "()". */
@@ -719,8 +730,12 @@ static void close_paren(struct cmdline_run *r, struct cmdline_frame *f)
 		separate(r, f, ')');
 		return;
 	}
+	word_end(r, f);
+	bool empty = f->empty == EMPTY_YES;
 	separate(r, f, ')');
-	f->empty = false;	/* (a) ; b */
+	if (f->parens > 0 && empty)
+		syntax_error(r);	/* () runs nothing: a syntax error (an empty $() is not) */
+	f->empty = EMPTY_NO;	/* (a) ; b */
 	if (f->parens > 0)
 		f->parens--;
 	else if (f->close == ')')
@@ -862,7 +877,7 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 			else
 				keyword_close(r, &f->groups, true);
 			separate(r, f, c);
-			f->empty = c == '{';
+			f->empty = c == '{' ? EMPTY_YES : EMPTY_NO;
 			break;
 		}
 		word_add(f, c, false);
@@ -1003,6 +1018,8 @@ static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 			param_squote(r);
 		} else if ((c == '\'' || c == '"') && f->close == 'D' && !arith_quotes(r)) {
 			/* a character of the expression */
+		} else if (c == '\'' && f->close == 'D') {
+			frame_push(r, CMDLINE_DSQUOTE, SILENT);	/* bash expands inside it all the same */
 		} else if (c == '\'' || c == '"') {
 			frame_push(r, c == '"' ? CMDLINE_DQUOTE : CMDLINE_SQUOTE, SILENT);
 		} else if (c == '$') {

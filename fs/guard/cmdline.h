@@ -79,7 +79,7 @@ struct cmdline_frame {
 	uint8_t header_words;	/* FOR_HEADER, CASE_WORD: words read after for/select/case */
 	bool ash_test;		/* busybox ash after a [[ word: && and || are words up to ]] */
 	/* What the shell refuses to parse (see syntax_error in cmdline.c). */
-	bool empty;		/* no command yet since the last separator */
+	uint8_t empty;		/* no command yet since the last separator (enum in cmdline.c) */
 	uint8_t ifs, loops, groups;	/* open if ... fi, for/while ... done, { ... } */
 	bool after_time;	/* bash's time: -p may follow */
 	bool after_coproc;	/* bash's coproc: NAME may come before the compound */
