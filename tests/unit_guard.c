@@ -537,6 +537,11 @@ static void test_redact(void)
 	 */
 	CHECK(redacts_to(r, "secret: \033]8;;h\033\a7 x", "secret: [REDACTED] x"));
 	CHECK(redacts_to(r, "secret: [REDACTED] x", "secret: [REDACTED] x"));
+	/* A match (or a key block) that starts inside a sequence (ESC - then "----B") takes all of it in. */
+	CHECK(redacts_to(r, "x \033-----BEGIN RSA PRIVATE KEY-----MII-----END RSA PRIVATE KEY----- y",
+			 "x [REDACTED PRIVATE KEY] y"));
+	CHECK(redacts_to(r, "x \033-----BEGIN RSA PRIVATE KEY-----\nMII\n-----END RSA PRIVATE KEY-----\n",
+			 "x [REDACTED PRIVATE KEY]\n"));
 	/* A string without its end stops at the newline: a match still never spans two lines. */
 	CHECK(redacts_to(r, "AKIAIOSFODNN\033]0;\n7EXAMPLE\n", "AKIAIOSFODNN\033]0;\n7EXAMPLE\n"));
 	CHECK(redacts_to(r, "\033[1mplain\033[0m text\n", "\033[1mplain\033[0m text\n"));

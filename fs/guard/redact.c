@@ -493,17 +493,25 @@ struct redact_match {
 /*
  * A match in the text as it is may take in whole escape sequences, or lie
  * within a string's contents, but never cut one, or what a terminal shows
- * of the rest would change: its end moves back to where the sequence it
- * would cut starts (or its contents end), its groups with it. False: it
- * starts inside a sequence, not in a string's contents, or nothing is left.
+ * of the rest would change: one that starts inside a sequence (not in a
+ * string's contents) takes all of it in; one that ends inside a sequence
+ * ends where it starts (or a string's contents end), its groups with it.
+ * False: nothing is left, an empty match inside a sequence, or one in a
+ * sequence that starts before from.
  */
-static bool match_clip(const struct redact_view *shown, struct redact_match *m)
+static bool match_clip(const struct redact_view *shown, size_t from, struct redact_match *m)
 {
 	const struct redact_escape *inside = escape_around(shown, m->start);
 	size_t end = m->end;
 
-	if (inside && (m->start < inside->body || m->start > inside->body_end))
-		return false;
+	if (inside && (m->start < inside->body || m->start > inside->body_end)) {
+		if (m->start == m->end || inside->start < from)
+			return false;	/* nothing to take in, or written already */
+		m->start = inside->start;
+		if (end < inside->end)
+			end = m->end = inside->end;
+		inside = NULL;
+	}
 	if (inside && end > inside->body_end)
 		end = inside->body_end;
 	const struct redact_escape *cut = inside ? NULL : escape_around(shown, end);
@@ -544,9 +552,9 @@ static void match_next(const struct redact_rule *rule, const struct redact_view 
 		}
 		m->start = m->spans[0].start;
 		m->end = m->spans[0].end;
-		if (!shown || match_clip(shown, m))
+		if (!shown || match_clip(shown, from, m))
 			return;
-		from = m->start + 1;
+		from = m->spans[0].start + 1;
 	}
 }
 
@@ -682,6 +690,26 @@ static bool block_find(const struct redact_rules *rules, const char *text, size_
 	return false;
 }
 
+/*
+ * Where the block that the BEGIN at begin opens starts: back over an
+ * escape sequence that BEGIN starts inside of, and one cut short right
+ * before it, as a match's replacement begins. -1: out of memory.
+ */
+static ssize_t block_start(struct redact_stream *rs, const char *text, size_t begin, size_t line_end)
+{
+	size_t line = begin;
+	struct redact_view shown;
+
+	while (line > 0 && text[line - 1] != '\n')
+		line--;
+	if (!memchr(text + line, ESC, begin - line))
+		return (ssize_t)begin;
+	if (!view_shown(rs, text + line, line_end - line, &shown))
+		return -1;
+	const struct redact_escape *inside = escape_around(&shown, begin - line);
+	return (ssize_t)(line + match_begin(&shown, inside ? inside->start : begin - line, 0));
+}
+
 /* Whole lines (or a flushed partial one): key blocks cut out, the rest redacted. */
 static int redact_text_out(const struct redact_rules *rules, struct redact_stream *rs, const char *text,
 			   size_t len, redact_sink sink, void *ctx)
@@ -703,7 +731,8 @@ static int redact_text_out(const struct redact_rules *rules, struct redact_strea
 		size_t begin, line_end;
 		if (!block_find(rules, text, len, &begin, &line_end))
 			return lines_out(rules, rs, text, len, sink, ctx);
-		if (lines_out(rules, rs, text, begin, sink, ctx) < 0)
+		ssize_t start = block_start(rs, text, begin, line_end);
+		if (start < 0 || lines_out(rules, rs, text, (size_t)start, sink, ctx) < 0)
 			return -1;
 		sink(ctx, rules->block_replacement, strlen(rules->block_replacement));
 		rs->matches++;
