@@ -191,6 +191,17 @@ static void test_cmdline_dialects(void)
 		{ "if true; then echo; fi; { echo; } ; (echo) ; echo & wait ; > f\n", "true echo echo echo echo wait ",
 		  "true echo echo echo echo wait ", "true echo echo echo echo wait ", "true echo echo echo echo wait " },
 		{ "case x in\na);;esac|touch F\n", "touch ", "touch ", "touch ", "touch " },
+		/* A backquote ends backquoted text even inside quotes; bash reads x[...]= whole. */
+		{ "`'`touch F\n", " touch? ", " touch? ", " touch? ", " touch? " },
+		{ "(x[&]= touch F)|u\n", "touch u ", "x[ ]= u ", "x[ ]= u ",
+		  "x[...]=? touch u " },
+		{ "function <<E\nl's'\n", "syntax error? ", "syntax error? ", "function ",
+		  "function syntax error? " },
+		{ "case x<\nls\n", "syntax error? syntax error? ", "syntax error? syntax error? ",
+		  "syntax error? syntax error? ", "syntax error? syntax error? " },
+		{ "><<'\ntouch F\n", "syntax error? ", "syntax error? ", "syntax error? ", "syntax error? " },
+		{ "echo a >f 2>&1 >>g <h && cat > >(wc) <(ls)\n", "echo cat wc ls ", "echo cat wc ls ", "echo cat wc ls ",
+		  "echo cat wc ls " },
 		{ "()'\n`touch F`\n", "syntax error? ", "syntax error? ", "syntax error? ", "syntax error? " },
 		{ "(echo\n) ; echo $()\n", "echo echo ", "echo echo ", "echo echo ", "echo echo " },
 		/* bash expands inside a ' in (( )) too. */

@@ -456,6 +456,8 @@ static void separate(struct cmdline_run *r, struct cmdline_frame *f, char c)
 {
 	word_end(r, f);
 	report_pending(r, f);
+	if (f->redirect)
+		syntax_error(r);	/* a redirection with no word after it: echo > ; x */
 	f->redirect = f->heredoc = false;
 	f->ash_test = false;
 	/* A case's patterns and its header may span lines and "|"-separated alternatives. */
@@ -660,6 +662,9 @@ static void redirection(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		frame_push(r, CMDLINE_COMMANDS, ')');
 		return;
 	}
+	/* > <<E: no word for the first; case x <, for x >, function <: no redirection there. */
+	if (f->redirect || (f->phase != CMDLINE_COMMAND && f->phase != CMDLINE_ARGS))
+		syntax_error(r);
 	if (c == '<' && next_char(r) == '<') {
 		r->p++;
 		if (next_char(r) == '<') {
@@ -749,10 +754,28 @@ static bool in_backquotes(const struct cmdline_run *r)
 {
 	for (int i = r->st->depth - 1; i > 0; i--) {
 		const struct cmdline_frame *f = &r->st->frames[i];
-		if (f->kind == CMDLINE_COMMANDS && f->close != 0)
-			return f->close == '`';
+		if (f->kind == CMDLINE_COMMANDS && f->close == '`')
+			return true;
 	}
 	return false;
+}
+
+/*
+ * A backquote ends the innermost backquoted text wherever it stands, in
+ * quotes or $(...) too: the shells look for it before they read the text.
+ * Otherwise it opens one. Closes what is inside, true if there was any.
+ */
+static bool backquote_close(struct cmdline_run *r)
+{
+	struct cmdline_state *st = r->st;
+
+	if (!in_backquotes(r))
+		return false;
+	while (frame_top(r)->kind != CMDLINE_COMMANDS || frame_top(r)->close != '`')
+		st->depth--;
+	separate(r, frame_top(r), '`');
+	frame_pop(r);
+	return true;
 }
 
 /*
@@ -769,6 +792,14 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 {
 	bool test = f->phase == CMDLINE_TEST || f->ash_test;
 
+	/* bash reads x[...]= whole, operators and blanks in the brackets too (ash and dash do not). */
+	if (f->in_word && f->word_name == NAME_SUBSCRIPT && f->phase == CMDLINE_COMMAND && c != '\n' &&
+	    strchr(" \t;&|<>()", c) && run_dialect(r) != CMDLINE_ASH && run_dialect(r) != CMDLINE_DASH) {
+		if (run_dialect(r) == CMDLINE_POSIX)
+			report_unsure(r, "x[...]=");
+		word_add(f, c, false);
+		return;
+	}
 	if (f->pending && !is_blank(c) && c != '(')
 		report_pending(r, f);
 	/* An operator right after ]] or esac ends the test or the patterns first: [[ -n x ]]&& y, esac|y. */
@@ -809,10 +840,7 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 		quote(r, f, CMDLINE_DQUOTE);
 		break;
 	case '`':
-		if (f->close == '`') {
-			separate(r, f, c);
-			frame_pop(r);
-		} else {
+		if (!backquote_close(r)) {
 			word_expand(f);
 			frame_push(r, CMDLINE_COMMANDS, '`');
 		}
@@ -968,6 +996,10 @@ static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 {
 	struct cmdline_frame *owner = f->close == SILENT ? NULL : frame_owner(r);
 
+	if (c == '`' && backquote_close(r))
+		return;
+	if (c == '\\' && (f->kind == CMDLINE_SQUOTE || f->kind == CMDLINE_ANSI))
+		backslash_in_backquotes(r);	/* \` ends no quote there */
 	switch (f->kind) {
 	case CMDLINE_SQUOTE:
 		if (c == '\'')
