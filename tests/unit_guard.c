@@ -533,8 +533,15 @@ static void test_redact(void)
 	CHECK(redacts_to(r, "\033]8;;http://h/\033\\AKIAIOSFODNN7EXAMPLE\033]8;;\033\\",
 			 "\033]8;;http://h/\033\\[REDACTED AWS KEY]\033]8;;\033\\"));
 	CHECK(redacts_to(r, "\033]0;title\007\033(B\033[mtoken=abc", "\033]0;title\007\033(B\033[mtoken=[REDACTED]"));
-	/* As it is, an escape after a secret is a word's end: found there too. */
-	CHECK(redacts_to(r, "AKIAIOSFODNN7EXAMPLE\033[0mx", "[REDACTED AWS KEY]\033[0mx"));
+	/*
+	 * As it is, an escape next to a secret is a word's edge: found there
+	 * too, with the rest of the word a terminal shows (ESC g hides the g),
+	 * or the AWS rule, which ran before, would see the key that the GitHub
+	 * one left.
+	 */
+	CHECK(redacts_to(r, "AKIAIOSFODNN7EXAMPLE\033[0mx y", "[REDACTED AWS KEY] y"));
+	CHECK(redacts_to(r, "AKIA\033[1mIOSFODNN7EXAMPLE\033github_pat_11ABCDEFG0123456789_abcdefghij y",
+			 "[REDACTED GITHUB TOKEN] y"));
 	/*
 	 * A match in the text as it is never cuts a sequence: it stops where one
 	 * starts, or where a string's contents end (not "[REDACTED];1m").

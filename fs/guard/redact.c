@@ -532,6 +532,48 @@ static bool match_clip(const struct redact_view *shown, size_t from, struct reda
 	return true;
 }
 
+static bool word_byte(char c)
+{
+	return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+}
+
+/* The first byte of what a terminal shows that stands at text offset at or later. */
+static size_t shown_index(const struct redact_view *shown, size_t at)
+{
+	size_t low = 0, high = shown->len;
+
+	while (low < high) {
+		size_t mid = low + (high - low) / 2;
+		if (shown->at[mid] < at)
+			low = mid + 1;
+		else
+			high = mid;
+	}
+	return low;
+}
+
+/*
+ * A match of the text as it is, outside a string's contents, with an
+ * escape at an edge, where a terminal shows a word going on: its
+ * replacement would split that word, and a rule before it that wants a
+ * word's edge (\b) could then match what this pass let show. It takes in
+ * the rest of the word on that side, never before from.
+ */
+static void match_to_words(const struct redact_view *shown, size_t from, struct redact_match *m)
+{
+	size_t k = shown_index(shown, m->start);
+
+	if (shown->at[k] != m->start || (k > 0 && shown->at[k - 1] + 1 != m->start)) {
+		while (k > 0 && word_byte(shown->text[k - 1]) && shown->at[k - 1] >= from)
+			m->start = shown->at[--k];
+	}
+	k = shown_index(shown, m->end);
+	if (shown->at[k] != m->end || (k > 0 && shown->at[k - 1] + 1 != m->end)) {
+		for (; k < shown->len && word_byte(shown->text[k]); k++)
+			m->end = shown->at[k] + 1;
+	}
+}
+
 /*
  * The rule's leftmost match in v that starts at text offset from or later;
  * in the text itself (v->at NULL) one that shown's escapes allow.
@@ -552,8 +594,13 @@ static void match_next(const struct redact_rule *rule, const struct redact_view 
 		}
 		m->start = m->spans[0].start;
 		m->end = m->spans[0].end;
-		if (!shown || match_clip(shown, from, m))
+		if (!shown)
 			return;
+		if (match_clip(shown, from, m)) {
+			if (m->start < m->end && !escape_around(shown, m->start))
+				match_to_words(shown, from, m);
+			return;
+		}
 		from = m->spans[0].start + 1;
 	}
 }
