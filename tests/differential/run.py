@@ -36,6 +36,7 @@ import random
 import re
 import resource
 import select
+import shlex
 import shutil
 import signal
 import subprocess
@@ -139,11 +140,15 @@ def traced_names(xtrace):
         for i, line in enumerate(piece.split(b"\n")[:waiting + 1]):
             if i > 0 and line[:1] in (b" ", b""):
                 break	# the rest of a command's trace: its arguments
-            words = [w for w in line.split(b" ") if w]
-            while words and ASSIGNMENT.match(words[0]):
+            # Words as the trace quotes them: _=' zz1 ' is one word, an assignment.
+            try:
+                words = shlex.split(line.decode("latin-1"))
+            except ValueError:
+                continue	# a quote another trace cut
+            while words and ASSIGNMENT.match(words[0].encode("latin-1")):
                 words.pop(0)
             if words:
-                names.add(words[0])
+                names.add(words[0].encode("latin-1"))
         waiting = 0
     return names
 
@@ -335,9 +340,12 @@ class Differential:
         """What ran, what was reported, and the verdict for one input: in the
         shell's dialect, or in the POSIX one if only that has a bypass
         ("dialect" says which). The policy holds a line until its newline
-        comes: each input ends in one."""
+        comes, and a line ending in a backslash until the next: each input
+        ends in a newline not escaped."""
         if not data.endswith(b"\n"):
             data += b"\n"
+        if data.endswith(b"\\\n"):
+            data += b"\n"	# a line continued is held until the line that ends it comes
         reports = {dialect: splitter.report(data) for dialect, splitter in self.splitters.items()}
         self.conn.send(data)
         if not self.conn.poll(self.timeout + 30):
