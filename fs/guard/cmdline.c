@@ -432,6 +432,8 @@ static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 		return;
 	case CMDLINE_CASE_WORD:
 		f->header_words += f->header_words < 2;
+		if (f->header_words > 1 && !word_is(f, "in"))
+			syntax_error(r);	/* case WORD then anything but in */
 		if (word_is(f, "in") && f->header_words > 1) {
 			f->case_depth++;
 			f->phase = CMDLINE_PATTERN;
@@ -479,8 +481,9 @@ static void separate(struct cmdline_run *r, struct cmdline_frame *f, char c)
 static void separate_command(struct cmdline_run *r, struct cmdline_frame *f, char c)
 {
 	word_end(r, f);
-	if (f->empty != EMPTY_NO)
-		syntax_error(r);
+	if (f->empty != EMPTY_NO || (c == '|' && f->after_time) || f->phase == CMDLINE_CASE_WORD ||
+	    f->phase == CMDLINE_FUNCTION_NAME || (f->phase == CMDLINE_FOR_HEADER && f->header_words == 0))
+		syntax_error(r);	/* time; is bash's, time | is not; case ;, function ;, for ; */
 	separate(r, f, c);
 }
 
@@ -709,8 +712,8 @@ static void open_paren(struct cmdline_run *r, struct cmdline_frame *f)
 		return;
 	}
 	report_pending(r, f);
-	if (f->phase == CMDLINE_ARGS)
-		syntax_error(r);	/* echo a (b) */
+	if (f->phase != CMDLINE_COMMAND && !(f->phase == CMDLINE_FOR_HEADER && f->header_words == 0 && next_char(r) == '('))
+		syntax_error(r);	/* echo a (b), select (, case ( */
 	if (f->phase == CMDLINE_COMMAND && next_char(r) == '(') {
 		r->p++;
 		arithmetic(r, f, false);
@@ -1055,12 +1058,21 @@ static void step_quoted(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		} else if (c == '\'' || c == '"') {
 			frame_push(r, c == '"' ? CMDLINE_DQUOTE : CMDLINE_SQUOTE, SILENT);
 		} else if (c == '$') {
-			dollar(r, NULL, false);
+			/* $'...' inside "${...}": bash's (extquote), a $ and a character in ash and dash. */
+			bool plain = f->kind == CMDLINE_PARAM && f->dquoted && run_dialect(r) != CMDLINE_BASH;
+			if (plain && run_dialect(r) == CMDLINE_POSIX && next_char(r) == '\'')
+				report_unsure(r, "\"${...$'...'}\"");
+			dollar(r, NULL, plain);
 		} else if (c == '`') {
 			frame_push(r, CMDLINE_COMMANDS, '`');
+		} else if ((c == '<' || c == '>') && next_char(r) == '(' && f->kind == CMDLINE_PARAM) {
+			r->p++;
+			frame_push(r, CMDLINE_COMMANDS, ')');	/* bash's ${x+>(cmd)} runs cmd */
 		} else if (f->kind == CMDLINE_PARAM) {
 			if (c == '}')
 				frame_pop(r);	/* a { inside opens nothing: ${x-{} is "{" */
+		} else if (f->close == ')' && c != '\0' && strchr(";&|<>", c)) {
+			syntax_error(r);	/* x=(a;b), x=(<): bash refuses them */
 		} else if (f->close == ']') {	/* bash's $[...] */
 			if (c == '[')
 				f->parens++;
