@@ -552,6 +552,12 @@ static size_t shown_index(const struct redact_view *shown, size_t at)
 	return low;
 }
 
+/* Does a terminal show the byte at text offset at (the text's end counts as shown)? */
+static bool byte_shown(const struct redact_view *shown, size_t at)
+{
+	return shown->at[shown_index(shown, at)] == at;
+}
+
 /*
  * A match of the text as it is, outside a string's contents, with an
  * escape at an edge, where a terminal shows a word going on: its
@@ -563,12 +569,12 @@ static void match_to_words(const struct redact_view *shown, size_t from, struct 
 {
 	size_t k = shown_index(shown, m->start);
 
-	if (shown->at[k] != m->start || (k > 0 && shown->at[k - 1] + 1 != m->start)) {
+	if (!byte_shown(shown, m->start) || (m->start > 0 && !byte_shown(shown, m->start - 1))) {
 		while (k > 0 && word_byte(shown->text[k - 1]) && shown->at[k - 1] >= from)
 			m->start = shown->at[--k];
 	}
 	k = shown_index(shown, m->end);
-	if (shown->at[k] != m->end || (k > 0 && shown->at[k - 1] + 1 != m->end)) {
+	if (!byte_shown(shown, m->end) || !byte_shown(shown, m->end - 1)) {
 		for (; k < shown->len && word_byte(shown->text[k]); k++)
 			m->end = shown->at[k] + 1;
 	}
