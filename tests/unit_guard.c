@@ -199,7 +199,8 @@ static void test_cmdline_dialects(void)
 		  "select syntax error? " },
 		{ "\"${x-$'\\'}\";touch F\n", "", "? touch ", "? touch ", "\"${...$'...'}\"? \"${...'...}\"? ? touch " },
 		/* A backquote ends backquoted text even inside quotes; bash reads x[...]= whole. */
-		{ "`'`touch F\n", " touch? ", " touch? ", " touch? ", " touch? " },
+		{ "`'`touch F\n", "syntax error?  touch? ", "syntax error?  touch? ", "syntax error?  touch? ",
+		  "syntax error?  touch? " },
 		{ "(x[&]= touch F)|u\n", "touch u ", "x[ ]= u ", "x[ ]= u ",
 		  "x[...]=? touch u " },
 		{ "function <<E\nl's'\n", "syntax error? ", "syntax error? ", "function ",
@@ -220,6 +221,25 @@ static void test_cmdline_dialects(void)
 		{ "\"$$(\\'$(touch F)\"\n", "touch $$(\\'? ", "touch $$(\\'? ", "touch $$(\\'? ", "touch $$(\\'? " },
 		/* bash: ' in "${x-...}" ends at the next ', but what is between is expanded. */
 		{ "o \"${x-'$(touch F)'}\"\n", "o touch ", "o touch ", "o touch ", "o \"${...'...}\"? touch " },
+		/* More lines the shells drop: a word after a pattern, or after a compound command; {; bash's ]]. */
+		{ "case t in\ns c|\ntou\\ch F\n", "syntax error? syntax error? syntax error? syntax error? ",
+		  "syntax error? syntax error? syntax error? syntax error? ",
+		  "syntax error? syntax error? syntax error? syntax error? ",
+		  "syntax error? syntax error? syntax error? syntax error? " },
+		{ "until(l)e|p\\\ntouch F\n", "l syntax error? e ptouch ", "l syntax error? e ptouch ",
+		  "l syntax error? e ptouch ", "l syntax error? e ptouch " },
+		{ "{;'\ntouch F\n", "syntax error? ", "syntax error? ", "syntax error? ", "syntax error? " },
+		{ "]] '\ny=\"\\`\" touch F\n", "syntax error? ]] ", "]] ", "]] ", "syntax error? ]] " },
+		{ "(a) { b; }; a | ! b; ! ;c\n", "a syntax error? b a syntax error? b c ",
+		  "a syntax error? b a syntax error? b syntax error? c ", "a syntax error? b a syntax error? b syntax error? c ",
+		  "a syntax error? b a syntax error? b syntax error? c " },
+		/* ...but a word that closes may follow one, and newlines come before a pattern. */
+		{ "if (a) then b; fi; if c; then if d; then (e) fi fi; [[ x ]] && f; case x in\n\n (g|h) ;;\n i) ;; esac\n",
+		  "a b c d e f ", "a b c d e [[ f ", "a b c d e [[ f ", "a b c d e [[? f " },
+		/* Unfinished in backquotes: busybox ash reads on into the text after them. */
+		{ "o `{`t\"ouch\" F; o `a |`touch; o `a && b`\n", "o syntax error? o a syntax error? o a b ",
+		  "o syntax error? o a syntax error? o a b ", "o syntax error? o a syntax error? o a b ",
+		  "o syntax error? o a syntax error? o a b " },
 		{ "(F)|[[ <(touch F)||'' ]]\n", "F touch ", "F [[ touch ", "F [[ touch  ", "F [[? touch  " },
 		{ "coproc c { touch F;}\n", "c touch ", "coproc syntax error? ", "coproc syntax error? ", "coproc c touch " },
 		{ "{touch,F}\n", "{touch,F}? ", "{touch,F} ", "{touch,F} ", "{touch,F}? " },

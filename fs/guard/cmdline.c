@@ -331,7 +331,10 @@ static void keyword_effect(struct cmdline_run *r, struct cmdline_frame *f)
 
 	for (size_t i = 0; i < sizeof(want_command) / sizeof(want_command[0]); i++)
 		empty |= word_is(f, want_command[i]);
+	/* {; is a syntax error everywhere; "! ;" in ash and dash, not in bash. */
+	empty |= word_is(f, "{") || (word_is(f, "!") && run_dialect(r) != CMDLINE_BASH);
 	f->empty = empty ? EMPTY_YES : EMPTY_NO;	/* "then ;" is a syntax error, "fi ;" is not */
+	f->after_compound = word_is(f, "fi") || word_is(f, "done") || word_is(f, "esac");
 	if (word_is(f, "if"))
 		f->ifs += f->ifs < UINT8_MAX;
 	else if (word_is(f, "then") || word_is(f, "else") || word_is(f, "elif"))
@@ -348,6 +351,8 @@ static void keyword_effect(struct cmdline_run *r, struct cmdline_frame *f)
 		f->after_time = run_dialect(r) == CMDLINE_BASH || run_dialect(r) == CMDLINE_POSIX;
 	else if (word_is(f, "coproc"))
 		f->after_coproc = true;
+	else if (word_is(f, "{"))
+		f->groups += f->groups < UINT8_MAX;	/* {; {<f `{` */
 	if (word_is(f, "for") || word_is(f, "select")) {
 		f->phase = CMDLINE_FOR_HEADER;
 		f->header_words = 0;
@@ -370,18 +375,36 @@ static void keyword_effect(struct cmdline_run *r, struct cmdline_frame *f)
 	}
 }
 
+static bool closes_compound(const struct cmdline_frame *f)
+{
+	static const char *const closing[] = { "then", "else", "elif", "fi", "do", "done", "esac", "}" };
+
+	for (size_t i = 0; i < sizeof(closing) / sizeof(closing[0]); i++) {
+		if (word_is(f, closing[i]))
+			return true;
+	}
+	return false;
+}
+
 /* The word just read ends: what it is depends on where it stands. */
 static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 {
 	if (!f->in_word)
 		return;
 	f->in_word = false;
+	if (f->operator_open == '|' && f->phase == CMDLINE_COMMAND && word_is(f, "!"))
+		syntax_error(r);	/* a | ! b */
+	f->operator_open = 0;
 	if (f->redirect) {
 		if (f->heredoc)
 			heredoc_add(r, f);
 		f->redirect = f->heredoc = false;
 		return;
 	}
+	/* (a) b, fi b, [[ a ]] b: after a compound command only a word that closes another may come. */
+	if (f->after_compound && !closes_compound(f))
+		syntax_error(r);
+	f->after_compound = false;
 	/* Wherever the name stands: PS1=..., export PS1=..., read PS1, printf -vPS1, for PS1 in ... */
 	const char *prompt = names_prompt(f->word, f->word_len);
 	if (prompt)
@@ -398,6 +421,9 @@ static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 	case CMDLINE_COMMAND:
 		if (f->word_name == NAME_ASSIGNMENT)
 			return;
+		/* bash's ]] with no [[ open: a syntax error (ash and dash run a command of that name). */
+		if (word_is(f, "]]") && run_dialect(r) != CMDLINE_ASH && run_dialect(r) != CMDLINE_DASH)
+			syntax_error(r);
 		if (after_time && word_is(f, "-p")) {
 			f->empty = EMPTY_YES;
 			return;
@@ -427,8 +453,10 @@ static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 			f->header_words += f->header_words < 2;
 		return;
 	case CMDLINE_TEST:
-		if (word_is(f, "]]"))
+		if (word_is(f, "]]")) {
 			f->phase = CMDLINE_ARGS;
+			f->after_compound = true;
+		}
 		return;
 	case CMDLINE_CASE_WORD:
 		f->header_words += f->header_words < 2;
@@ -437,13 +465,20 @@ static void word_end(struct cmdline_run *r, struct cmdline_frame *f)
 		if (word_is(f, "in") && f->header_words > 1) {
 			f->case_depth++;
 			f->phase = CMDLINE_PATTERN;
+			f->header_words = 0;
 		}
 		return;
 	case CMDLINE_PATTERN:
-		if (word_is(f, "esac")) {
+		/* header_words: 0 before a pattern (esac may come), 1 after one, 2 after its |. */
+		if (f->header_words == 0 && word_is(f, "esac")) {
 			f->case_depth--;
 			f->phase = CMDLINE_ARGS;
+			f->after_compound = true;
+			return;
 		}
+		if (f->header_words == 1)
+			syntax_error(r);	/* case x in a b) */
+		f->header_words = 1;
 		return;
 	case CMDLINE_FUNCTION_NAME:
 		f->phase = CMDLINE_COMMAND;
@@ -462,9 +497,13 @@ static void separate(struct cmdline_run *r, struct cmdline_frame *f, char c)
 		syntax_error(r);	/* a redirection with no word after it: echo > ; x */
 	f->redirect = f->heredoc = false;
 	f->ash_test = false;
-	/* A case's patterns and its header may span lines and "|"-separated alternatives. */
-	if (f->phase == CMDLINE_PATTERN && c != ')')
+	f->after_compound = false;
+	/* Newlines may come before a case's pattern, nowhere else in it: case x in a|<newline>b) */
+	if (f->phase == CMDLINE_PATTERN && c != ')') {
+		if (c != '\n' || f->header_words != 0)
+			syntax_error(r);
 		return;
+	}
 	if (f->phase == CMDLINE_CASE_WORD && c == '\n') {
 		if (f->header_words == 0)
 			syntax_error(r);	/* case with no word before the newline */
@@ -568,8 +607,10 @@ static void arithmetic(struct cmdline_run *r, struct cmdline_frame *f, bool doll
 		/* An unknown sh's (( are subshells, as in ash: they hold what bash's arithmetic would run. */
 	}
 	if (arith) {
-		if (!dollar)
+		if (!dollar) {
 			f->empty = EMPTY_NO;	/* (( ... )) is a command */
+			f->after_compound = true;
+		}
 		frame_push(r, CMDLINE_NOCMD, 'D');
 	} else if (dollar) {
 		frame_push(r, CMDLINE_COMMANDS, ')');	/* $( (...) ...) */
@@ -706,6 +747,9 @@ static void open_paren(struct cmdline_run *r, struct cmdline_frame *f)
 	word_end(r, f);
 	if (f->phase == CMDLINE_TEST || f->phase == CMDLINE_PATTERN)
 		return;
+	if (f->after_compound)
+		syntax_error(r);	/* (a) (b) */
+	f->operator_open = 0;
 	if (f->pending && function_parens(r)) {
 		f->pending = false;
 		f->phase = CMDLINE_COMMAND;
@@ -735,18 +779,24 @@ static void close_paren(struct cmdline_run *r, struct cmdline_frame *f)
 		return;
 	}
 	if (f->phase == CMDLINE_PATTERN) {
+		word_end(r, f);
+		if (f->header_words != 1)
+			syntax_error(r);	/* case x in ), case x in a|) */
 		separate(r, f, ')');
 		return;
 	}
 	word_end(r, f);
 	bool empty = f->empty == EMPTY_YES;
+	if (f->operator_open)
+		syntax_error(r);	/* (a |), $(a &&) */
 	separate(r, f, ')');
 	if (f->parens > 0 && empty)
 		syntax_error(r);	/* () runs nothing: a syntax error (an empty $() is not) */
 	f->empty = EMPTY_NO;	/* (a) ; b */
-	if (f->parens > 0)
+	if (f->parens > 0) {
 		f->parens--;
-	else if (f->close == ')')
+		f->after_compound = true;
+	} else if (f->close == ')')
 		frame_pop(r);
 	else
 		syntax_error(r);
@@ -774,9 +824,18 @@ static bool backquote_close(struct cmdline_run *r)
 
 	if (!in_backquotes(r))
 		return false;
-	while (frame_top(r)->kind != CMDLINE_COMMANDS || frame_top(r)->close != '`')
+	bool unfinished = false;
+	while (frame_top(r)->kind != CMDLINE_COMMANDS || frame_top(r)->close != '`') {
 		st->depth--;
-	separate(r, frame_top(r), '`');
+		unfinished = true;	/* a quote or $( open */
+	}
+	struct cmdline_frame *f = frame_top(r);
+	word_end(r, f);
+	/* `{`, `a |`, `"`: bash and dash fail, busybox ash reads on into the text after the backquote. */
+	if (unfinished || f->parens || f->groups || f->ifs || f->loops || f->case_depth || f->operator_open ||
+	    (f->phase != CMDLINE_COMMAND && f->phase != CMDLINE_ARGS))
+		syntax_error(r);
+	separate(r, f, '`');
 	frame_pop(r);
 	return true;
 }
@@ -855,9 +914,10 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 		if (next_char(r) == ';' || next_char(r) == '&') {
 			r->p += next_char(r) == ';' && r->p + 1 < r->end && r->p[1] == '&' ? 2 : 1;
 			separate(r, f, c);
-			if (f->case_depth > 0)
+			if (f->case_depth > 0) {
 				f->phase = CMDLINE_PATTERN;	/* ;; ;& ;;& end a case item */
-			else
+				f->header_words = 0;
+			} else
 				syntax_error(r);
 			break;
 		}
@@ -871,17 +931,27 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 			r->p++;
 			word_end(r, f);
 		} else {
-			r->p += next_char(r) == '&';
+			bool and = next_char(r) == '&';
+			r->p += and;
 			separate_command(r, f, c);
+			f->operator_open = and ? '&' : 0;
 		}
 		break;
 	case '|':
-		if ((test && next_char(r) == '|') || f->phase == CMDLINE_PATTERN) {
+		if (f->phase == CMDLINE_PATTERN) {
+			word_end(r, f);
+			if (f->header_words != 1 || next_char(r) == '|')
+				syntax_error(r);	/* case x in |a), a||b) */
 			r->p += next_char(r) == '|';
+			f->header_words = 2;
+		} else if (test && next_char(r) == '|') {
+			r->p++;
 			word_end(r, f);
 		} else {
-			r->p += next_char(r) == '|' || next_char(r) == '&';
+			bool or = next_char(r) == '|';
+			r->p += or || next_char(r) == '&';
 			separate_command(r, f, c);
+			f->operator_open = or ? '&' : '|';
 		}
 		break;
 	case '<':
@@ -903,12 +973,16 @@ static void step_commands(struct cmdline_run *r, struct cmdline_frame *f, char c
 		/* Reserved words where a command starts: a group. Elsewhere a word's character. */
 		if (!f->in_word && f->phase == CMDLINE_COMMAND &&
 		    (c == '}' || r->p == r->end || is_blank(*r->p) || *r->p == '\n')) {
+			if (c == '{' && f->after_compound)
+				syntax_error(r);	/* (a) { b; } */
 			if (c == '{')
 				f->groups += f->groups < UINT8_MAX;
 			else
 				keyword_close(r, &f->groups, true);
 			separate(r, f, c);
 			f->empty = c == '{' ? EMPTY_YES : EMPTY_NO;
+			f->operator_open = 0;
+			f->after_compound = c == '}';
 			break;
 		}
 		word_add(f, c, false);

@@ -76,13 +76,15 @@ struct cmdline_frame {
 	uint8_t phase;		/* enum cmdline_phase */
 	uint8_t case_depth;	/* open case ... esac */
 	uint8_t heredocs_before;	/* heredocs waiting when this list opened */
-	uint8_t header_words;	/* FOR_HEADER, CASE_WORD: words read after for/select/case */
+	uint8_t header_words;	/* FOR_HEADER, CASE_WORD: words read after for/select/case; PATTERN: see cmdline.c */
 	bool ash_test;		/* busybox ash after a [[ word: && and || are words up to ]] */
 	/* What the shell refuses to parse (see syntax_error in cmdline.c). */
 	uint8_t empty;		/* no command yet since the last separator (enum in cmdline.c) */
 	uint8_t ifs, loops, groups;	/* open if ... fi, for/while ... done, { ... } */
 	bool after_time;	/* bash's time: -p may follow */
 	bool after_coproc;	/* bash's coproc: NAME may come before the compound */
+	bool after_compound;	/* ) } fi done esac ]] )) just closed one: only a closing word may follow */
+	char operator_open;	/* | (also |&), or & for && and ||: the command after it is still due */
 	bool redirect;		/* the next word is a redirection's target */
 	bool heredoc;		/* ... a heredoc's delimiter */
 	bool heredoc_strip;	/* <<-: the body's leading tabs go */
