@@ -522,6 +522,19 @@ static void test_redact(void)
 		redact_stream_free(&grow);
 		redact_free(r);
 	}
+	/* Each rule within the bound, together beyond it: the bound is for all of them (3 x 3 x 3 > 4). */
+	r = rules_of("b\tbbb\nb\tbbb\nb\tbbb\n", err);
+	CHECK(r != NULL);
+	if (r) {
+		struct redact_stream grow = { 0 };
+		struct sunk out = { 0 };
+		static char line[16 * 1024];
+		memset(line, 'b', sizeof(line) - 1);
+		line[sizeof(line) - 1] = '\n';
+		CHECK(redact_feed(r, &grow, line, sizeof(line), sink, &out) < 0 && out.seen == 0);
+		redact_stream_free(&grow);
+		redact_free(r);
+	}
 		r = redact_load("default", err);
 	CHECK(r != NULL);
 	if (!r)

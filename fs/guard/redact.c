@@ -263,8 +263,8 @@ struct redact_out {
 /*
  * Rules whose replacements are longer than their matches, one after
  * another, could grow a text without bound (x* inserts between every
- * byte): one application may make it at most this much longer, or the text
- * is dropped as if memory ran out, never shown unredacted.
+ * byte): all the rules together may make it at most this much longer, or
+ * the text is dropped as if memory ran out, never shown unredacted.
  */
 #define REDACT_GROWTH(len) (4 * (len) + 4096)
 
@@ -682,6 +682,8 @@ static const char *rules_apply(const struct redact_rules *rules, struct redact_s
 	bool escapes = memchr(text, ESC, *len) != NULL;
 	bool shown_stale = true;
 	int next = 0;
+	/* The bound is the original text's, for all the rules together: per rule, it would compound. */
+	size_t limit = *len + REDACT_GROWTH(*len);
 
 	for (size_t r = 0; r < rules->count; r++) {
 		if (escapes && shown_stale) {
@@ -689,7 +691,7 @@ static const char *rules_apply(const struct redact_rules *rules, struct redact_s
 				return NULL;
 			shown_stale = false;
 		}
-		struct redact_out o = { &rs->scratch[next], &rs->scratch_size[next], 0, *len + REDACT_GROWTH(*len), false };
+		struct redact_out o = { &rs->scratch[next], &rs->scratch_size[next], 0, limit, false };
 		if (!rule_apply(&rules->rules[r], rs, text, *len, escapes ? &shown : NULL, &o))
 			continue;	/* no match (one the limits stopped is taken as none, see regex.h) */
 		if (o.failed)
