@@ -19,8 +19,8 @@
  * must exist before the first line says "PID DIALECT" (procctl.h). The shell runs
  * interactively (so that it prompts, see prompt.h) with private copies of
  * stdout and stderr on fds 8 and 9 for the prompt markers (merged: its fd 2
- * is then stdout, while the markers still come on both streams; a tty is
- * one stream anyway), without start-up files and without line editing (a
+ * is then stdout, and every marker comes on stdout alone, as on a tty: see
+ * prompt_setup_line), without start-up files and without line editing (a
  * tty's echo is the terminal's own). bash without history expansion: a `!`
  * in a line (`x=!!`) would run text nobody wrote there. Busybox ash
  * reads an interactive stdin with fgets(), which a SIGCHLD (a background job
