@@ -63,7 +63,9 @@ def test_no_input_of_the_corpus_runs_what_the_splitter_did_not_report(differenti
     bypasses = []
     for name, data in run.load_corpus([CORPUS]):
         result = differential.check(data)
-        if result["bypass"]:
+        # ash's traces of commands that run at once can interleave into a name in a
+        # command's place that never ran: a bypass is what two more runs show again.
+        if result["bypass"] and all(differential.check(data)["bypass"] for _ in range(2)):
             bypasses.append(f"{name}: `{run.show(data)}` ran {[run.show(w) for w in result['bypass']]}, "
                             f"the splitter ({result['dialect']}) reported "
                             f"{[run.show(w) for _, w in result['words']]}")

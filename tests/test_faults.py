@@ -131,7 +131,10 @@ def test_kill_9_detaches_the_mount_without_fusermount3s_watcher(container, tmp_p
         wait_until(lambda: usable(m.path), timeout=5, what="the mount point to be free")
         assert not os.path.ismount(m.path)
         shown = m.path.replace("\\", "\\\\")  # as the log escapes it
-        assert m.read_log().endswith(f"seshfs: died without unmounting: the mount on {shown} is detached\n")
+        # The detacher writes its line after the detach the test has just seen.
+        wait_until(lambda: m.read_log().endswith(
+            f"seshfs: died without unmounting: the mount on {shown} is detached\n"),
+            timeout=5, what="the detacher's log line")
         wait_until(lambda: detachers(m.path) == [], timeout=5, what="the detacher to exit")
     finally:
         m.unmount()
