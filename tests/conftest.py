@@ -61,6 +61,9 @@ class Container:
     def sh(self, script):
         return self.docker("exec", self.name, "sh", "-c", script).stdout
 
+    def has_path(self, path):
+        return self.docker("exec", self.name, "test", "-e", path, check=False).returncode == 0
+
     def watchdogs(self):
         """pids of seshfs watchdogs (one per mount) in the container."""
         return [int(line.split(None, 1)[0]) for line in self.sh("ps -o pid,args").splitlines()
@@ -79,6 +82,16 @@ class Container:
                 continue
             procs.append((int(pid), args))
         return procs
+
+
+@pytest.fixture
+def policy_file(tmp_path):
+    """Writes a policy file of the test's own; returns its path."""
+    def write(text):
+        path = tmp_path / f"policy{len(list(tmp_path.glob('policy*')))}"
+        path.write_text(text)
+        return str(path)
+    return write
 
 
 @pytest.fixture(scope="session")

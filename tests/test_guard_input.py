@@ -15,15 +15,6 @@ SHELLS = ["/bin/sh", "/bin/bash"]
 
 
 @pytest.fixture
-def policy_file(tmp_path):
-    def write(text=POLICY):
-        path = tmp_path / f"policy{len(list(tmp_path.glob('policy*')))}"
-        path.write_text(text)
-        return str(path)
-    return write
-
-
-@pytest.fixture
 def guarded(make_mount, policy_file):
     def make(sh="/bin/bash", text=POLICY, timeout=2):
         s = make_mount([f"policy={policy_file(text)}", f"shell={sh}"]).session()
@@ -43,12 +34,8 @@ def refused(s, data, rule):
     assert s.status()["last_refusal"].startswith(shown(rule)), s.status()["last_refusal"]
 
 
-def exists(container, path):
-    return container.docker("exec", container.name, "test", "-e", path, check=False).returncode == 0
-
-
 def test_a_terminal_and_a_policy_do_not_mix(container, tmp_path, policy_file, make_mount):
-    path = policy_file()
+    path = policy_file(POLICY)
     r = refused_mount(tmp_path / "mnt", "-o", f"policy={path},tty", container.name)
     assert r.returncode == 1 and r.stderr == (
         "seshfs: -o tty and -o policy= do not mix: a terminal's keys (^C, ^U, ...) change a line "
@@ -186,7 +173,7 @@ def test_a_continued_line_is_held_and_sent_as_written(guarded):
 
 
 def test_a_line_longer_than_bufsize_is_refused_with_what_was_held(make_mount, policy_file):
-    s = make_mount([f"policy={policy_file()}", "bufsize=4096"]).session()
+    s = make_mount([f"policy={policy_file(POLICY)}", "bufsize=4096"]).session()
     s.ctl("timeout 1")
     refused(s, "echo " + "x" * 5000, "policy (a line longer than bufsize): echo xxx")
     s.send("echo " + "y" * 3000)  # held

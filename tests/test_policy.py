@@ -15,15 +15,6 @@ ALLOW = "allow echo cat printf sleep true read test [ head\n"
 
 
 @pytest.fixture
-def policy_file(tmp_path):
-    def write(text):
-        path = tmp_path / f"policy{len(list(tmp_path.glob('policy*')))}"
-        path.write_text(text)
-        return str(path)
-    return write
-
-
-@pytest.fixture
 def guarded(make_mount, policy_file):
     """A session under a policy that allows a few commands, denies /etc/shadow, and has the
     dangerous set; its shell is the mount's (ctl may not change it: lock_settings)."""
@@ -41,10 +32,6 @@ def refused(s, line):
     expect_errno(errno.EACCES, s.send, line)
 
 
-def exists(container, path):
-    return container.docker("exec", container.name, "test", "-e", path, check=False).returncode == 0
-
-
 @pytest.mark.parametrize("sh", SHELLS)
 def test_unlisted_command_is_eacces_and_nothing_of_the_write_runs(guarded, container, sh):
     s = guarded(sh)
@@ -52,7 +39,7 @@ def test_unlisted_command_is_eacces_and_nothing_of_the_write_runs(guarded, conta
     assert s.read() == b"ok\n"
     refused(s, "echo before\ntouch /tmp/policy-made\necho after\n")
     assert s.read() == b""  # not even the lines before the refused one
-    assert not exists(container, "/tmp/policy-made")
+    assert not container.has_path("/tmp/policy-made")
     st = s.status()
     assert st["policy"] == s.policy_path and st["refused"] == "1"
     assert st["last_refusal"] == "allow (touch is not listed): touch /tmp/policy-made"
@@ -122,7 +109,7 @@ def test_a_partial_line_is_held_and_checked_whole(guarded, container, sh):
     assert s.status()["last_refusal"] == "allow (touch is not listed): touch /tmp/held-then-refused"
     s.send("echo clean\n")  # the refused line's start is gone with it
     assert s.read() == b"clean\n"
-    assert not exists(container, "/tmp/held-then-refused")
+    assert not container.has_path("/tmp/held-then-refused")
 
 
 @pytest.mark.parametrize("line", [
