@@ -89,6 +89,15 @@ def row(name, seshfs, baseline, unit, target, higher_is_better=False, note=""):
     ROWS.append((name, seshfs, baseline, unit, ratio, target, higher_is_better, note))
 
 
+def report(a):
+    """The table, and the rows as JSON for bench/compare.py (with --json), whatever ran."""
+    print_table()
+    if a.json:
+        with open(a.json, "w") as f:
+            json.dump([{"name": r[0], "seshfs": r[1], "baseline": r[2], "unit": r[3],
+                        "higher_is_better": r[6]} for r in ROWS], f)
+
+
 def print_table():
     print(f"\n{'figure':44} {'seshfs':>12} {'baseline':>12}  {'ratio':>8}  target")
     for name, s, b, unit, ratio, target, _, note in ROWS:
@@ -282,7 +291,7 @@ def main():
     if a.only:
         base = tempfile.mkdtemp(prefix="seshfs-bench-")
         {"guard": bench_guard, "sandbox": bench_sandbox, "tls": bench_tls, "podman": bench_podman}[a.only](a, base)
-        print_table()
+        report(a)
         return
     mnt = tempfile.mkdtemp(prefix="seshfs-bench-")
     m = Mount(a.seshfs, a.container, mnt)
@@ -430,11 +439,7 @@ def main():
             section(a, tempfile.mkdtemp(prefix="seshfs-bench-"))
         except SystemExit:  # an older seshfs (bench/compare.sh) without the options
             print(f"{section.__name__}: this seshfs does not mount with its options; skipped")
-    print_table()
-    if a.json:
-        with open(a.json, "w") as f:
-            json.dump([{"name": r[0], "seshfs": r[1], "baseline": r[2], "unit": r[3],
-                        "higher_is_better": r[6]} for r in ROWS], f)
+    report(a)
 
 
 if __name__ == "__main__":
