@@ -1,0 +1,59 @@
+/*
+ * seshfs backend: the host's view of a process in a local container.
+ *
+ * When the engine runs on this machine (its socket is a unix socket) and
+ * seshfs is root, every process the engine starts in a container is also a
+ * host process: /proc/HOSTPID/status's NSpid line ends with the pid it has
+ * inside, /proc/HOSTPID/cgroup names the container's id, and
+ * /proc/HOSTPID/root is the container's root filesystem. Sessions use this
+ * to move a shell's stdin, stdout and stderr onto FIFOs (no engine relay),
+ * to keep its processes in a cgroup of their own, and to signal and inspect
+ * them without a helper exec. Anywhere else (docker-in-docker, a remote or
+ * rootless engine, seshfs not root) hostproc_find says why it cannot.
+ *
+ * A host pid is only ever used together with the process's start time (or
+ * through its pidfd), so a pid the kernel gave out again is never touched.
+ */
+#ifndef SESHFS_HOSTPROC_H
+#define SESHFS_HOSTPROC_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+
+#include "engine.h"
+
+/* A verified host process. */
+struct hostproc {
+	int pid;				/* host pid */
+	int pidfd;				/* pidfd_open(pid): polls readable once it exits; -1: none */
+	unsigned long long start_time;		/* /proc/PID/stat field 22: tells a reused pid */
+	uid_t uid;				/* real ids as the host sees them (user namespaces mapped) */
+	gid_t gid;
+};
+
+/*
+ * Can this mount see its engine's processes: seshfs is root and the engine's
+ * url is a unix socket? 0, or -EOPNOTSUPP with the reason in why (one line,
+ * for ctl's transport_reason and the log).
+ */
+int hostproc_engine_local(const char *engine_url, char why[ENGINE_ERR_MAX]);
+
+/*
+ * Finds the host process whose pid inside its namespace is ns_pid and whose
+ * cgroup names container_id (the engine's full id), and opens its pidfd.
+ * 0 and *out; -ESRCH if there is none (gone, or not in that container);
+ * -EOPNOTSUPP if /proc cannot show it (no NSpid: another pid namespace, such
+ * as docker-in-docker); err says which.
+ */
+int hostproc_find(const char *container_id, int ns_pid, struct hostproc *out, char err[ENGINE_ERR_MAX]);
+
+/* Is p still the process hostproc_find found (not exited, pid not reused)? */
+bool hostproc_alive(const struct hostproc *p);
+
+/* Sends sig through the pidfd: 0, -ESRCH once it exited, or -errno. */
+int hostproc_signal(const struct hostproc *p, int sig);
+
+/* Closes the pidfd; p is then empty (pid 0). */
+void hostproc_close(struct hostproc *p);
+
+#endif
