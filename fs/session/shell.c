@@ -296,8 +296,12 @@ static int shell_wait_ready(struct session *s, const struct session_settings *se
 				 sh->startup_len ? sh->startup : "exec ended at once");
 			return sh->startup_len && strstr(sh->startup, "not found") ? -ENOENT : -EIO;
 		}
-		/* Unmounting, or the mkdir gave up (a restart's session stays listed): stop now. */
-		if (sessions.stopping || !s->listed) {
+		/*
+		 * Unmounting, or the mkdir gave up (a restart's session stays listed):
+		 * stop, once the pid line came. The engine answers the start before
+		 * the process exists, so a clean-up sent earlier can miss it.
+		 */
+		if ((sessions.stopping || !s->listed) && sh->id.pid > 0) {
 			snprintf(err, ENGINE_ERR_MAX, "%s", sessions.stopping ? "unmounting" : "nobody waits for it");
 			return -ENODEV;
 		}
@@ -339,7 +343,6 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 	struct session_shell *sh = &s->shell;
 	char exec_id[ENGINE_EXEC_ID_MAX] = "";	/* set once the exec exists */
 	struct exec_conn *conn = NULL;
-	int64_t deadline = loop_now_ns() + SESSION_START_TIMEOUT_MS * NSEC_PER_MSEC;
 
 	if (settings_copy(&settings, &s->settings) < 0) {
 		snprintf(err, ENGINE_ERR_MAX, "out of memory");
@@ -360,7 +363,8 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 		sh->filter_noise = !settings.tty && strcmp(base ? base + 1 : settings.shell, "bash") == 0;
 		sh->stderr_stream = settings.tty || settings.stderr_merged ? STREAM_STDOUT : STREAM_STDERR;
 		noise_init(&sh->noise);
-		ret = shell_wait_ready(s, &settings, deadline, err);
+		/* From the start, not the create: a slow engine must not leave the new shell unwatched. */
+		ret = shell_wait_ready(s, &settings, loop_now_ns() + SESSION_START_TIMEOUT_MS * NSEC_PER_MSEC, err);
 		if (ret == 0 && sessions.stopping) {
 			snprintf(err, ENGINE_ERR_MAX, "unmounting");
 			ret = -ENODEV;
