@@ -37,6 +37,7 @@
 
 #include "../../backend/demux.h"
 #include "../../backend/exec_conn.h"
+#include "../../backend/hostproc.h"
 #include "../../backend/procctl.h"
 #include "../util/bytequeue.h"
 #include "../util/jobs.h"
@@ -141,6 +142,9 @@ struct session_history {
 struct shell_id {
 	int pid;			/* in the container; 0 until the pid line came */
 	char user[SETTINGS_USER_MAX];	/* it runs as; helpers run as it too */
+	/* The same shell as the host sees it (0: no host view): a pidfd is checked against host_start. */
+	int host_pid;
+	unsigned long long host_start;
 };
 
 /* ctl expect (expect.c). */
@@ -201,6 +205,14 @@ struct session_admission {
 	int64_t reader_asked_ns;	/* when the probe behind reader went out */
 };
 
+/* Where a shell's stdin, stdout and stderr go (shell.c). */
+enum shell_transport {
+	SHELL_TRANSPORT_EXEC,	/* the engine's exec stream */
+	SHELL_TRANSPORT_FIFO,	/* FIFOs inside the container, read and written from the host */
+};
+
+#define SHELL_TRANSPORT_REASON_MAX 160
+
 /* What belongs to one shell: reset when a restart starts another. */
 struct session_shell {
 	char exec_id[ENGINE_EXEC_ID_MAX];
@@ -212,6 +224,9 @@ struct session_shell {
 	struct exec_conn *conn;
 	struct demux demux;
 	uint32_t events;		/* epoll interest; 0 = not watched */
+	struct hostproc host;		/* owns the pidfd; pid 0: no host view */
+	uint8_t transport;		/* enum shell_transport */
+	char transport_reason[SHELL_TRANSPORT_REASON_MAX];	/* why exec, when fifo was possible or asked */
 	bool input_broken;		/* sending stdin failed: writes get EPIPE */
 	/* Completion (pipe sessions, see prompt.h and completion.c). */
 	bool setup_sent;
