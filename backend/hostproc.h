@@ -56,4 +56,22 @@ int hostproc_signal(const struct hostproc *p, int sig);
 /* Closes the pidfd; p is then empty (pid 0). */
 void hostproc_close(struct hostproc *p);
 
+/* ---- the parsers of /proc's text (pure) ---- */
+
+struct hostproc_status {
+	int nspid_last;		/* the pid in the innermost namespace */
+	int nspid_count;	/* NSpid's fields: 1 in the host's own namespace; 0 no NSpid line */
+	uid_t uid;		/* real */
+	gid_t gid;
+};
+
+/* /proc/PID/status: 0, or -EINVAL if its Uid, Gid or NSpid line is not what the kernel writes. */
+int hostproc_parse_status(const char *text, struct hostproc_status *st);
+
+/* /proc/PID/stat: field 22, counted after the last ')' (the name may hold any byte). 0 or -EINVAL. */
+int hostproc_parse_stat_start(const char *text, unsigned long long *start_time);
+
+/* Does /proc/PID/cgroup text put the process under the container with this full id? */
+bool hostproc_cgroup_names(const char *text, const char *container_id);
+
 #endif

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "../backend/demux.h"
+#include "../backend/hostproc.h"
 #include "../fs/session/ctl.h"
 #include "../fs/session/internal.h"
 #include "../fs/session/prompt.h"
@@ -339,6 +340,50 @@ static void test_input_write(void)
 	free(s);
 }
 
+/* The host's /proc text: NSpid's last field, real ids, the start time after the last ')', the container's cgroup. */
+static void test_hostproc(void)
+{
+	struct hostproc_status st;
+	unsigned long long start = 0;
+	const char *id = "a3d2a308a136b14a471f03e6e332c6ae65fc1136a17fa69473a30facc549fe20";
+
+	CHECK(hostproc_parse_status("Name:\tbash\nUid:\t1000\t1000\t1000\t1000\nGid:\t100\t100\t100\t100\n"
+				    "NSpid:\t16620\t7\n", &st) == 0);
+	CHECK(st.uid == 1000 && st.gid == 100 && st.nspid_count == 2 && st.nspid_last == 7);
+	CHECK(hostproc_parse_status("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nNSpid:\t311\n", &st) == 0);
+	CHECK(st.nspid_count == 1 && st.nspid_last == 311);
+	CHECK(hostproc_parse_status("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\nNSpid:\t9\t8\t1\n", &st) == 0);
+	CHECK(st.nspid_count == 3 && st.nspid_last == 1);
+	CHECK(hostproc_parse_status("Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n", &st) == 0 && st.nspid_count == 0);
+	CHECK(hostproc_parse_status("Gid:\t0\t0\t0\t0\nNSpid:\t9\t8\n", &st) == -EINVAL);
+	CHECK(hostproc_parse_status("Uid:\tx\nGid:\t0\t0\t0\t0\n", &st) == -EINVAL);
+	/* "NSpidX:" is another key; "xUid:" is not at a line's start. */
+	CHECK(hostproc_parse_status("NSpidX:\t5\t6\nxUid:\t5\nUid:\t2\t2\t2\t2\nGid:\t3\t3\t3\t3\n", &st) == 0);
+	CHECK(st.uid == 2 && st.gid == 3 && st.nspid_count == 0);
+
+	CHECK(hostproc_parse_stat_start("16620 (docker-init) S 16598 16620 16620 0 -1 4194560 996 3733 0 0 2 5 10 14 "
+					"20 0 1 0 1378309 1044480 131 18446744073709551615\n", &start) == 0);
+	CHECK(start == 1378309);
+	/* A name with spaces and ") S 1 2": fields count from the last ')'. */
+	CHECK(hostproc_parse_stat_start("42 (a) S 1 2 (b)) R 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0\n",
+					&start) == 0);
+	CHECK(start == 777);
+	CHECK(hostproc_parse_stat_start("42 (a) R 1 42 42 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0\n", &start) == -EINVAL);
+	CHECK(hostproc_parse_stat_start("no paren", &start) == -EINVAL);
+
+	char v1[512], v2[256], pod[256], other[256];
+	snprintf(v1, sizeof(v1), "9:name=systemd:/docker/%s\n8:pids:/docker/%s\n0::/docker/%s\n", id, id, id);
+	snprintf(v2, sizeof(v2), "0::/system.slice/docker-%s.scope\n", id);
+	snprintf(pod, sizeof(pod), "0::/machine.slice/libpod-%s.scope/container\n", id);
+	snprintf(other, sizeof(other), "0::/docker/x%s\n0::/docker/%.12s\n", id, id);
+	CHECK(hostproc_cgroup_names(v1, id));
+	CHECK(hostproc_cgroup_names(v2, id));
+	CHECK(hostproc_cgroup_names(pod, id));
+	CHECK(!hostproc_cgroup_names(other, id));
+	CHECK(!hostproc_cgroup_names("0::/\n", id));
+	CHECK(!hostproc_cgroup_names(v1, ""));
+}
+
 int main(void)
 {
 	test_demux();
@@ -348,6 +393,7 @@ int main(void)
 	test_escape();
 	test_guard();
 	test_input_write();
+	test_hostproc();
 	printf("%d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }
