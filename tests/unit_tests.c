@@ -4,11 +4,14 @@
  * Prints "N passed, N failed" and exits non-zero on any failure.
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "../backend/cgroup.h"
 #include "../backend/demux.h"
+#include "../backend/hostctl.h"
 #include "../backend/hostproc.h"
 #include "../fs/session/ctl.h"
 #include "../fs/session/internal.h"
@@ -384,6 +387,71 @@ static void test_hostproc(void)
 	CHECK(!hostproc_cgroup_names(v1, ""));
 }
 
+/* ---- a session's cgroup and its processes from the host ---- */
+
+static bool place_is(const struct cgroup_place *p, const char *mount, const char *path, unsigned kinds)
+{
+	return strcmp(p->mount, mount) == 0 && p->path_len == strlen(path) && memcmp(p->path, path, p->path_len) == 0 &&
+	       p->kinds == kinds;
+}
+
+static void test_cgroup(void)
+{
+	struct cgroup_place places[CGROUP_PLACES_MAX];
+	unsigned long long value = 0;
+	/* cgroup v1 with a v2 hierarchy beside it (hybrid), as Docker's cgroupfs driver shows it. */
+	const char *v1 = "9:name=systemd:/docker/abc\n8:pids:/docker/abc\n7:blkio:/docker/abc\n"
+			 "6:freezer:/docker/abc\n4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n"
+			 "1:cpu:/docker/abc\n0::/docker/abc\n";
+
+	CHECK(cgroup_parse_places(v1, places) == 4);
+	CHECK(place_is(&places[0], "pids", "/docker/abc", 1u << CGROUP_PIDS));
+	CHECK(place_is(&places[1], "freezer", "/docker/abc", 1u << CGROUP_FREEZER));
+	CHECK(place_is(&places[2], "memory", "/docker/abc", 1u << CGROUP_MEMORY));
+	CHECK(place_is(&places[3], "cpu,cpuacct", "/docker/abc", 1u << CGROUP_CPUACCT));
+	CHECK(!places[0].unified);
+	/* v2 alone: one place for everything, no trailing newline. */
+	CHECK(cgroup_parse_places("0::/system.slice/docker-abc.scope", places) == 1);
+	CHECK(places[0].unified && place_is(&places[0], "", "/system.slice/docker-abc.scope", CGROUP_ALL_KINDS));
+	/* A cgroup namespace shows the container's own as the root. */
+	CHECK(cgroup_parse_places("0::/\n", places) == 1 && place_is(&places[0], "", "/", CGROUP_ALL_KINDS));
+	/* Only hierarchies a session needs; none at all is no error (the caller says what is missing). */
+	CHECK(cgroup_parse_places("3:cpuset:/x\n5:devices:/x\n", places) == 0);
+	CHECK(cgroup_parse_places("", places) == 0);
+	const char *bad[] = { "pids:/x\n", "8:pids\n", "8:pids:x\n", ":pids:/x\n", "8:pids:\n" };
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		CHECK(cgroup_parse_places(bad[i], places) == -EINVAL);
+
+	CHECK(cgroup_parse_number("123456789\n", &value) == 0 && value == 123456789);
+	CHECK(cgroup_parse_number("0", &value) == 0 && value == 0);
+	CHECK(cgroup_parse_number("max\n", &value) == -EINVAL);
+	CHECK(cgroup_parse_number("12 3\n", &value) == -EINVAL);
+	CHECK(cgroup_parse_number("", &value) == -EINVAL);
+	const char *cpu_stat = "usage_usec 2500123\nuser_usec 2000000\nsystem_usec 500123\n";
+	CHECK(cgroup_parse_key(cpu_stat, "usage_usec", &value) == 0 && value == 2500123);
+	CHECK(cgroup_parse_key(cpu_stat, "system_usec", &value) == 0 && value == 500123);
+	CHECK(cgroup_parse_key(cpu_stat, "usage", &value) == -ENOENT);
+	CHECK(cgroup_parse_key(cpu_stat, "nr_periods", &value) == -ENOENT);
+}
+
+static void test_hostctl(void)
+{
+	struct hostctl_stat st = { 0 };
+	/* A command name may hold spaces and parentheses: fields count from the last ')'. */
+	const char *stat = "4242 (a) b (c) S 4200 4242 4242 0 -1 4194560 0 0 0 0 1 2 0 0 20 0 1 0 1378309 "
+			   "1044480 131 18446744073709551615\n";
+
+	CHECK(hostctl_parse_stat(stat, &st) == 0 && st.state == 'S' && st.ppid == 4200 && st.start_time == 1378309);
+	CHECK(hostctl_parse_stat("4242 (sleep) R 1 4242", &st) == -EINVAL);
+	CHECK(hostctl_parse_stat("", &st) == -EINVAL);
+	/* The same pid with another start time is another process: never signalled. */
+	CHECK(hostctl_same_process(stat, 1378309));
+	CHECK(!hostctl_same_process(stat, 1378310));
+	CHECK(!hostctl_same_process("4242 (sleep) S 1", 1378309));
+	CHECK(hostctl_signal_number("INT") == SIGINT && hostctl_signal_number("KILL") == SIGKILL);
+	CHECK(hostctl_signal_number("STOP") == -EINVAL);
+}
+
 int main(void)
 {
 	test_demux();
@@ -394,6 +462,8 @@ int main(void)
 	test_guard();
 	test_input_write();
 	test_hostproc();
+	test_cgroup();
+	test_hostctl();
 	printf("%d passed, %d failed\n", unit_passed, unit_failed);
 	return unit_failed ? 1 : 0;
 }
