@@ -12,11 +12,18 @@
  *   benchclient fs  SESSIONDIR stream MIB   the same command through stdin/stdout
  *   benchclient fs  SESSIONDIR textstream MIB  MIB of text lines (a log's) through stdout
  *   benchclient fs  SESSIONDIR write N      N stdin writes of "true": each write() alone
+ *   benchclient raw CONTAINER fifo HOSTPID SHELL roundtrip|openclose N
+ *                                           the same shell on bare FIFOs: made from the
+ *                                           host under /proc/HOSTPID/root/tmp, the exec's
+ *                                           shell moved onto them, marked as seshfs marks
+ *                                           it; completion is both streams' prompt marker
  *
  * Prints one line: "median_us=... mean_us=..." or "mib_per_s=...".
  * The raw side is the floor: no FUSE, no session layer, same engine calls.
  * The hooked raw exec separates the cost of completion (the shell's prompt
- * hook) from the cost of the relay through FUSE.
+ * hook) from the cost of the relay through FUSE. The FIFO mode is the floor
+ * of a local engine: no relay at all, the host process on one end of a pipe
+ * and the shell on the other.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -25,6 +32,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -35,13 +43,16 @@
 #include "../fs/session/prompt.h"
 
 #define READ_CHUNK (256 * 1024)
+#define FIFO_WAIT_MS 10000
 
-/* A shell to talk to: either a raw exec or a session's two files. */
+/* A shell to talk to: a raw exec, a session's two files, or FIFOs. */
 struct channel {
 	struct exec_conn *conn;
 	struct demux demux;
 	int in_fd;
 	int out_fd;
+	bool fifo;		/* out_fd is a non-blocking FIFO: poll it, with a bound */
+	struct channel *err;	/* the shell's stderr, where its completion marker also comes */
 	char pending[READ_CHUNK];	/* demuxed stdout not yet consumed */
 	size_t pending_len;
 };
@@ -112,6 +123,9 @@ static size_t read_more(struct channel *t)
 	size_t before = t->pending_len;
 
 	if (!t->conn) {
+		struct pollfd p = { .fd = t->out_fd, .events = POLLIN };
+		if (t->fifo && poll(&p, 1, FIFO_WAIT_MS) == 0)
+			die("no output from the FIFO within its bound");
 		ssize_t n = read(t->out_fd, t->pending + t->pending_len, sizeof(t->pending) - t->pending_len);
 		if (n < 0)
 			die("read failed");
@@ -174,11 +188,25 @@ static void read_to_eof(struct channel *t)
 		t->pending_len = 0;
 }
 
+/* Until the shell waits again: EOF through seshfs, else its prompt marker (on both streams). */
+static void read_to_completion(struct channel *t, const char *prompt_mark)
+{
+	if (!t->conn && !t->fifo) {
+		read_to_eof(t);
+		return;
+	}
+	if (!prompt_mark)
+		return;
+	read_until(t, prompt_mark);
+	if (t->err)
+		read_until(t->err, prompt_mark);
+}
+
 /*
  * Each command is sent when the shell waits: through seshfs, after its
- * completion (EOF); on a hooked raw exec, after the prompt marker; on a plain
- * raw exec, after the token (it has no completion). Measured: until the token
- * is back, and until completion where there is one.
+ * completion (EOF); on a hooked raw exec or FIFOs, after the prompt marker; on
+ * a plain raw exec, after the token (it has no completion). Measured: until
+ * the token is back, and until completion where there is one.
  */
 static void roundtrip(struct channel *t, int n, const char *prompt_mark)
 {
@@ -187,14 +215,11 @@ static void roundtrip(struct channel *t, int n, const char *prompt_mark)
 	char cmd[64], token[64];
 
 	/* A warm-up command, so that both sides start from a shell that waits. */
-	bool completes = !t->conn || prompt_mark;
+	bool completes = (!t->conn && !t->fifo) || prompt_mark;
 
 	send_all(t, "echo warm\n", 10);
 	read_until(t, "warm\n");
-	if (!t->conn)
-		read_to_eof(t);
-	else if (prompt_mark)
-		read_until(t, prompt_mark);
+	read_to_completion(t, prompt_mark);
 	for (int i = 0; i < n; i++) {
 		int len = snprintf(cmd, sizeof(cmd), "echo tok%d\n", i);
 		snprintf(token, sizeof(token), "tok%d\n", i);
@@ -202,10 +227,7 @@ static void roundtrip(struct channel *t, int n, const char *prompt_mark)
 		send_all(t, cmd, (size_t)len);
 		read_until(t, token);
 		us[i] = now_us() - start;
-		if (!t->conn)
-			read_to_eof(t);
-		else if (prompt_mark)
-			read_until(t, prompt_mark);
+		read_to_completion(t, prompt_mark);
 		done_us[i] = now_us() - start;
 	}
 	print_times(us, n);
@@ -304,14 +326,20 @@ static void writes(struct channel *t, int n)
 	free(us);
 }
 
-/* Open stdin, write, close; open stdout, read to EOF, close: the way the README shows. */
-static void openclose(const char *dir, int n)
+/*
+ * Open stdin, write, close; open stdout, read to completion, close: the way
+ * the README shows. Through seshfs completion is EOF; on FIFOs (prompt_mark)
+ * the marker on stdout, then on stderr (err, held open as seshfs holds it).
+ */
+static void openclose(const char *in_path, const char *out_path, struct channel *err, const char *prompt_mark,
+		      int n)
 {
 	double *us = calloc((size_t)n, sizeof(*us));
-	char in_path[4096], out_path[4096], cmd[64], token[64], buf[4096];
+	char cmd[64], token[64];
+	static struct channel out;
 
-	snprintf(in_path, sizeof(in_path), "%s/stdin", dir);
-	snprintf(out_path, sizeof(out_path), "%s/stdout", dir);
+	out.fifo = prompt_mark != NULL;
+	out.err = err;
 	for (int i = -1; i < n; i++) {	/* -1: a warm-up */
 		int len = snprintf(cmd, sizeof(cmd), "echo tok%d\n", i);
 		snprintf(token, sizeof(token), "tok%d\n", i);
@@ -319,17 +347,13 @@ static void openclose(const char *dir, int n)
 		int fd = open(in_path, O_WRONLY | O_TRUNC);
 		if (fd < 0 || write(fd, cmd, (size_t)len) != len || close(fd) < 0)
 			die("stdin");
-		fd = open(out_path, O_RDONLY);
-		if (fd < 0)
+		out.out_fd = open(out_path, O_RDONLY | (out.fifo ? O_NONBLOCK : 0));
+		if (out.out_fd < 0)
 			die("stdout");
-		size_t got = 0;
-		ssize_t r;
-		while ((r = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
-			got += (size_t)r;
-		close(fd);
-		buf[got] = '\0';
-		if (r < 0 || !strstr(buf, token))
-			die("the token did not come back");
+		out.pending_len = 0;
+		read_until(&out, token);
+		read_to_completion(&out, prompt_mark);
+		close(out.out_fd);
 		if (i >= 0)
 			us[i] = now_us() - start;
 	}
@@ -337,18 +361,109 @@ static void openclose(const char *dir, int n)
 	free(us);
 }
 
+/* A FIFO of the container's, made from the host, owned by the container's user. */
+static void fifo_make(const char *path, const struct stat *owner)
+{
+	if (mkfifo(path, 0600) < 0 || chown(path, owner->st_uid, owner->st_gid) < 0)
+		die("cannot make a FIFO in the container");
+}
+
+/*
+ * raw_hooked's shell on bare FIFOs in a private directory of the container's
+ * /tmp, made from the host (as root) through /proc/HOSTPID/root: the exec's
+ * shell redirects itself onto them before the wrapper runs and never writes
+ * to the exec stream. The host keeps stdin open read-write (the shell sees no
+ * EOF between open/close rounds) and readers on stdout and stderr (no
+ * SIGPIPE between them), and for a held-open round trip unlinks the FIFOs once
+ * both ends are open, as seshfs does.
+ */
+static void raw_fifo(struct engine *e, const char *container, const char *host_pid, const char *shell,
+		     const char *mode, int n)
+{
+	const char *argv[PROCCTL_SHELL_ARGC];
+	const char *token = "0123456789abcdef";
+	char dir[64], host_dir[128], in_path[160], out_path[160], err_path[160];
+	char setup[PROMPT_SETUP_MAX], mark[64];
+	static struct channel t, err;
+	struct stat owner;
+	char *script;
+
+	snprintf(dir, sizeof(dir), "/tmp/.seshfs-bench-%d", (int)getpid());
+	snprintf(host_dir, sizeof(host_dir), "/proc/%s", host_pid);
+	if (stat(host_dir, &owner) < 0)
+		die("no such host pid");
+	snprintf(host_dir, sizeof(host_dir), "/proc/%s/root%s", host_pid, dir);
+	snprintf(in_path, sizeof(in_path), "%s/in", host_dir);
+	snprintf(out_path, sizeof(out_path), "%s/out", host_dir);
+	snprintf(err_path, sizeof(err_path), "%s/err", host_dir);
+	if (mkdir(host_dir, 0700) < 0 || chown(host_dir, owner.st_uid, owner.st_gid) < 0)
+		die("cannot make the FIFOs' directory in the container");
+	fifo_make(in_path, &owner);
+	fifo_make(out_path, &owner);
+	fifo_make(err_path, &owner);
+	t.in_fd = open(in_path, O_RDWR);
+	t.out_fd = open(out_path, O_RDONLY | O_NONBLOCK);
+	err.out_fd = open(err_path, O_RDONLY | O_NONBLOCK);
+	if (t.in_fd < 0 || t.out_fd < 0 || err.out_fd < 0)
+		die("cannot open the FIFOs");
+	t.fifo = err.fifo = true;
+	t.err = &err;
+	err.in_fd = -1;
+
+	procctl_shell_argv(shell, false, false, argv);
+	if (asprintf(&script, "exec <%s/in >%s/out 2>%s/err\n%s", dir, dir, dir, argv[2]) < 0)
+		die("out of memory");
+	argv[2] = script;
+	struct exec_conn *conn = raw_start(e, container, argv, false);
+	read_until(&t, "\n");	/* the wrapper's pid line, on the FIFO already */
+	int len = prompt_setup_line(token, false, false, true, setup, sizeof(setup));
+	if (len < 0 || (size_t)len >= sizeof(setup))
+		die("prompt set-up line too long");
+	send_all(&t, setup, (size_t)len);
+	snprintf(mark, sizeof(mark), "\036%s:1:", token);
+	read_to_completion(&t, mark);	/* the set-up line's own prompt */
+	bool held = strcmp(mode, "roundtrip") == 0;
+	if (held) {
+		unlink(in_path);
+		unlink(out_path);
+		unlink(err_path);
+		rmdir(host_dir);
+		roundtrip(&t, n, mark);
+	} else if (strcmp(mode, "openclose") == 0) {
+		openclose(in_path, out_path, &err, mark, n);
+	} else {
+		die("fifo: unknown mode");
+	}
+	close(t.in_fd);	/* EOF: the shell exits */
+	close(t.out_fd);
+	close(err.out_fd);
+	if (!held) {
+		unlink(in_path);
+		unlink(out_path);
+		unlink(err_path);
+		rmdir(host_dir);
+	}
+	exec_conn_close(conn);
+	free(script);
+}
+
 int main(int argc, char **argv)
 {
-	bool hooked = argc == 6 && strcmp(argv[3], "hooked") == 0;	/* the one mode with SHELL */
+	bool hooked = argc == 6 && strcmp(argv[3], "hooked") == 0;	/* the modes with SHELL */
+	bool fifo = argc == 8 && strcmp(argv[3], "fifo") == 0;
 
-	if (argc != 5 && !hooked)
-		die("usage: benchclient raw|fs CONTAINER|SESSIONDIR roundtrip|open|stream|hooked [SHELL] N");
+	if (argc != 5 && !hooked && !fifo)
+		die("usage: benchclient raw|fs CONTAINER|SESSIONDIR roundtrip|open|stream|hooked [SHELL] N\n"
+		    "       benchclient raw CONTAINER fifo HOSTPID SHELL roundtrip|openclose N");
 	const char *mode = argv[3];
 	long n = strtol(argv[argc - 1], NULL, 10);
 	struct channel t = { .in_fd = -1, .out_fd = -1 };
 
 	if (strcmp(argv[1], "fs") == 0 && strcmp(mode, "openclose") == 0) {
-		openclose(argv[2], (int)n);
+		char in_path[4096], out_path[4096];
+		snprintf(in_path, sizeof(in_path), "%s/stdin", argv[2]);
+		snprintf(out_path, sizeof(out_path), "%s/stdout", argv[2]);
+		openclose(in_path, out_path, NULL, NULL, (int)n);
 		return 0;
 	}
 	if (strcmp(argv[1], "fs") == 0) {
@@ -381,6 +496,8 @@ int main(int argc, char **argv)
 		roundtrip(&t, (int)n, NULL);
 	} else if (hooked) {
 		raw_hooked(e, argv[2], argv[4], (int)n);
+	} else if (fifo) {
+		raw_fifo(e, argv[2], argv[4], argv[5], argv[6], (int)n);
 	} else if (strcmp(mode, "open") == 0) {
 		raw_open(e, argv[2], (int)n);
 	} else if (strcmp(mode, "stream") == 0) {
