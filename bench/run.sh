@@ -2,6 +2,7 @@
 # The seshfs benchmark: sets everything up (like scripts/demo.sh), starts a
 # container of its own, and prints each figure beside its baseline.
 #   bench/run.sh [--rounds N] [--commands N] [--stream-mib N] [--sessions N] [--guard-mib N]
+#   bench/run.sh --only local    round trips beside bare FIFOs, signal, rmdir's clean-up, warm mkdir
 #   bench/run.sh --only guard    the guard rails (redaction, policy) alone
 #   bench/run.sh --only sandbox  mkdir in an image= sandbox alone
 #   bench/run.sh --only tls      round trip and mkdir over TLS alone
