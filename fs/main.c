@@ -40,6 +40,7 @@
 #define SESHFS_DEFAULT_MAX_SESSIONS 4096
 #define SESHFS_DEFAULT_PARKED_MAX (64 * 1024 * 1024)
 #define SESHFS_MAX_SESSIONS_LIMIT 1000000
+#define SESHFS_WARM_LIMIT 1000
 #define SESHFS_SIZE_LIMIT ((size_t)1 << 30)	/* byte counts */
 
 struct seshfs_options {
@@ -54,6 +55,7 @@ struct seshfs_options {
 	char *transcript_size;
 	char *history_size;
 	char *max_sessions;
+	char *warm;
 	char *parked_max;
 	char *stderr_mode;
 	char *busy_input;
@@ -94,6 +96,7 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("transcript_size=%s", transcript_size, 0),
 	SESHFS_OPT("history_size=%s", history_size, 0),
 	SESHFS_OPT("max_sessions=%s", max_sessions, 0),
+	SESHFS_OPT("warm=%s", warm, 0),
 	SESHFS_OPT("parked_max=%s", parked_max, 0),
 	SESHFS_OPT("stderr=%s", stderr_mode, 0),
 	SESHFS_OPT("busy_input=%s", busy_input, 0),
@@ -143,6 +146,7 @@ static const struct seshfs_count seshfs_counts[] = {
 	SESHFS_COUNT(transcript_size, 0, SESHFS_SIZE_LIMIT, "0 to 1G " SESHFS_BYTES),
 	SESHFS_COUNT(history_size, 0, SESHFS_SIZE_LIMIT, "0 to 1G " SESHFS_BYTES),
 	SESHFS_COUNT(max_sessions, 1, SESHFS_MAX_SESSIONS_LIMIT, "1 to 1000000"),
+	SESHFS_COUNT(warm, 0, SESHFS_WARM_LIMIT, "0 to 1000"),
 	SESHFS_COUNT(parked_max, 0, SESHFS_SIZE_LIMIT, "0 to 1G " SESHFS_BYTES),
 };
 
@@ -194,6 +198,8 @@ static void seshfs_usage(const char *progname)
 	       "                           suffix K or M allowed (default: 1M)\n"
 	       "    -o max_sessions=N      sessions at most; mkdir beyond fails with EMFILE\n"
 	       "                           (default: 4096)\n"
+	       "    -o warm=N              keep N shells started for mkdir to take at once;\n"
+	       "                           they count toward max_sessions (default: 0)\n"
 	       "    -o parked_max=BYTES    stdin writes waiting for room hold at most this much,\n"
 	       "                           all sessions together; a write beyond fails with\n"
 	       "                           ENOBUFS (suffix K or M allowed, default: 64M)\n"
@@ -666,6 +672,7 @@ out_args:
 	free(opts.transcript_size);
 	free(opts.history_size);
 	free(opts.max_sessions);
+	free(opts.warm);
 	free(opts.parked_max);
 	free(opts.stderr_mode);
 	free(opts.busy_input);

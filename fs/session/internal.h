@@ -17,6 +17,7 @@
  *   ctl.c         the ctl file written: command table
  *   files.c       the file table (session.h), open, stat, poll
  *   lifecycle.c   mkdir, rmdir, idle close, start-up and shutdown
+ *   warm.c        -o warm=N: shells started ahead, taken by mkdir
  *   status.c      the mount's status file
  *
  * Locking: one mutex, sessions.lock, guards every session, the registry,
@@ -268,10 +269,12 @@ struct session {
 	enum session_state state;
 	unsigned refs;
 	bool listed;
+	bool warm;			/* in the warm pool (warm.c): started ahead for a mkdir, never listed */
 	struct session *id_next;
 	struct session *name_next;
 	struct list_node in_listing;
 	struct list_node in_closing;	/* sessions.closing: rmdir'ed, its processes not killed yet */
+	struct list_node in_pool;	/* the warm pool's shells (warm.c) */
 
 	struct session_shell shell;
 	struct session_settings settings;
@@ -384,7 +387,10 @@ static inline enum session_file session_stream_file(enum session_stream stream)
 /* registry.c */
 void session_ref(struct session *s);
 void session_unref(struct session *s);
+/* Known by its id: the event loop's events and the clean-ups find it, nothing lists it. */
 void session_register(struct session *s);
+/* In sessions/ under its name (registered already). */
+void session_list_add(struct session *s);
 void session_unlist(struct session *s);
 bool session_visible(const struct session *s);
 struct session *session_find_id(uint64_t id);
@@ -503,6 +509,27 @@ void shell_begin_restart(struct session *s);
 int shell_restart(struct session *s, const struct shell_id *old, char err[ENGINE_ERR_MAX]);
 /* Answers everything parked on s that can be: readers get what is left or EOF, writers EPIPE. */
 void session_release_parked(struct session *s);
+
+/* lifecycle.c */
+/* A session named name, CREATING, with one reference (the listing's or the pool's); not registered yet. */
+int session_new(const char *name, struct session **out);
+/* Starts s's shell (the lock dropped meanwhile), then answers its mkdir, keeps it warm or undoes the start. */
+void session_start(struct session *s);
+/* Out of the tree at once; the clean-up job kills what it started. Takes over the listing's (or pool's) reference. */
+void session_close(struct session *s);
+
+/* warm.c: the pool holds a reference to each of its shells */
+void warm_init(void);
+/* Room for more shells in the pool (a mkdir took one, an rmdir freed a place): the fill job starts them. */
+void warm_refill(void);
+/* A shell of the pool for a mkdir, ready or starting, out of the pool with its reference; NULL if none. */
+struct session *warm_take(void);
+/* s, of the pool, could not start: out of the pool, and no new start for a while. */
+void warm_start_failed(struct session *s, const char *err);
+/* The pool's ready shells, for status. */
+size_t warm_ready(void);
+/* Unmount: the pool's shells go with the listed ones (sessions_shutdown kills them all). */
+void warm_stop(void);
 
 /* ctl_status.c: the ctl file read (takes the lock itself) */
 const char *session_state_name(const struct session *s);

@@ -150,7 +150,7 @@ static void sessions_clean_up(struct job *job)
  * hundred rmdirs would flood the engine with exits just as its helper runs.
  * The closing list takes over the listing's reference.
  */
-static void session_close(struct session *s)
+void session_close(struct session *s)
 {
 	session_unlist(s);
 	s->state = SESSION_CLOSING;
@@ -159,6 +159,7 @@ static void session_close(struct session *s)
 	session_release_parked(s);
 	list_add_tail(&sessions.closing, &s->in_closing);	/* with the listing's reference */
 	sessions_queue_clean_up();
+	warm_refill();	/* a place in max_sessions is free */
 }
 
 /* A reader or writer waits on s: someone uses it, however long the wait (a running command alone does not). */
@@ -240,16 +241,20 @@ static void session_mkdir_answer(struct session *s, int errnum)
 	parked_finish(p);
 }
 
-/* Job: start the shell, then answer the mkdir, or undo the start if the mkdir gave up. */
-static void session_open_run(struct job *j)
+/*
+ * The caller holds a reference of its own. A shell of the warm pool stays
+ * there; one a mkdir took while it started answers that mkdir.
+ */
+void session_start(struct session *s)
 {
-	struct session_job *job = (struct session_job *)j;
-	struct session *s = job->s;
 	char err[ENGINE_ERR_MAX] = "";
-
-	pthread_mutex_lock(&sessions.lock);
 	int ret = shell_start(s, err);	/* a failed start leaves no process */
-	if (ret == 0 && !s->mkdir) {
+
+	if (ret == 0 && s->warm) {
+		s->state = SESSION_RUNNING;
+		session_watch_update(s);
+		log_debug("session %s: shell pid %d in %s, warm", s->name, s->shell.id.pid, sessions.cfg.container);
+	} else if (ret == 0 && !s->mkdir) {
 		/* The mkdir gave up: the started shell goes like an rmdir'ed one, for a reference of its own. */
 		session_ref(s);
 		session_close(s);
@@ -259,6 +264,8 @@ static void session_open_run(struct job *j)
 			session_unlist(s);
 			session_mkdir_answer(s, -ret);
 			session_unref(s);	/* the listing's reference */
+		} else if (s->warm) {
+			warm_start_failed(s, err);
 		}
 		s->state = SESSION_CLOSED;
 		shell_disconnect(s);
@@ -269,12 +276,20 @@ static void session_open_run(struct job *j)
 		session_mkdir_answer(s, 0);
 		log_debug("session %s: shell pid %d in %s", s->name, s->shell.id.pid, sessions.cfg.container);
 	}
+}
+
+/* Job: start the shell, then answer the mkdir, or undo the start if the mkdir gave up. */
+static void session_open_run(struct job *j)
+{
+	struct session_job *job = (struct session_job *)j;
+
+	pthread_mutex_lock(&sessions.lock);
+	session_start(job->s);
 	session_job_done(job);
 	pthread_mutex_unlock(&sessions.lock);
 }
 
-/* A session named name, CREATING, with one reference (the listing's); not registered yet. */
-static int session_new(const char *name, struct session **out)
+int session_new(const char *name, struct session **out)
 {
 	struct session *s = calloc(1, sizeof(*s));
 	int ret = -ENOMEM;
@@ -300,6 +315,7 @@ static int session_new(const char *name, struct session **out)
 	clock_gettime(CLOCK_REALTIME, &s->ctime);
 	list_init(&s->in_listing);
 	list_init(&s->in_closing);
+	list_init(&s->in_pool);
 	list_init(&s->writers);
 	list_init(&s->handles);
 	history_init(s);
@@ -311,12 +327,36 @@ static int session_new(const char *name, struct session **out)
 	return 0;
 }
 
-/* mkdir returns once the shell runs, within SESSION_MKDIR_LIMIT_NS; an interrupt ends it at once. */
+/*
+ * A shell of the warm pool becomes the session name, listed as a new one
+ * would be: its id, and so its marker, were its own from the start; nothing
+ * was written to it yet; its times start now.
+ */
+static void session_adopt(struct session *s, const char *name)
+{
+	log_debug("session %s: takes the warm shell %s (pid %d)", name, s->name, s->shell.id.pid);
+	snprintf(s->name, sizeof(s->name), "%s", name);
+	clock_gettime(CLOCK_REALTIME, &s->ctime);
+	for (int i = 0; i < STREAM_COUNT; i++)
+		s->out[i].mtime = s->ctime;
+	if (s->transcript.mtime.tv_sec)
+		s->transcript.mtime = s->ctime;
+	s->last_activity_ns = loop_now_ns();
+	session_list_add(s);
+	warm_refill();
+}
+
+/*
+ * mkdir returns once the shell runs, within SESSION_MKDIR_LIMIT_NS; an
+ * interrupt ends it at once. A ready shell of the warm pool answers at once.
+ */
 void session_mkdir(struct req *req, const char *name)
 {
 	struct session *s = NULL;
 	struct session_job *job = NULL;
 	struct parked *p = NULL;
+	struct stat st;
+	bool ready = false;
 	int err = 0;
 
 	if (!session_name_valid(name)) {
@@ -329,6 +369,13 @@ void session_mkdir(struct req *req, const char *name)
 		err = EINTR;
 	} else if (session_find_name(name)) {
 		err = EEXIST;
+	} else if ((s = warm_take())) {
+		session_adopt(s, name);
+		ready = s->state == SESSION_RUNNING;
+		if (ready)
+			session_stat_locked(s, SESSION_DIR, &st);
+		else if (!(p = parked_new(req, session_mkdir_interrupted, 0, s)))
+			err = ENOMEM;	/* its start, seeing it unlisted, stops */
 	} else if (sessions.listed >= sessions.cfg.max_sessions) {
 		log_error("mkdir %s: %zu sessions already, the most max_sessions allows", name, sessions.listed);
 		err = EMFILE;
@@ -340,10 +387,15 @@ void session_mkdir(struct req *req, const char *name)
 	if (err) {
 		if (job)
 			session_job_done(job);
-		if (s)
+		if (s) {
+			session_unlist(s);
 			session_unref(s);
-	} else {
-		session_register(s);
+		}
+	} else if (p) {
+		if (job) {
+			session_register(s);
+			session_list_add(s);
+		}
 		s->mkdir = p;
 		parked_add(p, NULL);
 		p->deadline.fire = session_mkdir_expired;
@@ -352,7 +404,9 @@ void session_mkdir(struct req *req, const char *name)
 	pthread_mutex_unlock(&sessions.lock);
 	if (err)
 		reply_err(req, err);
-	else
+	else if (ready)
+		reply_entry(req, &st);
+	else if (job)
 		jobs_submit(&job->job);
 }
 
@@ -416,6 +470,11 @@ int sessions_init(const struct sessions_config *cfg)
 		if (ret < 0)
 			log_error("cannot start the watchdog exec: %s", err);
 	}
+	if (ret == 0) {
+		pthread_mutex_lock(&sessions.lock);
+		warm_init();	/* its shells start once the watchdog can know them */
+		pthread_mutex_unlock(&sessions.lock);
+	}
 	return ret;
 }
 
@@ -460,6 +519,7 @@ void sessions_shutdown(void)
 		}
 		session_release_parked(s);
 	}
+	warm_stop();
 	pthread_mutex_unlock(&sessions.lock);
 	loop_stop(sessions.loop);
 	jobs_stop();	/* pending mkdir, ctl and clean-up jobs finish and answer */

@@ -49,10 +49,16 @@ static void registry_unlink(struct session **slot, struct session *s, size_t nex
 
 void session_register(struct session *s)
 {
-	unsigned id_bucket = s->id % SESSION_HASH_BUCKETS, bucket = name_bucket(s->name);
+	unsigned id_bucket = s->id % SESSION_HASH_BUCKETS;
 
 	s->id_next = sessions.by_id[id_bucket];
 	sessions.by_id[id_bucket] = s;
+}
+
+void session_list_add(struct session *s)
+{
+	unsigned bucket = name_bucket(s->name);
+
 	s->name_next = sessions.by_name[bucket];
 	sessions.by_name[bucket] = s;
 	list_add_tail(&sessions.listing, &s->in_listing);

@@ -100,6 +100,7 @@ struct sessions_config {
 	size_t transcript_size;	/* bytes of transcript kept per session; 0: none */
 	size_t history_size;	/* bytes of history kept per session; 0: none */
 	size_t max_sessions;	/* sessions in sessions/ at once, starting ones included */
+	size_t warm;		/* shells kept started with the defaults for mkdir to take; they count toward max_sessions */
 	size_t parked_max;	/* bytes the stdin writes waiting for room may hold, all sessions together */
 	/* Guard rails, set at mount and never through it (fs/guard/): NULL for none. */
 	const struct policy *policy;

@@ -297,11 +297,12 @@ static int shell_wait_ready(struct session *s, const struct session_settings *se
 			return sh->startup_len && strstr(sh->startup, "not found") ? -ENOENT : -EIO;
 		}
 		/*
-		 * Unmounting, or the mkdir gave up (a restart's session stays listed):
-		 * stop, once the pid line came. The engine answers the start before
-		 * the process exists, so a clean-up sent earlier can miss it.
+		 * Unmounting, or the mkdir gave up (a restart's session stays listed,
+		 * the warm pool's is wanted by the pool): stop, once the pid line
+		 * came. The engine answers the start before the process exists, so
+		 * a clean-up sent earlier can miss it.
 		 */
-		if ((sessions.stopping || !s->listed) && sh->id.pid > 0) {
+		if ((sessions.stopping || (!s->listed && !s->warm)) && sh->id.pid > 0) {
 			snprintf(err, ENGINE_ERR_MAX, "%s", sessions.stopping ? "unmounting" : "nobody waits for it");
 			return -ENODEV;
 		}

@@ -122,6 +122,8 @@ static struct status_text *status_make(const struct status_findings *b, bool eng
 	}
 	snprintf(number, sizeof(number), "%zu", sessions.listed);
 	status_line(t, "sessions", number);
+	snprintf(number, sizeof(number), "%zu", warm_ready());
+	status_line(t, "warm", number);
 	snprintf(number, sizeof(number), "%zu", busy);
 	status_line(t, "busy", number);
 	snprintf(number, sizeof(number), "%lld", (long long)((loop_now_ns() - sessions.started_ns) / (1000 * NSEC_PER_MSEC)));
