@@ -222,14 +222,13 @@ static void completion_probe_run(struct job *j)
 	struct session *s = probe->job.s;
 	char exec_id[ENGINE_EXEC_ID_MAX];
 	char err[ENGINE_ERR_MAX] = "";
-	struct procctl_scope scope;
+	struct procs_target t;
 
 	pthread_mutex_lock(&sessions.lock);
-	struct shell_id id = s->shell.id;
 	strcpy(exec_id, s->shell.exec_id);
-	session_scope(s, &id, &scope);
+	procs_target(s, &s->shell.id, &t);
 	pthread_mutex_unlock(&sessions.lock);
-	int waiting = procctl_shell_waiting(sessions.cfg.engine, &scope, id.pid, err);
+	int waiting = procs_waiting(&t, err);
 	pthread_mutex_lock(&sessions.lock);
 	struct session_shell *sh = &s->shell;
 	if (waiting < 0)

@@ -123,14 +123,12 @@ static void input_reader_probe_run(struct job *j)
 	struct session_job *job = &probe->job;
 	struct session *s = job->s;
 	char err[ENGINE_ERR_MAX] = "";
-	struct procctl_scope scope;
+	struct procs_target t;
 
 	pthread_mutex_lock(&sessions.lock);
-	struct shell_id id = s->shell.id;
-	session_scope(s, &id, &scope);
+	procs_target(s, &s->shell.id, &t);
 	pthread_mutex_unlock(&sessions.lock);
-	int reads = id.pid > 0 ? procctl_stdin_reader(sessions.cfg.engine, &scope, id.pid, probe->command_started,
-						      err) : 0;
+	int reads = procs_reader(&t, probe->command_started, err);
 	pthread_mutex_lock(&sessions.lock);
 	if (reads < 0)
 		log_error("session %s: cannot tell who reads stdin, taken as the shell: %s", s->name, err);

@@ -10,6 +10,7 @@
  *   watchdog.c    the mount's watchdog exec, which outlives a killed seshfs
  *   stream.c      stdout/stderr: buffers, parked readers, deadlines, flow
  *   redaction.c   -o redact=: what is shown, secrets replaced on the way in
+ *   procs.c       the shell's processes: its cgroup, signals and probes (host or helper)
  *   input.c       stdin: the queue to the shell, parked writers, the policy
  *   completion.c  prompt markers: when the shell is done; the waiting probe
  *   shell.c       the exec: start, read its stream, exit, signal, restart
@@ -36,8 +37,10 @@
 #include <stdint.h>
 #include <time.h>
 
+#include "../../backend/cgroup.h"
 #include "../../backend/demux.h"
 #include "../../backend/exec_conn.h"
+#include "../../backend/hostctl.h"
 #include "../../backend/hostproc.h"
 #include "../../backend/procctl.h"
 #include "../util/bytequeue.h"
@@ -277,6 +280,7 @@ struct session {
 	struct list_node in_pool;	/* the warm pool's shells (warm.c) */
 
 	struct session_shell shell;
+	struct cgroup *cgroup;		/* its processes' (procs.c); NULL: none made */
 	struct session_settings settings;
 	struct session_output out[STREAM_COUNT];
 	struct bytequeue input;
@@ -488,6 +492,25 @@ void input_serve_writers(struct session *s);
 /* A restart: what the old shell was sent or held back is gone. */
 void input_reset(struct session *s);
 void input_free(struct session *s);
+
+/* procs.c */
+/* What acting on a shell's processes needs, copied under the lock (scope points into it: do not move it). */
+struct procs_target {
+	struct shell_id id;
+	struct procctl_scope scope;
+	struct cgroup *cgroup;		/* the session's: lives as long as the session */
+};
+void procs_target(struct session *s, const struct shell_id *id, struct procs_target *t);
+/* Moves the shell's host process into the session's cgroup, made on first use (the lock dropped meanwhile). */
+int procs_join(struct session *s, int host_pid, unsigned long long host_start, char err[ENGINE_ERR_MAX]);
+/* procctl_signal, procctl_shell_waiting, procctl_stdin_reader: from the host if it sees the shell. Lock NOT held. */
+int procs_signal(const struct procs_target *t, const char *signal, enum procctl_target target,
+		 char err[ENGINE_ERR_MAX]);
+int procs_waiting(const struct procs_target *t, char err[ENGINE_ERR_MAX]);
+int procs_reader(const struct procs_target *t, bool shell_counts, char err[ENGINE_ERR_MAX]);
+/* The session goes: its cgroup killed and removed (the lock dropped meanwhile); -EOPNOTSUPP without one. */
+int procs_end(struct session *s);
+void procs_free(struct session *s);
 
 /* completion.c */
 void completion_init(struct session *s);

@@ -40,9 +40,9 @@ static int random_hex(char *out, size_t bytes)
 #define SESSION_CLEAN_UP_BATCH 256
 
 /*
- * Kills what the n sessions of list started: one helper per user their
- * shells run as, for their shells' groups and every process whose
- * environment matches marker. Lock held (dropped while helpers run).
+ * Kills what the n sessions of list started: each one's cgroup, or else one
+ * helper per user their shells run as, for their shells' groups and every
+ * process whose environment matches marker. Lock held (dropped meanwhile).
  */
 static void sessions_kill(struct session **list, size_t n, const char *marker)
 {
@@ -50,6 +50,9 @@ static void sessions_kill(struct session **list, size_t n, const char *marker)
 	bool *done = calloc(n ? n : 1, sizeof(*done));
 	char err[ENGINE_ERR_MAX];
 
+	/* A session with a cgroup of its own goes from the host; the helper does the rest. */
+	for (size_t i = 0; pids && done && i < n; i++)
+		done[i] = procs_end(list[i]) == 0;
 	for (size_t first = 0; pids && done && first < n; first++) {
 		if (done[first])
 			continue;	/* its user's helper ran already */
@@ -269,6 +272,7 @@ void session_start(struct session *s)
 		}
 		s->state = SESSION_CLOSED;
 		shell_disconnect(s);
+		procs_end(s);	/* the cgroup, emptied by the undone start */
 	} else {
 		s->state = SESSION_RUNNING;
 		s->last_activity_ns = loop_now_ns();

@@ -103,6 +103,7 @@ static void session_free(struct session *s)
 		prompt_scanner_free(&s->shell.scanner[i]);
 	free(s->shell.pending);
 	free(s->cwd);
+	procs_free(s);
 	settings_free(&s->settings);
 	free(s);
 }

@@ -379,16 +379,15 @@ int shell_start(struct session *s, char err[ENGINE_ERR_MAX])
 	return ret;
 }
 
-/* Job thread, lock held (dropped while the helper runs). */
+/* Job thread, lock held (dropped while it runs: a helper exec, unless the host sees the shell). */
 int shell_signal(struct session *s, const struct shell_id *id, const char *signal, enum procctl_target target,
 		 char err[ENGINE_ERR_MAX])
 {
-	struct shell_id copy = *id;
-	struct procctl_scope scope;
+	struct procs_target t;
 
-	session_scope(s, &copy, &scope);
+	procs_target(s, id, &t);
 	pthread_mutex_unlock(&sessions.lock);
-	int ret = procctl_signal(sessions.cfg.engine, &scope, signal, target, &copy.pid, copy.pid > 0 ? 1 : 0, err);
+	int ret = procs_signal(&t, signal, target, err);
 	pthread_mutex_lock(&sessions.lock);
 	return ret;
 }
