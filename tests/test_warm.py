@@ -159,3 +159,18 @@ def test_an_unmount_while_the_pool_starts_leaves_nothing(make_mount, container):
     subprocess.run(["fusermount3", "-u", m.path], check=True)
     assert m.proc.wait(30) == 0
     assert container.processes() == []
+
+
+def test_a_shell_that_cannot_start_is_not_retried_in_a_loop(make_mount, container):
+    m = make_mount(options=["warm=2", "shell=/no/such/shell"])
+    time.sleep(3)
+    assert status(m)["warm"] == "0"
+    failures = [l for l in m.read_log().splitlines() if "warm shell" in l]
+    assert len(failures) == 1, failures
+    assert "tries again in 5 s" in failures[0]
+    expect_errno(errno.ENOENT, os.mkdir, os.path.join(m.sessions, "s"))
+    assert os.listdir(m.sessions) == []
+    # Each failure in a row doubles the wait.
+    again = wait_until(lambda: [l for l in m.read_log().splitlines() if "warm shell" in l][1:],
+                       timeout=10, what="the second try")
+    assert "tries again in 10 s" in again[0], again

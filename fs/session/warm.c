@@ -18,8 +18,13 @@
 
 /* How often the pool looks for shells that died and for room to refill. */
 #define WARM_CHECK_NS (1000 * NSEC_PER_MSEC)
-/* After a failed start, no new one for this long: a broken default shell must not spin. */
-#define WARM_RETRY_NS (5000 * NSEC_PER_MSEC)
+/*
+ * After a failed start, no new one for a while, twice as long after each
+ * failure in a row: a broken default shell or a stopped container must not
+ * spin, nor fill the log.
+ */
+#define WARM_RETRY_MIN_NS (5000 * NSEC_PER_MSEC)
+#define WARM_RETRY_MAX_NS (300000 * NSEC_PER_MSEC)
 
 static struct {
 	struct list_node shells;	/* oldest first; each holds the pool's reference */
@@ -27,6 +32,7 @@ static struct {
 	uint64_t started;		/* pool shells ever made: their names */
 	bool filling;			/* the fill job is queued or runs */
 	int64_t retry_ns;		/* no new start before this */
+	int64_t retry_delay_ns;		/* the wait after the next failed start */
 	struct job fill;
 	struct loop_timer check;
 } warm;
@@ -58,7 +64,7 @@ static void warm_fill(struct job *job)
 
 		snprintf(name, sizeof(name), ".warm-%llu", (unsigned long long)++warm.started);
 		if (session_new(name, &s) < 0) {
-			warm.retry_ns = loop_now_ns() + WARM_RETRY_NS;
+			warm.retry_ns = loop_now_ns() + warm.retry_delay_ns;
 			break;
 		}
 		s->warm = true;
@@ -67,6 +73,8 @@ static void warm_fill(struct job *job)
 		session_register(s);
 		session_ref(s);		/* the start's own: a mkdir may take it meanwhile */
 		session_start(s);	/* the lock is dropped while it starts */
+		if (loop_now_ns() >= warm.retry_ns)
+			warm.retry_delay_ns = WARM_RETRY_MIN_NS;	/* it did start */
 		session_unref(s);
 	}
 	warm.filling = false;
@@ -107,6 +115,7 @@ void warm_init(void)
 {
 	list_init(&warm.shells);
 	warm.fill.run = warm_fill;
+	warm.retry_delay_ns = WARM_RETRY_MIN_NS;
 	loop_timer_init(&warm.check, warm_check);
 	if (sessions.cfg.warm > 0)
 		loop_timer_set(sessions.loop, &warm.check, loop_now_ns());
@@ -136,8 +145,10 @@ struct session *warm_take(void)
 void warm_start_failed(struct session *s, const char *err)
 {
 	log_error("warm shell %s: %s; the pool tries again in %lld s", s->name, err,
-		  (long long)(WARM_RETRY_NS / (1000 * NSEC_PER_MSEC)));
-	warm.retry_ns = loop_now_ns() + WARM_RETRY_NS;
+		  (long long)(warm.retry_delay_ns / (1000 * NSEC_PER_MSEC)));
+	warm.retry_ns = loop_now_ns() + warm.retry_delay_ns;
+	if (warm.retry_delay_ns < WARM_RETRY_MAX_NS)
+		warm.retry_delay_ns *= 2;
 	warm_remove(s);
 	session_unref(s);	/* the pool's reference; the start holds its own */
 }
