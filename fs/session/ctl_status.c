@@ -249,6 +249,23 @@ static void key_oom_kills(struct ctl_text *t, const char *key, const struct sess
 		ctl_line(t, key, 0, "%llu", count);
 }
 
+/* The session's cgroup (procs.c): what its processes used, files read on the host. */
+static void key_cpu_seconds(struct ctl_text *t, const char *key, const struct session *s)
+{
+	struct cgroup_usage usage;
+
+	if (s->cgroup && cgroup_usage(s->cgroup, &usage) == 0)
+		ctl_line(t, key, 0, "%llu.%03llu", usage.cpu_ns / 1000000000, usage.cpu_ns / 1000000 % 1000);
+}
+
+static void key_memory(struct ctl_text *t, const char *key, const struct session *s)
+{
+	struct cgroup_usage usage;
+
+	if (s->cgroup && cgroup_usage(s->cgroup, &usage) == 0)
+		ctl_line(t, key, 0, "%llu", usage.memory_bytes);
+}
+
 static void key_policy(struct ctl_text *t, const char *key, const struct session *s)
 {
 	(void)s;
@@ -294,6 +311,8 @@ static const struct {
 	{ "busy_input", key_busy_input },
 	{ "container", key_container },
 	{ "oom_kills", key_oom_kills },
+	{ "cpu_seconds", key_cpu_seconds },
+	{ "memory", key_memory },
 	{ "exec_id", key_exec_id },
 	{ "pid", key_pid },
 	{ "shell", key_shell },
