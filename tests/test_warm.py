@@ -1,6 +1,7 @@
 """-o warm=N: shells started ahead with the mount's defaults, taken by mkdir."""
 import errno
 import os
+import signal
 import subprocess
 import time
 
@@ -174,3 +175,15 @@ def test_a_shell_that_cannot_start_is_not_retried_in_a_loop(make_mount, containe
     again = wait_until(lambda: [l for l in m.read_log().splitlines() if "warm shell" in l][1:],
                        timeout=10, what="the second try")
     assert "tries again in 10 s" in again[0], again
+
+
+def test_a_kill_9_leaves_no_pool_shell(make_mount, container):
+    m = make_mount(options=["warm=2"])
+    wait_warm(m, 2)
+    m.session("a").send("sleep 3333 &\n")
+    wait_until(lambda: len(container.processes()) >= 4, what="the shells and the sleep")
+    os.kill(m.proc.pid, signal.SIGKILL)
+    m.proc.wait(10)
+    m.proc = None  # nothing left for the fixture to unmount
+    wait_until(lambda: container.processes() == [] and container.watchdogs() == [], timeout=5,
+               what="the watchdog to end the pool's shells and the session's")
