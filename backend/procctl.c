@@ -15,8 +15,14 @@
 #define PROCCTL_SHELL_GONE 5
 
 /*
- * $0 is the shell, $1 "pipe" or "tty", $2 "merged" or "separate". The shell
- * must exist before the first line says "PID DIALECT" (procctl.h). The shell runs
+ * $0 is the shell, $1 "pipe" or "tty", $2 "merged" or "separate", $3 "ask"
+ * or "stay". The shell must exist before the first line says "PID DIALECT"
+ * (procctl.h). With "ask" it then reads one line on stdin: "-", or a
+ * directory that holds the FIFOs in, out and err (../backend/fifo.h); it
+ * moves stdin, stdout and stderr onto them and says "fifo" on fd 7, a copy
+ * of the exec's stdout kept open so that the exec stream still ends only
+ * with the shell; or "exec" on stdout if it could not open them (then it
+ * stays on the exec stream, as with "-"). The shell runs
  * interactively (so that it prompts, see prompt.h) with private copies of
  * stdout and stderr on fds 8 and 9 for the prompt markers (merged: its fd 2
  * is then stdout, and every marker comes on stdout alone, as on a tty: see
@@ -62,6 +68,15 @@ static const char procctl_shell_wrapper[] =
 	"  esac; fi\n"
 	"fi\n"
 	"echo \"$$ $dialect\"\n"
+	"if [ \"$3\" = ask ] && read -r dir && [ \"$dir\" != - ]; then\n"
+	"  if { command exec 3<\"$dir/in\" 4>\"$dir/out\" 5>\"$dir/err\"; } 2>/dev/null; then\n"
+	"    exec 7>&1 <&3 >&4 2>&5 3<&- 4>&- 5>&-\n"
+	"    echo fifo >&7\n"
+	"  else\n"
+	"    exec 3<&- 4>&- 5>&-\n"
+	"    echo exec\n"
+	"  fi\n"
+	"fi\n"
 	"exec 8>&1 9>&2\n"
 	"[ \"$1:$2\" = pipe:merged ] && exec 2>&1\n"
 	"unset ENV\n"
@@ -203,7 +218,8 @@ void procctl_watchdog_argv(const char *marker, bool own_container, const char *a
 	argv[6] = NULL;
 }
 
-void procctl_shell_argv(const char *shell, bool tty, bool stderr_merged, const char *argv[PROCCTL_SHELL_ARGC])
+void procctl_shell_argv(const char *shell, bool tty, bool stderr_merged, bool ask_fifo,
+			const char *argv[PROCCTL_SHELL_ARGC])
 {
 	argv[0] = "/bin/sh";
 	argv[1] = "-c";
@@ -211,7 +227,8 @@ void procctl_shell_argv(const char *shell, bool tty, bool stderr_merged, const c
 	argv[3] = shell;
 	argv[4] = tty ? "tty" : "pipe";
 	argv[5] = stderr_merged ? "merged" : "separate";
-	argv[6] = NULL;
+	argv[6] = ask_fifo ? "ask" : "stay";
+	argv[7] = NULL;
 }
 
 static const char *const procctl_target_names[] = {

@@ -30,13 +30,16 @@ enum procctl_target {
 	PROCCTL_ALL,
 };
 
-#define PROCCTL_SHELL_ARGC 7
+#define PROCCTL_SHELL_ARGC 8
 
 /*
  * argv for the exec that runs shell (a path or a name on PATH); NULL-terminated.
  * stderr_merged: the shell's fd 2 is its stdout (pipe sessions; a tty merges anyway).
+ * ask_fifo: after the first line the wrapper waits for one line on stdin,
+ * the directory of FIFOs to move onto or "-" (see procctl.c).
  */
-void procctl_shell_argv(const char *shell, bool tty, bool stderr_merged, const char *argv[PROCCTL_SHELL_ARGC]);
+void procctl_shell_argv(const char *shell, bool tty, bool stderr_merged, bool ask_fifo,
+			const char *argv[PROCCTL_SHELL_ARGC]);
 
 #define PROCCTL_WATCHDOG_ARGC 7
 

@@ -278,7 +278,7 @@ static void raw_hooked(struct engine *e, const char *container, const char *shel
 	char setup[PROMPT_SETUP_MAX], mark[64];
 	struct channel t = { 0 };
 
-	procctl_shell_argv(shell, false, false, argv);
+	procctl_shell_argv(shell, false, false, false, argv);
 	t.conn = raw_start(e, container, argv, true);
 	demux_init(&t.demux, false);
 	read_until(&t, "\n");	/* the wrapper's pid line */
@@ -410,7 +410,7 @@ static void raw_fifo(struct engine *e, const char *container, const char *host_p
 	t.err = &err;
 	err.in_fd = -1;
 
-	procctl_shell_argv(shell, false, false, argv);
+	procctl_shell_argv(shell, false, false, false, argv);
 	if (asprintf(&script, "exec <%s/in >%s/out 2>%s/err\n%s", dir, dir, dir, argv[2]) < 0)
 		die("out of memory");
 	argv[2] = script;

@@ -31,7 +31,7 @@ static void input_send(struct session *s)
 	while (s->input.len > 0 && !sh->input_broken) {
 		struct iovec iov;
 		bytequeue_peek(&s->input, s->input.len, &iov, 1);
-		ssize_t n = exec_conn_send(sh->conn, iov.iov_base, iov.iov_len);
+		ssize_t n = shell_send(s, iov.iov_base, iov.iov_len);
 		if (n == -EAGAIN)
 			break;
 		if (n < 0) {

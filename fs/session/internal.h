@@ -40,6 +40,7 @@
 #include "../../backend/cgroup.h"
 #include "../../backend/demux.h"
 #include "../../backend/exec_conn.h"
+#include "../../backend/fifo.h"
 #include "../../backend/hostctl.h"
 #include "../../backend/hostproc.h"
 #include "../../backend/procctl.h"
@@ -65,6 +66,9 @@
 #define SESSION_REPLY_IOV 64
 /* The event loop's id of the watchdog's connection: sessions' ids start at 1. */
 #define SESSION_WATCHDOG_ID 0
+
+/* A session's fds in the event loop: its id shifted, and which of them (enum shell_fd). */
+#define SHELL_FD_BITS 2
 
 enum session_state {
 	SESSION_CREATING,	/* name reserved, exec being started by a job */
@@ -217,6 +221,30 @@ enum shell_transport {
 
 #define SHELL_TRANSPORT_REASON_MAX 160
 
+/* Which of a shell's fds an event is for: the loop's id is (session id << SHELL_FD_BITS) | this. */
+enum shell_fd {
+	SHELL_FD_EXEC,		/* the exec stream: all of it, or (FIFO transport) its end and the ack */
+	SHELL_FD_IN = 1 + FIFO_IN,
+	SHELL_FD_OUT = 1 + FIFO_OUT,
+	SHELL_FD_ERR = 1 + FIFO_ERR,
+};
+
+_Static_assert(SHELL_FD_ERR < (1 << SHELL_FD_BITS), "a shell's fds outgrow their bits of the loop's id");
+
+/* The FIFO transport's side of a shell (shell.c): seshfs's ends of its FIFOs. */
+struct shell_fifo {
+	bool open;			/* fds hold seshfs's ends */
+	bool asked;			/* the wrapper has the directory: its answer is awaited */
+	bool refused;			/* it could not open the FIFOs */
+	bool exec_ended;		/* the exec stream ended: the shell is gone once the FIFOs are drained */
+	bool ended[FIFO_COUNT];		/* out, err: no writer is left */
+	int fds[FIFO_COUNT];
+	uint32_t events[FIFO_COUNT];	/* epoll interest of each; 0 = not watched */
+	struct fifo_dir dir;		/* the names, until the wrapper has opened them */
+	char answer[8];			/* the wrapper's line after the pid line */
+	size_t answer_len;
+};
+
 /* What belongs to one shell: reset when a restart starts another. */
 struct session_shell {
 	char exec_id[ENGINE_EXEC_ID_MAX];
@@ -231,6 +259,8 @@ struct session_shell {
 	struct hostproc host;		/* owns the pidfd; pid 0: no host view */
 	uint8_t transport;		/* enum shell_transport */
 	char transport_reason[SHELL_TRANSPORT_REASON_MAX];	/* why exec, when fifo was possible or asked */
+	bool attached;			/* the pid line's work is done: host view, FIFOs, the wrapper answered */
+	struct shell_fifo fifo;
 	bool input_broken;		/* sending stdin failed: writes get EPIPE */
 	/* Completion (pipe sessions, see prompt.h and completion.c). */
 	bool setup_sent;
@@ -464,8 +494,6 @@ void parked_add(struct parked *p, struct list_node *queue);
 void parked_finish(struct parked *p);
 /* The interrupted handler of requests that did nothing yet: EINTR. */
 void parked_interrupted(struct parked *p);
-/* The connection's epoll interest from the session's state and buffers. */
-void session_watch_update(struct session *s);
 
 /* redaction.c: each passes its bytes on at once when no rules are set */
 void redaction_init(struct session *s);
@@ -523,7 +551,12 @@ void completion_flush(struct session *s);
 void shell_init(struct session *s);
 int shell_start(struct session *s, char err[ENGINE_ERR_MAX]);
 void shell_disconnect(struct session *s);
-void shell_handle_events(struct session *s, uint32_t events);
+/* The event loop: which of the shell's fds (enum shell_fd) is ready for events. */
+void shell_handle_events(struct session *s, unsigned which, uint32_t events);
+/* The epoll interest of the shell's fds from the session's state and buffers. */
+void session_watch_update(struct session *s);
+/* Sends stdin bytes to the shell without blocking: a count, -EAGAIN, or -errno. */
+ssize_t shell_send(struct session *s, const void *buf, size_t len);
 /* Signals id's processes (a copy: the lock is dropped); -ESRCH if the shell is gone. */
 int shell_signal(struct session *s, const struct shell_id *id, const char *signal, enum procctl_target target,
 		 char err[ENGINE_ERR_MAX]);

@@ -435,12 +435,12 @@ void session_rmdir(struct req *req, const char *name)
 
 static void sessions_on_fd(uint64_t id, uint32_t events)
 {
-	struct session *s = id == SESSION_WATCHDOG_ID ? NULL : session_find_id(id);
+	struct session *s = id == SESSION_WATCHDOG_ID ? NULL : session_find_id(id >> SHELL_FD_BITS);
 
 	if (id == SESSION_WATCHDOG_ID)
 		watchdog_handle_events(events);
 	else if (s)
-		shell_handle_events(s, events);
+		shell_handle_events(s, (unsigned)(id & ((1u << SHELL_FD_BITS) - 1)), events);
 }
 
 /* ---- start and shutdown ---- */

@@ -88,6 +88,13 @@ struct session_file_type {
 
 extern const struct session_file_type session_files[SESSION_FILE_COUNT];
 
+/* How shells' stdin, stdout and stderr travel (-o transport=). */
+enum sessions_transport {
+	SESSIONS_TRANSPORT_AUTO,	/* FIFOs where they can (a local engine, no terminal), else the exec stream */
+	SESSIONS_TRANSPORT_FIFO,	/* FIFOs, or the start fails with EOPNOTSUPP */
+	SESSIONS_TRANSPORT_EXEC,	/* the engine's exec stream */
+};
+
 struct sessions_config {
 	struct engine *engine;
 	const char *container;
@@ -109,6 +116,7 @@ struct sessions_config {
 	/* -o image=: seshfs made the container (it ends with seshfs, see fs/sandbox.c). */
 	bool own_container;
 	char container_id[ENGINE_CONTAINER_ID_MAX];	/* the engine's id, for its cgroup; "": unknown */
+	enum sessions_transport transport;
 	/* Lines status shows besides its own ("key value"): the sandbox's limits. NULL-terminated. */
 	const char *const *status_lines;
 };

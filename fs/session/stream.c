@@ -11,7 +11,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 
 #include "../util/log.h"
 #include "internal.h"
@@ -104,26 +103,6 @@ bool stream_output_full(const struct session *s)
 			return true;
 	}
 	return false;
-}
-
-void session_watch_update(struct session *s)
-{
-	struct session_shell *sh = &s->shell;
-	uint32_t want = 0;
-
-	if (!sh->conn)
-		return;
-	if (s->state == SESSION_RUNNING) {
-		if (!stream_output_full(s))
-			want |= EPOLLIN;
-		if (s->input.len > 0 && !sh->input_broken)
-			want |= EPOLLOUT;
-	}
-	if (loop_watch(sessions.loop, exec_conn_fd(sh->conn), s->id, &sh->events, want) < 0)
-		log_error("session %s: epoll_ctl: %s", s->name, strerror(errno));
-	/* Bytes a transport library holds never make the socket readable: read them now. */
-	if ((want & EPOLLIN) && exec_conn_pending(sh->conn) > 0)
-		loop_timer_set(sessions.loop, &s->buffered, loop_now_ns());
 }
 
 static bool stream_flowing(const struct session_output *o, int64_t now)
