@@ -22,6 +22,7 @@
 
 #include "../backend/context.h"
 #include "../backend/engine.h"
+#include "../backend/hostproc.h"
 #include "../backend/procctl.h"
 #include "detach.h"
 #include "guard/policy.h"
@@ -59,6 +60,7 @@ struct seshfs_options {
 	char *parked_max;
 	char *stderr_mode;
 	char *busy_input;
+	char *transport;
 	char *echo;
 	char *policy;
 	char *redact;
@@ -100,6 +102,7 @@ static const struct fuse_opt seshfs_opts[] = {
 	SESHFS_OPT("parked_max=%s", parked_max, 0),
 	SESHFS_OPT("stderr=%s", stderr_mode, 0),
 	SESHFS_OPT("busy_input=%s", busy_input, 0),
+	SESHFS_OPT("transport=%s", transport, 0),
 	SESHFS_OPT("echo=%s", echo, 0),
 	SESHFS_OPT("context=%s", context, 0),
 	SESHFS_OPT("tls_ca=%s", tls_ca, 0),
@@ -194,6 +197,11 @@ static void seshfs_usage(const char *progname)
 	       "                           one ordered stream (default: separate)\n"
 	       "    -o busy_input=refuse|queue  refuse: stdin writes while a command runs\n"
 	       "                           fail with EBUSY (default: queue)\n"
+	       "    -o transport=auto|fifo|exec  how a shell's stdin, stdout and stderr travel:\n"
+	       "                           FIFOs inside the container (a local engine, seshfs\n"
+	       "                           root, no tty), or the engine's exec stream; auto\n"
+	       "                           takes FIFOs where it can; fifo fails a start that\n"
+	       "                           cannot with EOPNOTSUPP (default: auto)\n"
 	       "    -o bufsize=BYTES       output held per stream before the shell is paused,\n"
 	       "                           suffix K or M allowed (default: 1M)\n"
 	       "    -o max_sessions=N      sessions at most; mkdir beyond fails with EMFILE\n"
@@ -522,6 +530,15 @@ int main(int argc, char *argv[])
 			goto out_args;
 		cfg.refuse_busy_input = checked.flag;
 	}
+	if (opts.transport && strcmp(opts.transport, "auto") != 0) {
+		if (strcmp(opts.transport, "fifo") != 0 && strcmp(opts.transport, "exec") != 0) {
+			char shown[64];
+			text_escape(opts.transport, strlen(opts.transport), shown, sizeof(shown));
+			fprintf(stderr, "seshfs: transport '%s' must be auto, fifo or exec\n", shown);
+			goto out_args;
+		}
+		cfg.transport = opts.transport[0] == 'f' ? SESSIONS_TRANSPORT_FIFO : SESSIONS_TRANSPORT_EXEC;
+	}
 	if (opts.echo) {
 		if (!seshfs_setting_valid("echo", opts.echo, &checked))
 			goto out_args;
@@ -578,6 +595,11 @@ int main(int argc, char *argv[])
 		goto out_sandbox;
 	}
 	cfg.engine = engine;
+	/* FIFOs on an engine out of reach would fail every mkdir: refuse the mount instead. */
+	if (cfg.transport == SESSIONS_TRANSPORT_FIFO && hostproc_engine_local(engine_url(engine), err) < 0) {
+		fprintf(stderr, "seshfs: -o transport=fifo: %s\n", err);
+		goto out_sandbox;
+	}
 	if (!opts.shell && seshfs_has_bash(engine, cfg.container) &&
 	    settings_set_string(&cfg.defaults.shell, "/bin/bash", strlen("/bin/bash")) < 0)
 		goto out_sandbox;
@@ -619,6 +641,8 @@ int main(int argc, char *argv[])
 	} else {
 		log_info("mounted %s on %s (engine %s%s%s)", cfg.container, cmdline.mountpoint, engine_url(engine),
 			 endpoint.name ? ", context " : "", endpoint.name ? endpoint.name : "");
+		if (cfg.transport == SESSIONS_TRANSPORT_AUTO && hostproc_engine_local(engine_url(engine), err) < 0)
+			log_info("shells use the engine's exec stream, not FIFOs: %s", err);
 		if (cmdline.singlethread) {
 			ret = fuse_session_loop(se);
 		} else {
@@ -676,6 +700,7 @@ out_args:
 	free(opts.parked_max);
 	free(opts.stderr_mode);
 	free(opts.busy_input);
+	free(opts.transport);
 	free(opts.echo);
 	free(opts.policy);
 	free(opts.redact);

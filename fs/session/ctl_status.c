@@ -182,6 +182,20 @@ static void key_pid(struct ctl_text *t, const char *key, const struct session *s
 	ctl_line(t, key, 0, "%d", s->shell.id.pid);
 }
 
+/* Known once the shell's start got that far: its pid line answered. */
+static void key_transport(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->shell.attached)
+		ctl_line(t, key, 0, "%s", s->shell.transport == SHELL_TRANSPORT_FIFO ? "fifo" : "exec");
+}
+
+/* Why a shell that could have had FIFOs has the exec stream. */
+static void key_transport_reason(struct ctl_text *t, const char *key, const struct session *s)
+{
+	if (s->shell.attached && s->shell.transport_reason[0])
+		ctl_line(t, key, 0, "%s", s->shell.transport_reason);
+}
+
 static void key_shell(struct ctl_text *t, const char *key, const struct session *s)
 {
 	ctl_line(t, key, 0, "%s", s->settings.shell);
@@ -315,6 +329,8 @@ static const struct {
 	{ "memory", key_memory },
 	{ "exec_id", key_exec_id },
 	{ "pid", key_pid },
+	{ "transport", key_transport },
+	{ "transport_reason", key_transport_reason },
 	{ "shell", key_shell },
 	{ "dialect", key_dialect },
 	{ "tty", key_tty },
