@@ -159,14 +159,14 @@ def test_status_file(make_mount, container):
     with open(path) as f:
         lines = f.read().splitlines()
     keys = [line.split(" ", 1)[0] for line in lines]
-    assert keys[:8] == ["engine", "engine_version", "container", "container_state", "sessions", "busy",
-                        "uptime", "version"]
-    assert all(k.startswith("fuse_") for k in keys[8:]) and keys[-1] == "fuse_requests"
+    assert keys[:9] == ["engine", "engine_version", "container", "container_state", "sessions", "warm",
+                        "busy", "uptime", "version"]
+    assert all(k.startswith("fuse_") for k in keys[9:]) and keys[-1] == "fuse_requests"
     st = dict(line.split(" ", 1) for line in lines)
     server = container.docker("version", "-f", "{{.Server.Version}}").stdout.strip()
     assert st["engine"] == "ok" and st["engine_version"] == server
     assert st["container"] == container.name and st["container_state"] == "running"
-    assert st["sessions"] == "2" and st["busy"] == "1"
+    assert st["sessions"] == "2" and st["warm"] == "0" and st["busy"] == "1"
     assert int(st["uptime"]) >= 0 and st["version"] == "0.1.0"
 
 
