@@ -86,7 +86,7 @@ def test_mkdir_returns_at_once_while_the_engine_stalls(make_mount, container, pr
         start = time.monotonic()
         s = m.session("quick")
         took = time.monotonic() - start
-        assert took < 0.5, took
+        assert took < 3, took  # a start of its own would wait for the engine (15 s)
         assert os.listdir(m.sessions) == ["quick"]
     finally:
         proxy.resume()
@@ -132,7 +132,9 @@ def test_pool_shells_count_toward_max_sessions_and_give_way(make_mount, containe
         assert s.read() == f"{s.name}\n".encode()
     os.rmdir(a.dir)
     wait_warm(m, 1)  # the room an rmdir frees goes to the pool again
-    assert len(shells(container)) == 2
+    wait_until(lambda: len(shells(container)) == 2, what="a's shell to go")
+    time.sleep(1.5)
+    assert status(m)["warm"] == "1" and len(shells(container)) == 2
 
 
 def test_a_warm_shell_under_max_sessions_1_leaves_room_for_the_mkdir(make_mount, container):
