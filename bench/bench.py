@@ -401,6 +401,8 @@ def bench_local(a, base):
     """What a local engine makes possible, each beside its floor: round trips beside the same shell on
     bare FIFOs (benchclient's raw fifo mode), signal INT and rmdir's clean-up beside kill(2) from the
     host, mkdir with -o warm=2 beside mkdir without."""
+    if os.geteuid() != 0:
+        sys.exit("the FIFOs and the host's view of the container's processes need root")
     cpid = run("docker", "inspect", "-f", "{{.State.Pid}}", a.container).strip()
     mounts = []
     try:
