@@ -14,11 +14,15 @@
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* A session's foreground processes looked at, at most: a fork bomb is not walked whole. */
 #define HOSTCTL_PICKED_MAX 4096
 #define HOSTCTL_STAT_MAX 1024
+/* How long a probe or a signal waits at most for the shell to be at rest, and how often it looks. */
+#define HOSTCTL_SETTLE_MS 100
+#define HOSTCTL_SETTLE_NAP_NS (1000 * 1000)
 
 static const struct {
 	const char *name;
@@ -215,8 +219,56 @@ static void hostctl_kill_group(const struct hostctl_shell *shell, int sig)
 	close(pidfd);
 }
 
+/*
+ * Are the shell and what it runs at rest: asleep, none running or halfway
+ * through a fork or an exec? for_child: and the shell waits for a child
+ * (a command runs). seshfs's helper exec took 60-90 ms, which let a shell
+ * that was just sent a line read it and start its command before anything
+ * was looked at; from the host it is looked at within microseconds.
+ */
+static bool hostctl_at_rest(const struct hostctl_shell *shell, const struct hostctl_procs *picked, bool for_child)
+{
+	struct hostctl_stat st;
+	char wchan[128];
+
+	if (hostctl_stat(shell->pid, &st) < 0)
+		return true;	/* gone: nothing to wait for */
+	if (st.state != 'S')
+		return false;
+	if (for_child) {
+		hostctl_wchan(shell->pid, wchan, sizeof(wchan));
+		if (!strstr(wchan, "wait") || strcmp(wchan, "wait_woken") == 0)
+			return false;
+	}
+	for (size_t i = 0; i < picked->count; i++) {
+		if (hostctl_stat(picked->procs[i].pid, &st) == 0 && (st.state == 'R' || st.state == 'D'))
+			return false;
+	}
+	return true;
+}
+
+/*
+ * The shell's foreground processes once it is at rest (hostctl_at_rest),
+ * or as they are after HOSTCTL_SETTLE_MS; done(picked) may end the wait
+ * sooner. NULL when out of memory.
+ */
+static struct hostctl_procs *hostctl_settle(const struct hostctl_shell *shell, bool for_child,
+					    bool (*done)(const struct hostctl_shell *shell,
+							 const struct hostctl_procs *picked, void *ctx),
+					    void *ctx)
+{
+	for (int waited = 0;; waited++) {
+		struct hostctl_procs *picked = hostctl_foreground(shell);
+		if (!picked || waited >= HOSTCTL_SETTLE_MS || (done && done(shell, picked, ctx)) ||
+		    hostctl_at_rest(shell, picked, for_child))
+			return picked;
+		free(picked);
+		nanosleep(&(struct timespec){ 0, HOSTCTL_SETTLE_NAP_NS }, NULL);
+	}
+}
+
 int hostctl_signal(const struct hostctl_shell *shell, const struct cgroup *cg, const char *signal,
-		   enum procctl_target target, char err[ENGINE_ERR_MAX])
+		   enum procctl_target target, bool command_runs, char err[ENGINE_ERR_MAX])
 {
 	int sig = hostctl_signal_number(signal);
 	int ret = 0;
@@ -233,7 +285,8 @@ int hostctl_signal(const struct hostctl_shell *shell, const struct cgroup *cg, c
 		return hostctl_gone(err);
 	if (target == PROCCTL_SHELL)
 		return hostctl_send(shell->pid, shell->start_time, sig) < 0 ? hostctl_gone(err) : 1;
-	struct hostctl_procs *picked = hostctl_foreground(shell);
+	/* A command was just sent: it is what the signal is for, once the shell started it. */
+	struct hostctl_procs *picked = command_runs ? hostctl_settle(shell, true, NULL, NULL) : hostctl_foreground(shell);
 	if (!picked) {
 		snprintf(err, ENGINE_ERR_MAX, "out of memory");
 		return -ENOMEM;
@@ -251,7 +304,7 @@ int hostctl_shell_waiting(const struct hostctl_shell *shell, char err[ENGINE_ERR
 {
 	if (!hostctl_alive(shell->pid, shell->start_time))
 		return hostctl_gone(err);
-	struct hostctl_procs *picked = hostctl_foreground(shell);
+	struct hostctl_procs *picked = hostctl_settle(shell, false, NULL, NULL);
 	if (!picked) {
 		snprintf(err, ENGINE_ERR_MAX, "out of memory");
 		return -ENOMEM;
@@ -276,24 +329,39 @@ static bool hostctl_reads(int pid, const struct stat *input)
 	       strcmp(wchan, "wait_woken") == 0 || strcmp(wchan, "pipe_wait") == 0;
 }
 
+struct hostctl_reader {
+	const struct stat *input;
+	bool shell_counts;	/* seshfs knows the shell runs a command, so its reading is its read builtin */
+	bool reads;
+};
+
+static bool hostctl_reader_found(const struct hostctl_shell *shell, const struct hostctl_procs *picked, void *ctx)
+{
+	struct hostctl_reader *r = ctx;
+
+	r->reads = r->shell_counts && hostctl_reads(shell->pid, r->input);
+	for (size_t i = 0; i < picked->count && !r->reads; i++)
+		r->reads = hostctl_reads(picked->procs[i].pid, r->input);
+	return r->reads;
+}
+
 int hostctl_stdin_reader(const struct hostctl_shell *shell, bool shell_counts, char err[ENGINE_ERR_MAX])
 {
 	char path[64];
 	struct stat input;
-	int reads = 0;
+	struct hostctl_reader r = { &input, shell_counts, false };
 
 	snprintf(path, sizeof(path), "/proc/%d/fd/0", shell->pid);
 	if (!hostctl_alive(shell->pid, shell->start_time) || stat(path, &input) < 0)
 		return hostctl_gone(err);
-	struct hostctl_procs *picked = hostctl_foreground(shell);
+	/* Asked while a command runs: a program it starts may not have reached its first read yet. */
+	struct hostctl_procs *picked = hostctl_settle(shell, !shell_counts, hostctl_reader_found, &r);
 	if (!picked) {
 		snprintf(err, ENGINE_ERR_MAX, "out of memory");
 		return -ENOMEM;
 	}
-	/* shell_counts: seshfs knows the shell runs a command, so its reading is its read builtin. */
-	reads = shell_counts && hostctl_reads(shell->pid, &input);
-	for (size_t i = 0; i < picked->count && !reads; i++)
-		reads = hostctl_reads(picked->procs[i].pid, &input);
+	if (!r.reads)
+		hostctl_reader_found(shell, picked, &r);	/* the last look, at rest or at the bound */
 	free(picked);
-	return hostctl_alive(shell->pid, shell->start_time) ? reads : hostctl_gone(err);
+	return hostctl_alive(shell->pid, shell->start_time) ? r.reads : hostctl_gone(err);
 }

@@ -51,15 +51,21 @@ int hostctl_signal_number(const char *name);
 /*
  * procctl_signal's work from the host: the same targets and answers (1 if
  * the shell itself got it, 0 if not, -ESRCH once the shell is gone,
- * -errno). PROCCTL_ALL kills the shell's group and every member of cg.
+ * -errno). PROCCTL_ALL (KILL only) kills the shell's group and every member
+ * of cg. command_runs: seshfs sent a command the shell has not finished,
+ * so PROCCTL_FOREGROUND waits (bounded) until the shell has started it.
  */
 int hostctl_signal(const struct hostctl_shell *shell, const struct cgroup *cg, const char *signal,
-		   enum procctl_target target, char err[ENGINE_ERR_MAX]);
+		   enum procctl_target target, bool command_runs, char err[ENGINE_ERR_MAX]);
 
-/* procctl_shell_waiting's answer from the host: 1, 0, -ESRCH, -errno. */
+/* procctl_shell_waiting's answer from the host, once the shell is at rest (bounded): 1, 0, -ESRCH, -errno. */
 int hostctl_shell_waiting(const struct hostctl_shell *shell, char err[ENGINE_ERR_MAX]);
 
-/* procctl_stdin_reader's answer from the host: 1, 0, -ESRCH, -errno. */
+/*
+ * procctl_stdin_reader's answer from the host: 1, 0, -ESRCH, -errno. A
+ * "no" waits (bounded) until the shell and its command are at rest: a
+ * program just started may not have reached its first read.
+ */
 int hostctl_stdin_reader(const struct hostctl_shell *shell, bool shell_counts, char err[ENGINE_ERR_MAX]);
 
 #endif

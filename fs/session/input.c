@@ -111,6 +111,12 @@ static void input_refuse(struct session *s, struct req *req, const struct policy
 	reply_err(req, EACCES);
 }
 
+/* bash's PS0 came: a command runs, and the shell reading stdin is its read builtin. */
+static bool input_command_started(const struct session *s)
+{
+	return s->shell.started[STREAM_STDOUT] || s->shell.started[STREAM_STDERR];
+}
+
 struct input_reader_probe {
 	struct session_job job;
 	bool command_started;	/* bash's PS0 came: the shell reading is its read builtin */
@@ -127,9 +133,16 @@ static void input_reader_probe_run(struct job *j)
 
 	pthread_mutex_lock(&sessions.lock);
 	procs_target(s, &s->shell.id, &t);
+	bool started = probe->command_started || input_command_started(s);
 	pthread_mutex_unlock(&sessions.lock);
-	int reads = procs_reader(&t, probe->command_started, err);
+	int reads = procs_reader(&t, started, err);
 	pthread_mutex_lock(&sessions.lock);
+	/* The start marker came while it looked: the shell reading is its read builtin after all. */
+	if (reads == 0 && !started && input_command_started(s)) {
+		pthread_mutex_unlock(&sessions.lock);
+		reads = procs_reader(&t, true, err);
+		pthread_mutex_lock(&sessions.lock);
+	}
 	if (reads < 0)
 		log_error("session %s: cannot tell who reads stdin, taken as the shell: %s", s->name, err);
 	s->admission.reader = reads == 1 ? READER_PROGRAM : READER_SHELL;
@@ -158,7 +171,7 @@ static int input_program_reads(struct session *s, int64_t arrived_ns)
 		struct input_reader_probe *probe = session_job_new(s, input_reader_probe_run, NULL, sizeof(*probe));
 		if (!probe)
 			return 0;
-		probe->command_started = s->shell.started[STREAM_STDOUT] || s->shell.started[STREAM_STDERR];
+		probe->command_started = input_command_started(s);
 		a->reader = READER_ASKING;
 		a->reader_asked_ns = loop_now_ns();
 		jobs_submit(&probe->job.job);

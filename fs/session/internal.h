@@ -527,6 +527,7 @@ struct procs_target {
 	struct shell_id id;
 	struct procctl_scope scope;
 	struct cgroup *cgroup;		/* the session's: lives as long as the session */
+	bool command_runs;		/* a line was sent that the shell has not finished */
 };
 void procs_target(struct session *s, const struct shell_id *id, struct procs_target *t);
 /* Moves the shell's host process into the session's cgroup, made on first use (the lock dropped meanwhile). */

@@ -15,6 +15,7 @@ void procs_target(struct session *s, const struct shell_id *id, struct procs_tar
 {
 	t->id = *id;
 	t->cgroup = s->cgroup;
+	t->command_runs = s->state == SESSION_RUNNING && !session_idle(s) && !session_continuing(s);
 	session_scope(s, &t->id, &t->scope);
 }
 
@@ -48,7 +49,7 @@ int procs_signal(const struct procs_target *t, const char *signal, enum procctl_
 
 	/* Everything the session started is in its cgroup; without one, the helper finds it by the marker. */
 	if (target == PROCCTL_ALL ? t->cgroup != NULL : shell.pid > 0)
-		return hostctl_signal(&shell, t->cgroup, signal, target, err);
+		return hostctl_signal(&shell, t->cgroup, signal, target, t->command_runs, err);
 	return procctl_signal(sessions.cfg.engine, &t->scope, signal, target, &t->id.pid, t->id.pid > 0 ? 1 : 0,
 			      err);
 }
