@@ -10,6 +10,7 @@ Usage: bench/run.sh  (sets up, then runs this with the paths below)
 import argparse
 import json
 import os
+import shutil
 import signal
 import statistics
 import subprocess
@@ -503,6 +504,20 @@ def bench_podman(a, base):
         service.wait(30)
 
 
+def run_section(section, a):
+    """A section in a scratch directory of its own (mount points, certificates, a policy file),
+    removed afterwards unless something is still mounted in it: a live mount's files are not ours."""
+    base = tempfile.mkdtemp(prefix="seshfs-bench-")
+    try:
+        section(a, base)
+    finally:
+        for root, dirs, _ in os.walk(base):
+            if any(os.path.ismount(os.path.join(root, d)) for d in dirs):
+                break
+        else:
+            shutil.rmtree(base)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seshfs", required=True)
@@ -519,9 +534,8 @@ def main():
     a = ap.parse_args()
 
     if a.only:
-        base = tempfile.mkdtemp(prefix="seshfs-bench-")
-        {"local": bench_local, "guard": bench_guard, "sandbox": bench_sandbox, "tls": bench_tls,
-         "podman": bench_podman}[a.only](a, base)
+        run_section({"local": bench_local, "guard": bench_guard, "sandbox": bench_sandbox, "tls": bench_tls,
+                     "podman": bench_podman}[a.only], a)
         report(a)
         return
     mnt = tempfile.mkdtemp(prefix="seshfs-bench-")
@@ -667,7 +681,7 @@ def main():
     os.rmdir(mnt)
     for section in (bench_local, bench_guard, bench_sandbox, bench_tls, bench_podman):
         try:
-            section(a, tempfile.mkdtemp(prefix="seshfs-bench-"))
+            run_section(section, a)
         except SystemExit as e:  # an older seshfs (bench/compare.sh) without the options
             print(f"{section.__name__}: skipped: {e}")
     report(a)
