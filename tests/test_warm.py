@@ -189,3 +189,11 @@ def test_a_kill_9_leaves_no_pool_shell(make_mount, container):
     m.proc = None  # nothing left for the fixture to unmount
     wait_until(lambda: container.processes() == [] and container.watchdogs() == [], timeout=5,
                what="the watchdog to end the pool's shells and the session's")
+
+
+def test_a_tty_mount_keeps_tty_shells_of_its_size(make_mount, container):
+    m = make_mount(options=["warm=1", "tty", "echo=off"])
+    wait_warm(m, 1)
+    s = m.session()
+    s.send("stty size; tty | cut -c1-8\n")
+    assert s.read_until(b"24 80\r\n/dev/pts\r\n") == b"24 80\r\n/dev/pts\r\n"

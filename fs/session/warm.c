@@ -5,8 +5,8 @@
  *
  * A pool shell is a whole session, never listed: registered by its id, so
  * its marker (PROCCTL_ENV_NAME=<mount>.<id>, in the shell's environment
- * from its start) is the session's it becomes, and the clean-ups, the
- * watchdog and unmount find it as they find a listed one. The pool counts
+ * from its start) and its cgroup are those of the session it becomes, and
+ * the clean-ups, the watchdog and unmount find it as they find a listed one. The pool counts
  * toward max_sessions: it holds at most max_sessions minus the listed ones,
  * so a mkdir within max_sessions always finds room, or a pool shell to take.
  * One job fills it, a shell at a time, leaving the other job thread free.
