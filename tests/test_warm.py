@@ -5,7 +5,8 @@ import signal
 import subprocess
 import time
 
-from conftest import expect_errno, wait_until
+from conftest import Mount, expect_errno, wait_until
+from test_podman import podman_container, podman_socket  # noqa: F401 (fixtures)
 
 
 def status(m):
@@ -197,3 +198,19 @@ def test_a_tty_mount_keeps_tty_shells_of_its_size(make_mount, container):
     s = m.session()
     s.send("stty size; tty | cut -c1-8\n")
     assert s.read_until(b"24 80\r\n/dev/pts\r\n") == b"24 80\r\n/dev/pts\r\n"
+
+
+def test_warm_shells_over_podman(podman_socket, podman_container, tmp_path):
+    m = Mount(str(tmp_path / "mnt"), podman_container, [f"docker_host=unix://{podman_socket}", "warm=2"]).start()
+    try:
+        wait_warm(m, 2)
+        assert len(podman_container.processes()) == 2
+        s = m.session("p")
+        s.send("echo via podman; sleep 3333 &\n")
+        assert s.read_until(b"via podman\n") == b"via podman\n"
+        assert os.listdir(m.sessions) == ["p"]
+        wait_warm(m, 2)
+    finally:
+        assert m.unmount() == 0, m.read_log()
+    wait_until(lambda: podman_container.processes() == [] and podman_container.watchdogs() == [],
+               what="the pool's shells and the session's to go")
