@@ -214,3 +214,21 @@ def test_warm_shells_over_podman(podman_socket, podman_container, tmp_path):
         assert m.unmount() == 0, m.read_log()
     wait_until(lambda: podman_container.processes() == [] and podman_container.watchdogs() == [],
                what="the pool's shells and the session's to go")
+
+
+def test_mkdirs_faster_than_the_pool_refills_all_get_working_sessions(make_mount, container):
+    """Back to back, most mkdirs find no ready shell and take one still starting."""
+    m = make_mount(options=["warm=2"])
+    wait_warm(m, 2)
+    sessions = [m.session(f"b{i}") for i in range(8)]
+    for s in sessions:
+        s.send(f"echo {s.name} $$\n")
+    pids = set()
+    for s in sessions:
+        name, pid = s.read().split()
+        assert name == s.name.encode()
+        pids.add(int(pid))
+    assert len(pids) == 8
+    assert sorted(os.listdir(m.sessions)) == sorted(s.name for s in sessions)
+    wait_warm(m, 2)
+    assert len(shells(container)) == 10
