@@ -232,3 +232,15 @@ def test_mkdirs_faster_than_the_pool_refills_all_get_working_sessions(make_mount
     assert sorted(os.listdir(m.sessions)) == sorted(s.name for s in sessions)
     wait_warm(m, 2)
     assert len(shells(container)) == 10
+
+
+def test_idle_timeout_spares_the_pool_and_counts_from_the_mkdir(make_mount, container):
+    m = make_mount(options=["warm=1", "idle_timeout=2"])
+    wait_warm(m, 1)
+    time.sleep(3)  # the pool shell is older than idle_timeout, and still there
+    assert status(m)["warm"] == "1"
+    s = m.session("fresh")
+    time.sleep(1.2)  # an idle check or more
+    assert os.listdir(m.sessions) == ["fresh"]
+    wait_until(lambda: os.listdir(m.sessions) == [], timeout=5, what="the idle session to close")
+    assert "closed after 2 s" in m.read_log()
