@@ -393,6 +393,21 @@ int cgroup_kill(const struct cgroup *cg, char err[ENGINE_ERR_MAX])
 	return -EBUSY;
 }
 
+bool cgroup_frozen(const struct cgroup *cg)
+{
+	const char *freezer = cgroup_dir(cg, CGROUP_FREEZER);
+	char text[256];
+	unsigned long long frozen;
+
+	if (!freezer)
+		return false;
+	if (cgroup_unified(cg))
+		return cgroup_read(freezer, "cgroup.events", text, sizeof(text)) > 0 &&
+		       cgroup_parse_key(text, "frozen", &frozen) == 0 && frozen;
+	/* v1 shows the parent's state too: FREEZING or FROZEN while the container is paused. */
+	return cgroup_read(freezer, "freezer.state", text, sizeof(text)) > 0 && strncmp(text, "THAWED", 6) != 0;
+}
+
 int cgroup_usage(const struct cgroup *cg, struct cgroup_usage *usage)
 {
 	const char *cpu = cgroup_dir(cg, CGROUP_CPUACCT), *memory = cgroup_dir(cg, CGROUP_MEMORY);

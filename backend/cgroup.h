@@ -89,6 +89,9 @@ int cgroup_pids(const struct cgroup *cg, int **pids, size_t *count);
  */
 int cgroup_kill(const struct cgroup *cg, char err[ENGINE_ERR_MAX]);
 
+/* Are the members frozen: the container paused (docker pause), or a kill under way? */
+bool cgroup_frozen(const struct cgroup *cg);
+
 /* What the members used, the ones gone included: CPU time and memory charged now. */
 struct cgroup_usage {
 	unsigned long long cpu_ns;

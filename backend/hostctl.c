@@ -267,6 +267,28 @@ static struct hostctl_procs *hostctl_settle(const struct hostctl_shell *shell, b
 	}
 }
 
+/*
+ * Waits (bounded) until the signalled processes have handled it: each gone,
+ * or asleep again (a signal it blocks or ignores leaves it asleep). A trap
+ * then ran before whatever comes next (a restart's SIGKILL), as it did while
+ * a helper exec took 60-90 ms per signal.
+ */
+static void hostctl_wait_handled(const struct hostctl_procs *signalled)
+{
+	for (int waited = 0; waited < HOSTCTL_SETTLE_MS; waited++) {
+		size_t busy = 0;
+		for (size_t i = 0; i < signalled->count && !busy; i++) {
+			struct hostctl_stat st;
+			const struct hostctl_shell *p = &signalled->procs[i];
+			busy = hostctl_stat(p->pid, &st) == 0 && st.start_time == p->start_time &&
+			       (st.state == 'R' || st.state == 'D');
+		}
+		if (!busy)
+			return;
+		nanosleep(&(struct timespec){ 0, HOSTCTL_SETTLE_NAP_NS }, NULL);
+	}
+}
+
 int hostctl_signal(const struct hostctl_shell *shell, const struct cgroup *cg, const char *signal,
 		   enum procctl_target target, bool command_runs, char err[ENGINE_ERR_MAX])
 {
@@ -283,6 +305,11 @@ int hostctl_signal(const struct hostctl_shell *shell, const struct cgroup *cg, c
 	}
 	if (!hostctl_alive(shell->pid, shell->start_time))
 		return hostctl_gone(err);
+	/* The engine refuses the helper's exec then: a signal fails the same on every engine. */
+	if (cg && cgroup_frozen(cg)) {
+		snprintf(err, ENGINE_ERR_MAX, "the container is paused");
+		return -EBUSY;
+	}
 	if (target == PROCCTL_SHELL)
 		return hostctl_send(shell->pid, shell->start_time, sig) < 0 ? hostctl_gone(err) : 1;
 	/* A command was just sent: it is what the signal is for, once the shell started it. */
@@ -296,6 +323,7 @@ int hostctl_signal(const struct hostctl_shell *shell, const struct cgroup *cg, c
 		ret = hostctl_send(shell->pid, shell->start_time, sig) == 0;
 	for (size_t i = 0; i < picked->count; i++)
 		hostctl_send(picked->procs[i].pid, picked->procs[i].start_time, sig);
+	hostctl_wait_handled(picked);
 	free(picked);
 	return ret;
 }

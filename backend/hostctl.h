@@ -51,9 +51,11 @@ int hostctl_signal_number(const char *name);
 /*
  * procctl_signal's work from the host: the same targets and answers (1 if
  * the shell itself got it, 0 if not, -ESRCH once the shell is gone,
- * -errno). PROCCTL_ALL (KILL only) kills the shell's group and every member
- * of cg. command_runs: seshfs sent a command the shell has not finished,
- * so PROCCTL_FOREGROUND waits (bounded) until the shell has started it.
+ * -EBUSY while cg is frozen (the container paused, as the engine refuses
+ * an exec then), -errno). PROCCTL_ALL (KILL only) kills the shell's group
+ * and every member of cg. command_runs: seshfs sent a command the shell
+ * has not finished, so PROCCTL_FOREGROUND waits (bounded) until the shell
+ * has started it; every signal waits (bounded) until its targets handled it.
  */
 int hostctl_signal(const struct hostctl_shell *shell, const struct cgroup *cg, const char *signal,
 		   enum procctl_target target, bool command_runs, char err[ENGINE_ERR_MAX]);

@@ -491,7 +491,8 @@ static void sessions_kill_all(void)
 
 	for (size_t b = 0; list && b < SESSION_HASH_BUCKETS; b++) {
 		for (struct session *s = sessions.by_id[b]; s; s = s->id_next) {
-			if (s->shell.id.pid > 0 && s->state != SESSION_CLOSED)
+			/* A failed restart leaves no shell, and the session's cgroup. */
+			if ((s->shell.id.pid > 0 || s->cgroup) && s->state != SESSION_CLOSED)
 				list[n++] = s;
 		}
 	}
