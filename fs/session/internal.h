@@ -13,7 +13,7 @@
  *   procs.c       the shell's processes: its cgroup, signals and probes (host or helper)
  *   input.c       stdin: the queue to the shell, parked writers, the policy
  *   completion.c  prompt markers: when the shell is done; the waiting probe
- *   shell.c       the exec: start, read its stream, exit, signal, restart
+ *   shell.c       the exec and its FIFOs: start, read its output, exit, signal, restart
  *   ctl_status.c  the ctl file read: status keys
  *   ctl.c         the ctl file written: command table
  *   files.c       the file table (session.h), open, stat, poll
