@@ -153,6 +153,7 @@ struct shell_id {
 	/* The same shell as the host sees it (0: no host view): a pidfd is checked against host_start. */
 	int host_pid;
 	unsigned long long host_start;
+	bool in_cgroup;			/* it joined the session's cgroup (procs.c), so all it starts is there */
 };
 
 /* ctl expect (expect.c). */
@@ -537,7 +538,11 @@ int procs_signal(const struct procs_target *t, const char *signal, enum procctl_
 		 char err[ENGINE_ERR_MAX]);
 int procs_waiting(const struct procs_target *t, char err[ENGINE_ERR_MAX]);
 int procs_reader(const struct procs_target *t, bool shell_counts, char err[ENGINE_ERR_MAX]);
-/* The session goes: its cgroup killed and removed (the lock dropped meanwhile); -EOPNOTSUPP without one. */
+/*
+ * The session goes: its cgroup killed and removed (the lock dropped
+ * meanwhile). -EOPNOTSUPP without one, or when its shell is outside it:
+ * then the helper has the rest to find.
+ */
 int procs_end(struct session *s);
 void procs_free(struct session *s);
 

@@ -14,7 +14,8 @@
 void procs_target(struct session *s, const struct shell_id *id, struct procs_target *t)
 {
 	t->id = *id;
-	t->cgroup = s->cgroup;
+	/* A shell that did not join it is not in it, nor is what it started. */
+	t->cgroup = id->in_cgroup ? s->cgroup : NULL;
 	t->command_runs = s->state == SESSION_RUNNING && !session_idle(s) && !session_continuing(s);
 	session_scope(s, &t->id, &t->scope);
 }
@@ -39,6 +40,7 @@ int procs_join(struct session *s, int host_pid, unsigned long long host_start, c
 	pthread_mutex_lock(&sessions.lock);
 	if (cg)
 		s->cgroup = cg;	/* made here: the session removes it when it goes */
+	s->shell.id.in_cgroup = ret == 0 && s->shell.id.host_pid == host_pid;
 	return ret;
 }
 
@@ -81,7 +83,10 @@ int procs_end(struct session *s)
 
 	if (!s->cgroup)
 		return -EOPNOTSUPP;
+	/* A failed restart left no shell; what the old ones started is in the cgroup. */
+	bool whole = s->shell.id.in_cgroup || s->shell.id.pid == 0;
 	procs_target(s, &s->shell.id, &t);
+	t.cgroup = s->cgroup;
 	pthread_mutex_unlock(&sessions.lock);
 	int ret = procs_signal(&t, "KILL", PROCCTL_ALL, err);
 	if (ret == 0 && cgroup_remove(t.cgroup, err) < 0)
@@ -89,7 +94,7 @@ int procs_end(struct session *s)
 	pthread_mutex_lock(&sessions.lock);
 	if (ret < 0)
 		log_error("session %s: clean-up: %s", s->name, err);
-	return ret;
+	return ret < 0 || whole ? ret : -EOPNOTSUPP;	/* -EOPNOTSUPP: the helper finds the rest */
 }
 
 void procs_free(struct session *s)
