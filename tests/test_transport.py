@@ -3,11 +3,14 @@ FIFOs inside the container; the exec stream is the fallback (a terminal, transpo
 no writable place), and transport=fifo fails a start that cannot have them."""
 import errno
 import os
+import socket
+import subprocess
 import uuid
 
 import pytest
 
-from conftest import Container, IMAGE, docker, expect_errno, session_with, wait_until
+from conftest import (Container, IMAGE, docker, env_without_engine, expect_errno, free_port, refused_mount,
+                      session_with, wait_until)
 
 SHELLS = ["/bin/bash", "/bin/sh"]  # bash, and busybox ash
 
@@ -172,3 +175,34 @@ def test_the_shell_has_the_security_context_of_a_plain_exec(make_mount, custom_c
     plain = docker("exec", *(["-u", user] if user else []), c.name, "sh", "-c", security_context()).stdout
     assert inside == plain
     assert "NoNewPrivs:\t1" in inside and ("uid=1000" in inside) == bool(user)
+
+
+@pytest.fixture
+def tcp_engine():
+    """The engine's socket behind plain TCP on loopback (socat): an engine seshfs cannot see into."""
+    port = free_port()
+    proxy = subprocess.Popen(["socat", f"TCP-LISTEN:{port},bind=127.0.0.1,reuseaddr,fork",
+                              "UNIX-CONNECT:/var/run/docker.sock"], stderr=subprocess.DEVNULL)
+
+    def listening():
+        with socket.socket() as s:
+            return s.connect_ex(("127.0.0.1", port)) == 0
+    wait_until(listening, what="socat to listen")
+    yield f"tcp://127.0.0.1:{port}"
+    proxy.terminate()
+    proxy.wait(10)
+
+
+def test_an_engine_that_is_not_local_keeps_the_exec_stream(make_mount, container, tcp_engine, tmp_path):
+    m = make_mount(options=[f"docker_host={tcp_engine}"], env=env_without_engine())
+    assert "shells use the engine's exec stream, not FIFOs: the engine is not local" in m.read_log()
+    s = m.session()
+    s.ctl("timeout 10")
+    st = s.status()
+    assert st["transport"] == "exec" and st["transport_reason"] == "the engine is not local (not a unix socket)"
+    s.send("echo over tcp\n")
+    assert s.read() == b"over tcp\n"
+    r = refused_mount(tmp_path / "strict", "-o", f"docker_host={tcp_engine},transport=fifo", container.name,
+                      env=env_without_engine())
+    assert r.returncode != 0
+    assert "-o transport=fifo: the engine is not local (not a unix socket)" in r.stderr
