@@ -187,7 +187,9 @@ static const char procctl_signal_script[] =
  * when it stops cleanly (its own clean-up ran: nothing to do); it never
  * closes the watchdog's stdin while it lives. EOF means seshfs is gone:
  * then every process with the marker dies, and the groups of the shells it
- * was told of (those it cannot inspect, another user's, included), and a
+ * was told of (those it cannot inspect, another user's, included), and
+ * every member of the mount's session cgroups (cgroup.h: on a local engine
+ * the container sees them, read-only, under /sys/fs/cgroup), and a
  * container of seshfs's own ends: its init forwards TERM to the keep-alive,
  * and the engine removes it (auto-remove). It runs
  * as root and carries no session marker, so no session's clean-up kills it.
@@ -205,6 +207,10 @@ static const char procctl_watchdog_script[] =
 	"kill -s KILL \"-$pid\" 2>/dev/null || kill -s KILL -- \"-$pid\" 2>/dev/null; done; "
 	"for file in $(grep -l -E -e \"$marker\" /proc/[0-9]*/environ 2>/dev/null); do "
 	"file=${file#/proc/}; kill -s KILL \"${file%/environ}\" 2>/dev/null; done; "
+	/* The sessions' cgroups: read-only in here, their cgroup.procs list the container's pids. */
+	"t=${marker#*=}; t=${t%\\\\.}; for round in 1 2 3; do "
+	"for file in /sys/fs/cgroup/seshfs-$t-*/cgroup.procs /sys/fs/cgroup/*/seshfs-$t-*/cgroup.procs; do "
+	"[ -r \"$file\" ] && while read -r pid; do kill -s KILL \"$pid\"; done < \"$file\"; done 2>/dev/null; done; "
 	"[ \"$2\" = own ] && kill -s TERM 1";
 
 void procctl_watchdog_argv(const char *marker, bool own_container, const char *argv[PROCCTL_WATCHDOG_ARGC])

@@ -156,3 +156,12 @@ def test_engine_removes_the_container_after_seshfs_is_killed(make_mount, fresh_c
     assert not fresh_container.docker("ps", "-aq", "--filter", f"name=^{fresh_container.name}$").stdout.strip()
     wait_until(lambda: not any(os.path.exists(path) for path in cgroups), timeout=10,
                what="the session's cgroups to go with the container")
+
+
+def test_kill_9_the_watchdog_kills_what_is_left_in_the_sessions_cgroups(make_mount, fresh_container):
+    m = make_mount(target=fresh_container)
+    escaped_sleep(m.session(), 1367)
+    m.proc.send_signal(signal.SIGKILL)
+    m.proc.wait()
+    m.proc = None
+    wait_until(lambda: not sleeps(fresh_container, 1367), timeout=5, what="the watchdog to kill it")
