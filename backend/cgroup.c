@@ -408,27 +408,35 @@ bool cgroup_frozen(const struct cgroup *cg)
 	return cgroup_read(freezer, "freezer.state", text, sizeof(text)) > 0 && strncmp(text, "THAWED", 6) != 0;
 }
 
-int cgroup_usage(const struct cgroup *cg, struct cgroup_usage *usage)
+int cgroup_cpu_ns(const struct cgroup *cg, unsigned long long *ns)
 {
-	const char *cpu = cgroup_dir(cg, CGROUP_CPUACCT), *memory = cgroup_dir(cg, CGROUP_MEMORY);
-	bool v2 = cgroup_unified(cg);
+	const char *dir = cgroup_dir(cg, CGROUP_CPUACCT);
 	char text[4096];
 	unsigned long long usec;
-	ssize_t len;
 
-	if (!cpu || !memory)
+	if (!dir)
 		return -ENOENT;
-	len = cgroup_read(cpu, v2 ? "cpu.stat" : "cpuacct.usage", text, sizeof(text));
-	if (len < 0)
-		return (int)len;
-	if (v2 ? cgroup_parse_key(text, "usage_usec", &usec) : cgroup_parse_number(text, &usage->cpu_ns))
-		return -EINVAL;
-	if (v2)
-		usage->cpu_ns = usec * 1000;
-	len = cgroup_read(memory, v2 ? "memory.current" : "memory.usage_in_bytes", text, sizeof(text));
-	if (len < 0)
-		return (int)len;
-	return cgroup_parse_number(text, &usage->memory_bytes);
+	if (cgroup_unified(cg)) {
+		if (cgroup_read(dir, "cpu.stat", text, sizeof(text)) < 0 || cgroup_parse_key(text, "usage_usec", &usec))
+			return -ENOENT;
+		*ns = usec * 1000;
+		return 0;
+	}
+	if (cgroup_read(dir, "cpuacct.usage", text, sizeof(text)) < 0)
+		return -ENOENT;
+	return cgroup_parse_number(text, ns);
+}
+
+int cgroup_memory(const struct cgroup *cg, unsigned long long *bytes)
+{
+	const char *dir = cgroup_dir(cg, CGROUP_MEMORY);
+	char text[64];
+
+	/* v2: memory.current exists only where the parent enables the memory controller for its children. */
+	if (!dir || cgroup_read(dir, cgroup_unified(cg) ? "memory.current" : "memory.usage_in_bytes", text,
+				sizeof(text)) < 0)
+		return -ENOENT;
+	return cgroup_parse_number(text, bytes);
 }
 
 int cgroup_remove(const struct cgroup *cg, char err[ENGINE_ERR_MAX])

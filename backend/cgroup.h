@@ -92,14 +92,11 @@ int cgroup_kill(const struct cgroup *cg, char err[ENGINE_ERR_MAX]);
 /* Are the members frozen: the container paused (docker pause), or a kill under way? */
 bool cgroup_frozen(const struct cgroup *cg);
 
-/* What the members used, the ones gone included: CPU time and memory charged now. */
-struct cgroup_usage {
-	unsigned long long cpu_ns;
-	unsigned long long memory_bytes;
-};
+/* CPU time the members used, the ones gone included: 0, or -ENOENT / -EINVAL when it cannot be read. */
+int cgroup_cpu_ns(const struct cgroup *cg, unsigned long long *ns);
 
-/* 0, or -errno when its files cannot be read. */
-int cgroup_usage(const struct cgroup *cg, struct cgroup_usage *usage);
+/* Memory charged to the members now: 0, or -ENOENT (v2 without the memory controller) / -EINVAL. */
+int cgroup_memory(const struct cgroup *cg, unsigned long long *bytes);
 
 /* Removes the (empty) directories, retrying a while those busy emptying: 0, or -errno with err set. */
 int cgroup_remove(const struct cgroup *cg, char err[ENGINE_ERR_MAX]);

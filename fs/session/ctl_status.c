@@ -266,18 +266,18 @@ static void key_oom_kills(struct ctl_text *t, const char *key, const struct sess
 /* The session's cgroup (procs.c): what its processes used, files read on the host. */
 static void key_cpu_seconds(struct ctl_text *t, const char *key, const struct session *s)
 {
-	struct cgroup_usage usage;
+	unsigned long long ns;
 
-	if (s->cgroup && cgroup_usage(s->cgroup, &usage) == 0)
-		ctl_line(t, key, 0, "%llu.%03llu", usage.cpu_ns / 1000000000, usage.cpu_ns / 1000000 % 1000);
+	if (s->cgroup && cgroup_cpu_ns(s->cgroup, &ns) == 0)
+		ctl_line(t, key, 0, "%llu.%03llu", ns / 1000000000, ns / 1000000 % 1000);
 }
 
 static void key_memory(struct ctl_text *t, const char *key, const struct session *s)
 {
-	struct cgroup_usage usage;
+	unsigned long long bytes;
 
-	if (s->cgroup && cgroup_usage(s->cgroup, &usage) == 0)
-		ctl_line(t, key, 0, "%llu", usage.memory_bytes);
+	if (s->cgroup && cgroup_memory(s->cgroup, &bytes) == 0)
+		ctl_line(t, key, 0, "%llu", bytes);
 }
 
 static void key_policy(struct ctl_text *t, const char *key, const struct session *s)
