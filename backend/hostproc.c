@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -160,6 +162,21 @@ static int pid_descending(const void *a, const void *b)
 	return (x < y) - (x > y);
 }
 
+/* Adds pid to *list (grown as needed): 0 or -ENOMEM. */
+static int hostproc_add(int **list, size_t *n, size_t *size, long pid)
+{
+	if (*n == *size) {
+		size_t grown_size = *size ? 2 * *size : 512;
+		int *grown = realloc(*list, grown_size * sizeof(**list));
+		if (!grown)
+			return -ENOMEM;
+		*list = grown;
+		*size = grown_size;
+	}
+	(*list)[(*n)++] = (int)pid;
+	return 0;
+}
+
 /* Every numeric entry of /proc, newest pids first: a shell just started is found soon. */
 static int hostproc_list(int **pids, size_t *count)
 {
@@ -175,19 +192,116 @@ static int hostproc_list(int **pids, size_t *count)
 		long pid = strtol(d->d_name, &end, 10);
 		if (*end != '\0' || pid <= 0 || pid > INT32_MAX)
 			continue;
-		if (n == size) {
-			int *grown = realloc(list, (size ? 2 * size : 512) * sizeof(*list));
-			if (!grown) {
-				free(list);
-				closedir(dir);
-				return -ENOMEM;
-			}
-			list = grown;
-			size = size ? 2 * size : 512;
+		if (hostproc_add(&list, &n, &size, pid) < 0) {
+			free(list);
+			closedir(dir);
+			return -ENOMEM;
 		}
-		list[n++] = (int)pid;
 	}
 	closedir(dir);
+	qsort(list, n, sizeof(*list), pid_descending);
+	*pids = list;
+	*count = n;
+	return 0;
+}
+
+/* Is name one of the comma-separated controllers of list[0..len)? */
+static bool hostproc_has_controller(const char *list, size_t len, const char *name)
+{
+	size_t name_len = strlen(name);
+
+	for (const char *c = list, *end = list + len; c < end; ) {
+		const char *comma = memchr(c, ',', (size_t)(end - c));
+		const char *c_end = comma ? comma : end;
+		if ((size_t)(c_end - c) == name_len && memcmp(c, name, name_len) == 0)
+			return true;
+		c = c_end + 1;
+	}
+	return false;
+}
+
+int hostproc_procs_path(const char *text, const char *container_id, char *path, size_t size)
+{
+	char cgroup[HOSTPROC_TEXT_MAX], unified[HOSTPROC_TEXT_MAX] = "";
+	int n;
+
+	/* Lines of "ID:CONTROLLERS:PATH"; v2's has no controllers. */
+	for (const char *line = text; *line; ) {
+		const char *eol = strchr(line, '\n');
+		size_t len = eol ? (size_t)(eol - line) : strlen(line);
+		const char *controllers = memchr(line, ':', len);
+		const char *colon = controllers ? memchr(controllers + 1, ':', len - (size_t)(controllers + 1 - line)) : NULL;
+		size_t cgroup_len = colon ? len - (size_t)(colon + 1 - line) : 0;
+		line += len + (eol ? 1 : 0);
+		if (!colon || cgroup_len >= sizeof(cgroup))
+			continue;
+		memcpy(cgroup, colon + 1, cgroup_len);
+		cgroup[cgroup_len] = '\0';
+		if (!hostproc_cgroup_names(cgroup, container_id))
+			continue;
+		/* v1: the pids hierarchy lists every member; else the unified one (v2). */
+		if (hostproc_has_controller(controllers + 1, (size_t)(colon - controllers - 1), "pids")) {
+			n = snprintf(path, size, "/sys/fs/cgroup/pids%s/cgroup.procs", cgroup);
+			return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
+		}
+		if (colon == controllers + 1)
+			memcpy(unified, cgroup, cgroup_len + 1);
+	}
+	if (!unified[0])
+		return -ENOENT;
+	n = snprintf(path, size, "/sys/fs/cgroup%s/cgroup.procs", unified);
+	return n > 0 && (size_t)n < size ? 0 : -ENAMETOOLONG;
+}
+
+/*
+ * The container's own cgroup.procs, learnt from the first of its processes
+ * found by the whole scan: a few pids to look at instead of all of /proc.
+ * One mount is one container: one entry.
+ */
+static struct {
+	pthread_mutex_t lock;
+	char container_id[ENGINE_CONTAINER_ID_MAX];
+	char procs[PATH_MAX];
+} hostproc_cache = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+static void hostproc_cache_learn(const char *container_id, int pid)
+{
+	char text[HOSTPROC_TEXT_MAX];
+	char procs[PATH_MAX];
+
+	if (hostproc_read(pid, "cgroup", text, sizeof(text)) < 0 ||
+	    hostproc_procs_path(text, container_id, procs, sizeof(procs)) < 0 || access(procs, R_OK) < 0)
+		return;
+	pthread_mutex_lock(&hostproc_cache.lock);
+	snprintf(hostproc_cache.container_id, sizeof(hostproc_cache.container_id), "%s", container_id);
+	snprintf(hostproc_cache.procs, sizeof(hostproc_cache.procs), "%s", procs);
+	pthread_mutex_unlock(&hostproc_cache.lock);
+}
+
+/* The pids the container's cgroup.procs lists, newest first: 0, or -ENOENT when it is not known. */
+static int hostproc_cache_list(const char *container_id, int **pids, size_t *count)
+{
+	char procs[PATH_MAX] = "";
+	size_t n = 0, size = 0;
+	int *list = NULL;
+	char line[32];
+
+	pthread_mutex_lock(&hostproc_cache.lock);
+	if (strcmp(hostproc_cache.container_id, container_id) == 0)
+		snprintf(procs, sizeof(procs), "%s", hostproc_cache.procs);
+	pthread_mutex_unlock(&hostproc_cache.lock);
+	FILE *f = procs[0] ? fopen(procs, "re") : NULL;
+	if (!f)
+		return -ENOENT;
+	while (fgets(line, sizeof(line), f)) {
+		long pid = strtol(line, NULL, 10);
+		if (pid > 0 && pid <= INT32_MAX && hostproc_add(&list, &n, &size, pid) < 0) {
+			free(list);
+			fclose(f);
+			return -ENOMEM;
+		}
+	}
+	fclose(f);
 	qsort(list, n, sizeof(*list), pid_descending);
 	*pids = list;
 	*count = n;
@@ -211,9 +325,45 @@ static int hostproc_match(int pid, const char *container_id, int ns_pid, struct 
 	return hostproc_cgroup_names(text, container_id);
 }
 
-int hostproc_find(const char *container_id, int ns_pid, struct hostproc *out, char err[ENGINE_ERR_MAX])
+/* Looks for the process among pids: 0 and *out, -ESRCH (err says so), or another -errno. */
+static int hostproc_search(const int *pids, size_t count, const char *container_id, int ns_pid,
+			   struct hostproc *out, char err[ENGINE_ERR_MAX])
 {
 	struct hostproc_status st;
+
+	snprintf(err, ENGINE_ERR_MAX, "no host process has pid %d in the container", ns_pid);
+	for (size_t i = 0; i < count; i++) {
+		int match = hostproc_match(pids[i], container_id, ns_pid, &st);
+		if (match == -EOPNOTSUPP) {
+			snprintf(err, ENGINE_ERR_MAX, "/proc shows no NSpid lines (kernel before 4.1)");
+			return match;
+		}
+		if (match <= 0)
+			continue;
+		unsigned long long start;
+		if (hostproc_start_time(pids[i], &start) < 0)
+			return -ESRCH;	/* it just exited */
+		int pidfd = pidfd_open(pids[i], 0);
+		if (pidfd < 0) {
+			if (errno != ESRCH)
+				snprintf(err, ENGINE_ERR_MAX, "pidfd_open: %s", strerror(errno));
+			return errno == ESRCH ? -ESRCH : errno == ENOSYS ? -EOPNOTSUPP : -errno;
+		}
+		/* The same start time once the pidfd is open: it holds that very process, not a reused pid's. */
+		unsigned long long again;
+		if (hostproc_start_time(pids[i], &again) < 0 || again != start) {
+			close(pidfd);
+			return -ESRCH;
+		}
+		*out = (struct hostproc){ .pid = pids[i], .pidfd = pidfd, .start_time = start,
+					  .uid = st.uid, .gid = st.gid };
+		return 0;
+	}
+	return -ESRCH;
+}
+
+int hostproc_find(const char *container_id, int ns_pid, struct hostproc *out, char err[ENGINE_ERR_MAX])
+{
 	int *pids = NULL;
 	size_t count = 0;
 	int ret;
@@ -224,44 +374,21 @@ int hostproc_find(const char *container_id, int ns_pid, struct hostproc *out, ch
 		snprintf(err, ENGINE_ERR_MAX, "the engine gave no container id");
 		return -EOPNOTSUPP;
 	}
+	if (hostproc_cache_list(container_id, &pids, &count) == 0) {
+		ret = hostproc_search(pids, count, container_id, ns_pid, out, err);
+		free(pids);
+		if (ret == 0)
+			return 0;
+	}
 	ret = hostproc_list(&pids, &count);
 	if (ret < 0) {
 		snprintf(err, ENGINE_ERR_MAX, "cannot list /proc: %s", strerror(-ret));
 		return ret;
 	}
-	ret = -ESRCH;
-	snprintf(err, ENGINE_ERR_MAX, "no host process has pid %d in the container", ns_pid);
-	for (size_t i = 0; i < count; i++) {
-		int match = hostproc_match(pids[i], container_id, ns_pid, &st);
-		if (match == -EOPNOTSUPP) {
-			snprintf(err, ENGINE_ERR_MAX, "/proc shows no NSpid lines (kernel before 4.1)");
-			ret = match;
-			break;
-		}
-		if (match <= 0)
-			continue;
-		unsigned long long start;
-		if (hostproc_start_time(pids[i], &start) < 0)
-			break;	/* it just exited */
-		int pidfd = pidfd_open(pids[i], 0);
-		if (pidfd < 0) {
-			if (errno != ESRCH)
-				snprintf(err, ENGINE_ERR_MAX, "pidfd_open: %s", strerror(errno));
-			ret = errno == ESRCH ? -ESRCH : errno == ENOSYS ? -EOPNOTSUPP : -errno;
-			break;
-		}
-		/* The same start time once the pidfd is open: it holds that very process, not a reused pid's. */
-		unsigned long long again;
-		if (hostproc_start_time(pids[i], &again) < 0 || again != start) {
-			close(pidfd);
-			break;
-		}
-		*out = (struct hostproc){ .pid = pids[i], .pidfd = pidfd, .start_time = start,
-					  .uid = st.uid, .gid = st.gid };
-		ret = 0;
-		break;
-	}
+	ret = hostproc_search(pids, count, container_id, ns_pid, out, err);
 	free(pids);
+	if (ret == 0)
+		hostproc_cache_learn(container_id, out->pid);
 	return ret;
 }
 

@@ -74,4 +74,11 @@ int hostproc_parse_stat_start(const char *text, unsigned long long *start_time);
 /* Does /proc/PID/cgroup text put the process under the container with this full id? */
 bool hostproc_cgroup_names(const char *text, const char *container_id);
 
+/*
+ * The cgroup.procs file that lists the container's processes, from a
+ * member's /proc/PID/cgroup text: v1's pids hierarchy, else the unified
+ * one. 0, -ENOENT if the text names the container in neither, -ENAMETOOLONG.
+ */
+int hostproc_procs_path(const char *text, const char *container_id, char *path, size_t size);
+
 #endif

@@ -385,6 +385,23 @@ static void test_hostproc(void)
 	CHECK(!hostproc_cgroup_names(other, id));
 	CHECK(!hostproc_cgroup_names("0::/\n", id));
 	CHECK(!hostproc_cgroup_names(v1, ""));
+
+	/* Where the container's members are listed: v1's pids hierarchy first, else the unified one. */
+	char path[256], want[256], hybrid[512];
+	CHECK(hostproc_procs_path(v1, id, path, sizeof(path)) == 0);
+	snprintf(want, sizeof(want), "/sys/fs/cgroup/pids/docker/%s/cgroup.procs", id);
+	CHECK(strcmp(path, want) == 0);
+	CHECK(hostproc_procs_path(v2, id, path, sizeof(path)) == 0);
+	snprintf(want, sizeof(want), "/sys/fs/cgroup/system.slice/docker-%s.scope/cgroup.procs", id);
+	CHECK(strcmp(path, want) == 0);
+	snprintf(hybrid, sizeof(hybrid), "0::/docker/%s\n5:cpu,pids,memory:/docker/%s\n", id, id);
+	CHECK(hostproc_procs_path(hybrid, id, path, sizeof(path)) == 0);
+	snprintf(want, sizeof(want), "/sys/fs/cgroup/pids/docker/%s/cgroup.procs", id);
+	CHECK(strcmp(path, want) == 0);
+	snprintf(hybrid, sizeof(hybrid), "9:name=systemd:/docker/%s\n8:pidsx:/docker/%s\n", id, id);
+	CHECK(hostproc_procs_path(hybrid, id, path, sizeof(path)) == -ENOENT);
+	CHECK(hostproc_procs_path(other, id, path, sizeof(path)) == -ENOENT);
+	CHECK(hostproc_procs_path(v1, id, path, 40) == -ENAMETOOLONG);
 }
 
 /* ---- a session's cgroup and its processes from the host ---- */
