@@ -369,6 +369,12 @@ static void cgroup_kill_round(const struct cgroup *cg, bool frozen)
 	free(pids);
 }
 
+void cgroup_kill_start(const struct cgroup *cg)
+{
+	if (!cgroup_unified(cg) || cgroup_write(cg->places[0].dir, "cgroup.kill", "1") < 0)
+		cgroup_kill_round(cg, false);
+}
+
 int cgroup_kill(const struct cgroup *cg, char err[ENGINE_ERR_MAX])
 {
 	const char *freezer = cgroup_dir(cg, CGROUP_FREEZER);

@@ -89,6 +89,12 @@ int cgroup_pids(const struct cgroup *cg, int **pids, size_t *count);
  */
 int cgroup_kill(const struct cgroup *cg, char err[ENGINE_ERR_MAX]);
 
+/*
+ * SIGKILLs the members there are now, without waiting: many cgroups killed
+ * one after another then die together; cgroup_kill makes sure of each.
+ */
+void cgroup_kill_start(const struct cgroup *cg);
+
 /* Are the members frozen: the container paused (docker pause), or a kill under way? */
 bool cgroup_frozen(const struct cgroup *cg);
 

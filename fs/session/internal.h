@@ -544,6 +544,8 @@ int procs_reader(const struct procs_target *t, bool shell_counts, char err[ENGIN
  * then the helper has the rest to find.
  */
 int procs_end(struct session *s);
+/* Before procs_end of many sessions: SIGKILL to what their cgroups hold now, so that all die at once. */
+void procs_end_start(struct session *s);
 void procs_free(struct session *s);
 
 /* completion.c */

@@ -52,6 +52,8 @@ static void sessions_kill(struct session **list, size_t n, const char *marker)
 
 	/* A session with a cgroup of its own goes from the host; the helper does the rest. */
 	for (size_t i = 0; pids && done && i < n; i++)
+		procs_end_start(list[i]);
+	for (size_t i = 0; pids && done && i < n; i++)
 		done[i] = procs_end(list[i]) == 0;
 	for (size_t first = 0; pids && done && first < n; first++) {
 		if (done[first])

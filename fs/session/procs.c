@@ -76,6 +76,17 @@ int procs_reader(const struct procs_target *t, bool shell_counts, char err[ENGIN
 	return procctl_stdin_reader(sessions.cfg.engine, &t->scope, t->id.pid, shell_counts, err);
 }
 
+void procs_end_start(struct session *s)
+{
+	struct cgroup *cg = s->cgroup;
+
+	if (!cg)
+		return;
+	pthread_mutex_unlock(&sessions.lock);
+	cgroup_kill_start(cg);
+	pthread_mutex_lock(&sessions.lock);
+}
+
 int procs_end(struct session *s)
 {
 	struct procs_target t;
