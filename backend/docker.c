@@ -6,6 +6,7 @@
  */
 #include "docker.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <jansson.h>
 #include <pthread.h>
@@ -495,6 +496,16 @@ static int docker_container_end(struct engine *e, const char *container, int tim
 	return ret;
 }
 
+static int docker_oom_count(FILE *f, unsigned long long *count)
+{
+	char line[128];
+
+	while (fgets(line, sizeof(line), f))
+		if (sscanf(line, "oom_kill %llu", count) == 1)
+			return 0;
+	return -ENOENT;
+}
+
 /*
  * The cgroup's count of OOM kills, on the host (a local engine's
  * containers): cgroup v2 memory.events or v1 memory.oom_control, under
@@ -512,19 +523,32 @@ static int docker_oom_kills(struct engine *e, const char *container_id, unsigned
 	if (strncmp(engine_url(e), "unix://", 7) != 0)
 		return -ENOENT;
 	for (size_t i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
-		char path[256], line[128];
+		char path[256];
 		snprintf(path, sizeof(path), paths[i], container_id);
 		FILE *f = fopen(path, "r");
 		if (!f)
 			continue;
-		int ret = -ENOENT;
-		while (fgets(line, sizeof(line), f)) {
-			if (sscanf(line, "oom_kill %llu", count) == 1) {
-				ret = 0;
-				break;
-			}
-		}
+		int ret = docker_oom_count(f, count);
 		fclose(f);
+		/* v1 counts a kill in the cgroup it happened in: add the sessions' cgroups below. */
+		char *slash = strrchr(path, '/');
+		DIR *dir = NULL;
+		if (ret == 0 && strstr(path, "oom_control") && slash && (*slash = '\0', dir = opendir(path))) {
+			struct dirent *d;
+			while ((d = readdir(dir))) {
+				char child[sizeof(path) + 300];
+				unsigned long long n;
+				if (d->d_type != DT_DIR || d->d_name[0] == '.')
+					continue;
+				snprintf(child, sizeof(child), "%s/%.255s/memory.oom_control", path, d->d_name);
+				FILE *cf = fopen(child, "r");
+				if (cf && docker_oom_count(cf, &n) == 0)
+					*count += n;
+				if (cf)
+					fclose(cf);
+			}
+			closedir(dir);
+		}
 		return ret;
 	}
 	return -ENOENT;
