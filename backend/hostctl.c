@@ -4,6 +4,7 @@
  * host's /proc: keep the two alike.
  */
 #include "hostctl.h"
+#include "hostproc.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -48,11 +49,7 @@ int hostctl_parse_stat(const char *text, struct hostctl_stat *out)
 
 	if (!field || sscanf(field, ") %c %d", &out->state, &out->ppid) != 2)
 		return -EINVAL;
-	/* ") S" ends field 3: field 22, the start time, is the 19th space after it. */
-	field += 2;
-	for (int i = 0; field && i < 19; i++)
-		field = strchr(field + 1, ' ');
-	return field && sscanf(field + 1, "%llu", &out->start_time) == 1 ? 0 : -EINVAL;
+	return hostproc_parse_stat_start(text, &out->start_time);
 }
 
 bool hostctl_same_process(const char *stat_text, unsigned long long start_time)
